@@ -1,0 +1,739 @@
+//! Semantic checks of one capsule in one environment: everything a shape cannot say
+//! (names, pairings, ranges, references, domains, schedules, globs, leaked secrets).
+//! Pure: no file system, no AWS. Path existence is checked by the project loader.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::diag::did_you_mean;
+use super::load::Reporter;
+use super::spans::SpanIndex;
+use super::types::*;
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|_| unreachable!("static pattern"))
+}
+
+static CAPSULE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z][a-z0-9-]{1,30}$"));
+static ENTRY_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z][a-z0-9-]{0,19}$"));
+static REGION: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z]{2}(-[a-z]+)+-[0-9]$"));
+static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9]{12}$"));
+static ENV_VAR: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z_][A-Za-z0-9_]*$"));
+static HOSTNAME: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$"));
+static DB_USER: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$"));
+static REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\$\{\s*(databases|caches)\.([^.}]*)\.([^}]*)\}"));
+static SECRETISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)(secret|token|passw(or)?d|api_?key|private_?key|access_?key|credential)")
+});
+static KNOWN_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(sk_live_|rk_live_|sk_test_|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{20}|github_pat_|xox[abpr]-|-----BEGIN [A-Z ]*PRIVATE KEY)",
+    )
+});
+
+pub fn is_entry_name(name: &str) -> bool {
+    ENTRY_NAME.is_match(name)
+}
+
+/// Valid Fargate (cpu, memory) pairs, memory in MiB.
+pub fn fargate_pair_valid(cpu: i64, memory: i64) -> bool {
+    let (lo, hi, step) = match cpu {
+        256 => return matches!(memory, 512 | 1024 | 2048),
+        512 => (1024, 4096, 1024),
+        1024 => (2048, 8192, 1024),
+        2048 => (4096, 16384, 1024),
+        4096 => (8192, 30720, 1024),
+        8192 => (16384, 61440, 4096),
+        16384 => (32768, 122880, 8192),
+        _ => return false,
+    };
+    (lo..=hi).contains(&memory) && (memory - lo) % step == 0
+}
+
+fn fargate_memories(cpu: i64) -> String {
+    let options: Vec<String> = (512..=122880)
+        .step_by(512)
+        .filter(|m| fargate_pair_valid(cpu, *m))
+        .map(|m| m.to_string())
+        .collect();
+    match options.len() {
+        0 => String::new(),
+        n if n <= 4 => options.join(", "),
+        n => format!("{} to {} (in steps of {})", options[0], options[n - 1], {
+            let a: i64 = options[1].parse().unwrap_or(0);
+            let b: i64 = options[0].parse().unwrap_or(0);
+            a - b
+        }),
+    }
+}
+
+struct Check<'r, 'a> {
+    r: &'r mut Reporter<'a>,
+    spans: &'r SpanIndex,
+}
+
+impl Check<'_, '_> {
+    fn at(&mut self, path: &str, message: impl Into<String>, hint: impl Into<Option<String>>) {
+        let span = self.spans.value(path);
+        self.r.error(span, message, hint.into());
+    }
+    fn at_key(&mut self, path: &str, message: impl Into<String>, hint: impl Into<Option<String>>) {
+        let span = self.spans.key(path);
+        self.r.error(span, message, hint.into());
+    }
+}
+
+pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, env: &str) {
+    let mut k = Check { r, spans };
+    let name = &c.capsule.name;
+    if !CAPSULE_NAME.is_match(name) {
+        k.at(
+            "capsule.name",
+            format!("invalid capsule name `{name}`"),
+            "use 2 to 31 lowercase letters, digits and dashes, starting with a letter".to_string(),
+        );
+    }
+    if let Some(region) = &c.capsule.region
+        && !REGION.is_match(region)
+    {
+        k.at(
+            "capsule.region",
+            format!("invalid region `{region}`"),
+            "use an AWS region code such as `us-east-1` or `eu-west-1`".to_string(),
+        );
+    }
+    if let Some(account) = &c.capsule.account
+        && !ACCOUNT.is_match(account)
+    {
+        k.at(
+            "capsule.account",
+            format!("invalid account id `{account}`"),
+            "an AWS account id is 12 digits, written as a string".to_string(),
+        );
+    }
+
+    let zone = c
+        .dns
+        .as_ref()
+        .map(|d| d.zone.trim_end_matches('.').to_ascii_lowercase());
+    if let Some(zone) = &zone
+        && !HOSTNAME.is_match(zone)
+    {
+        k.at(
+            "dns.zone",
+            format!("invalid DNS zone `{zone}`"),
+            "write the hosted zone's domain, e.g. `example.com`".to_string(),
+        );
+    }
+    let mut domains: Vec<(String, String)> = Vec::new();
+    // `unique`: a host served by one service or site only (the email domain may be shared).
+    let mut check_domain = |k: &mut Check, path: &str, domain: &str, unique: bool| {
+        let d = domain.trim_end_matches('.').to_ascii_lowercase();
+        if !HOSTNAME.is_match(&d) {
+            k.at(
+                path,
+                format!("invalid domain `{domain}`"),
+                "use a host name such as `app.example.com`".to_string(),
+            );
+            return;
+        }
+        match &zone {
+            None => k.at(
+                path,
+                format!("domain `{domain}` needs a DNS zone"),
+                "add `[dns]` with `zone = \"...\"`, the Route53 hosted zone the domain lies in"
+                    .to_string(),
+            ),
+            Some(z) if !(d == *z || d.ends_with(&format!(".{z}"))) => k.at(
+                path,
+                format!("domain `{domain}` is not inside the DNS zone `{z}`"),
+                format!(
+                    "use a name ending in `.{z}` (in environment `{env}`), or change `[dns].zone`"
+                ),
+            ),
+            _ => {}
+        }
+        if !unique {
+            return;
+        }
+        if let Some((other, _)) = domains.iter().find(|(_, o)| *o == d) {
+            k.at(
+                path,
+                format!("domain `{domain}` is already used by `{other}`"),
+                "every service and site needs a domain of its own".to_string(),
+            );
+        }
+        domains.push((path.to_string(), d));
+    };
+
+    for (sname, s) in &c.services {
+        let p = |key: &str| format!("services.{sname}.{key}");
+        match (&s.build, &s.image) {
+            (Some(_), Some(_)) => k.at_key(
+                &p("image"),
+                format!("service `{sname}` has both `build` and `image`"),
+                "keep exactly one: `build` (a context to build) or `image` (a prebuilt image)"
+                    .to_string(),
+            ),
+            (None, None) => k.at_key(
+                &format!("services.{sname}"),
+                format!("service `{sname}` needs `build` or `image`"),
+                "add `build = \"path/to/context\"` or `image = \"repo:tag\"`".to_string(),
+            ),
+            (Some(b), None) if b.trim().is_empty() => k.at(
+                &p("build"),
+                "`build` is empty",
+                "give the build context directory, relative to this file".to_string(),
+            ),
+            (None, Some(i)) if i.trim().is_empty() || i.contains(char::is_whitespace) => k.at(
+                &p("image"),
+                format!("invalid image reference `{i}`"),
+                "use `repository:tag` or `repository@sha256:...`".to_string(),
+            ),
+            _ => {}
+        }
+        if let Some(port) = s.port
+            && !(1..=65535).contains(&port)
+        {
+            k.at(
+                &p("port"),
+                format!("port {port} is out of range"),
+                "use a port from 1 to 65535".to_string(),
+            );
+        }
+        if s.public && s.port.is_none() {
+            k.at(&p("public"), format!("public service `{sname}` has no `port`"), "add `port = ...`, the port the container listens on; a service without a port is a worker".to_string());
+        }
+        if let Some(domain) = &s.domain {
+            if !s.public {
+                k.at(
+                    &p("domain"),
+                    format!("service `{sname}` has a domain but is not public"),
+                    "add `public = true` to route the domain to it through the load balancer"
+                        .to_string(),
+                );
+            }
+            check_domain(&mut k, &p("domain"), domain, true);
+        }
+        if !fargate_pair_valid(s.cpu, 512)
+            && !fargate_pair_valid(s.cpu, 1024)
+            && !fargate_pair_valid(s.cpu, 2048)
+            && !fargate_pair_valid(s.cpu, 4096)
+            && ![8192, 16384].contains(&s.cpu)
+        {
+            k.at(
+                &p("cpu"),
+                format!("invalid Fargate cpu {}", s.cpu),
+                "use 256, 512, 1024, 2048, 4096, 8192 or 16384".to_string(),
+            );
+        } else if !fargate_pair_valid(s.cpu, s.memory) {
+            k.at(
+                &p("memory"),
+                format!("memory {} MiB is not valid with cpu {}", s.memory, s.cpu),
+                format!(
+                    "with cpu = {}, memory must be {}",
+                    s.cpu,
+                    fargate_memories(s.cpu)
+                ),
+            );
+        }
+        if let Some(cmd) = &s.command
+            && cmd.is_empty()
+        {
+            k.at(
+                &p("command"),
+                "`command` is empty",
+                "remove it to use the image's CMD, or give the program and its arguments"
+                    .to_string(),
+            );
+        }
+        if let Some(count) = s.count {
+            if s.autoscale.is_some() {
+                k.at_key(&p("count"), format!("service `{sname}` has both `count` and `[autoscale]`"), "keep `count` for a fixed number of tasks or `[autoscale]` to scale on CPU, not both".to_string());
+            }
+            if !(0..=1000).contains(&count) {
+                k.at(
+                    &p("count"),
+                    format!("count {count} is out of range"),
+                    "use 0 to 1000 tasks".to_string(),
+                );
+            }
+        }
+        if let Some(a) = &s.autoscale {
+            if a.min < 0 {
+                k.at(
+                    &p("autoscale.min"),
+                    format!("autoscale min {} is negative", a.min),
+                    "use 0 or more".to_string(),
+                );
+            }
+            if a.max < 1 {
+                k.at(
+                    &p("autoscale.max"),
+                    format!("autoscale max {} must be at least 1", a.max),
+                    None,
+                );
+            }
+            if a.min > a.max {
+                k.at(
+                    &p("autoscale.min"),
+                    format!("autoscale min {} is greater than max {}", a.min, a.max),
+                    "make `min` at most `max`".to_string(),
+                );
+            }
+            if !(1..=100).contains(&a.cpu) {
+                k.at(
+                    &p("autoscale.cpu"),
+                    format!("target CPU {}% is out of range", a.cpu),
+                    "use a percentage from 1 to 100, e.g. 60".to_string(),
+                );
+            }
+        }
+        if !s.health.path.starts_with('/') {
+            k.at(
+                &p("health.path"),
+                format!("health path `{}` must start with `/`", s.health.path),
+                None,
+            );
+        }
+        match humantime::parse_duration(&s.health.grace) {
+            Ok(d) if d.as_secs() > 7200 => k.at(
+                &p("health.grace"),
+                format!("grace period `{}` is too long", s.health.grace),
+                "use at most 2h".to_string(),
+            ),
+            Ok(_) => {}
+            Err(_) => k.at(
+                &p("health.grace"),
+                format!("invalid duration `{}`", s.health.grace),
+                "write a duration such as `30s`, `90s` or `2m`".to_string(),
+            ),
+        }
+        for (var, value) in &s.env {
+            let vp = format!("services.{sname}.env.{var}");
+            if !ENV_VAR.is_match(var) {
+                k.at_key(
+                    &vp,
+                    format!("invalid environment variable name `{var}`"),
+                    "use letters, digits and underscores, not starting with a digit".to_string(),
+                );
+            }
+            match value {
+                EnvValue::Secret { secret } => {
+                    if !c.secrets.contains_key(secret) {
+                        k.at(&vp, format!("unknown secret `{secret}`"), match did_you_mean(secret, c.secrets.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("declare it in `[secrets]`: `{secret} = {{ description = \"...\" }}`"),
+                        });
+                    }
+                }
+                EnvValue::Text(text) => check_env_text(&mut k, c, &vp, var, text),
+            }
+        }
+    }
+
+    for (jname, j) in &c.jobs {
+        let p = |key: &str| format!("jobs.{jname}.{key}");
+        if !c.services.contains_key(&j.service) {
+            k.at(
+                &p("service"),
+                format!("job `{jname}` refers to unknown service `{}`", j.service),
+                match did_you_mean(&j.service, c.services.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => {
+                        "a job reuses a service's image, env and size: name one of `[services.*]`"
+                            .to_string()
+                    }
+                },
+            );
+        }
+        if let Err(why) = check_schedule(&j.schedule) {
+            k.at(&p("schedule"), format!("invalid schedule `{}`: {why}", j.schedule), "use `cron(MIN HOUR DAY MONTH WEEKDAY YEAR)` with `?` in day or weekday, e.g. `cron(0 3 * * ? *)`, or `rate(5 minutes)`".to_string());
+        }
+        if let Some(cmd) = &j.command
+            && cmd.is_empty()
+        {
+            k.at(
+                &p("command"),
+                "`command` is empty",
+                "remove it to use the service's command".to_string(),
+            );
+        }
+    }
+
+    for (dname, d) in &c.databases {
+        let p = |key: &str| format!("databases.{dname}.{key}");
+        if !DB_ENGINES.iter().any(|(e, _)| *e == d.engine) {
+            k.at(
+                &p("engine"),
+                format!("unknown database engine `{}`", d.engine),
+                engine_hint(&d.engine, DB_ENGINES),
+            );
+        }
+        if d.version.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            k.at(
+                &p("version"),
+                "`version` is empty",
+                "remove it for the engine's default or give e.g. `16`".to_string(),
+            );
+        }
+        if !d.class.starts_with("db.") {
+            k.at(
+                &p("class"),
+                format!("invalid instance class `{}`", d.class),
+                "RDS classes start with `db.`, e.g. `db.t4g.micro`".to_string(),
+            );
+        }
+        if !(20..=65536).contains(&d.storage_gb) {
+            k.at(
+                &p("storage_gb"),
+                format!("storage_gb {} is out of range", d.storage_gb),
+                "use 20 to 65536 GiB".to_string(),
+            );
+        }
+        if !(1..=35).contains(&d.backup_days) {
+            k.at(
+                &p("backup_days"),
+                format!("backup_days {} is out of range", d.backup_days),
+                "keep automated backups 1 to 35 days".to_string(),
+            );
+        }
+        if !["snapshot", "delete"].contains(&d.on_delete.as_str()) {
+            k.at(
+                &p("on_delete"),
+                format!("unknown on_delete `{}`", d.on_delete),
+                "use `snapshot` (keep a final snapshot) or `delete`".to_string(),
+            );
+        }
+        if !["maintenance-window", "immediately"].contains(&d.apply_changes.as_str()) {
+            k.at(
+                &p("apply_changes"),
+                format!("unknown apply_changes `{}`", d.apply_changes),
+                "use `maintenance-window` or `immediately`".to_string(),
+            );
+        }
+        if !DB_USER.is_match(&d.username)
+            || ["admin", "postgres", "rdsadmin", "root"].contains(&d.username.as_str())
+        {
+            k.at(&p("username"), format!("invalid database username `{}`", d.username), "use 1 to 16 letters, digits or underscores, starting with a letter, not a reserved name (admin, postgres, rdsadmin, root)".to_string());
+        }
+    }
+
+    for (cname, cache) in &c.caches {
+        let p = |key: &str| format!("caches.{cname}.{key}");
+        if !CACHE_ENGINES.iter().any(|(e, _)| *e == cache.engine) {
+            k.at(
+                &p("engine"),
+                format!("unknown cache engine `{}`", cache.engine),
+                engine_hint(&cache.engine, CACHE_ENGINES),
+            );
+        }
+        if !cache.node.starts_with("cache.") {
+            k.at(
+                &p("node"),
+                format!("invalid node type `{}`", cache.node),
+                "ElastiCache node types start with `cache.`, e.g. `cache.t4g.micro`".to_string(),
+            );
+        }
+        let max = if cache.engine == "memcached" { 40 } else { 6 };
+        if !(1..=max).contains(&cache.nodes) {
+            k.at(
+                &p("nodes"),
+                format!("nodes {} is out of range", cache.nodes),
+                format!("use 1 to {max} nodes for {}", cache.engine),
+            );
+        }
+    }
+
+    for (sname, site) in &c.sites {
+        let p = |key: &str| format!("sites.{sname}.{key}");
+        if site.dir.trim().is_empty() {
+            k.at(
+                &p("dir"),
+                "`dir` is empty",
+                "give the folder of built files, relative to this file".to_string(),
+            );
+        }
+        if let Some(domain) = &site.domain {
+            check_domain(&mut k, &p("domain"), domain, true);
+        }
+        for (i, h) in site.headers.iter().enumerate() {
+            let hp = format!("sites.{sname}.headers.{i}");
+            if let Err(e) = globset::GlobBuilder::new(&h.glob)
+                .literal_separator(true)
+                .build()
+            {
+                k.at(
+                    &format!("{hp}.glob"),
+                    format!("invalid glob `{}`: {}", h.glob, e.kind()),
+                    "globs match paths relative to `dir`, e.g. `assets/**` or `*.html`".to_string(),
+                );
+            }
+            if h.cache_control.is_none() && h.content_type.is_none() {
+                k.at_key(
+                    &hp,
+                    "header rule sets nothing",
+                    "add `cache_control` or `content_type`".to_string(),
+                );
+            }
+            if h.cache_control
+                .as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.contains(['\n', '\r']))
+            {
+                k.at(
+                    &format!("{hp}.cache_control"),
+                    "invalid `cache_control`",
+                    "give a Cache-Control value such as `public, max-age=300`".to_string(),
+                );
+            }
+        }
+    }
+
+    if let Some(email) = &c.email {
+        check_domain(&mut k, "email.domain", &email.domain, false);
+    }
+}
+
+fn engine_hint(engine: &str, known: &[(&str, &str)]) -> String {
+    match did_you_mean(engine, known.iter().map(|(e, _)| *e)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!(
+            "use one of: {}",
+            known.iter().map(|(e, _)| *e).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A plain env value: references must be whole values and resolve; literal secrets are refused.
+fn check_env_text(k: &mut Check, c: &CapsuleFile, path: &str, var: &str, text: &str) {
+    let mut refs = 0;
+    for cap in REFERENCE.captures_iter(text) {
+        refs += 1;
+        let (kind, name, attr) = (&cap[1], &cap[2], &cap[3]);
+        let known: Vec<&str> = if kind == "databases" {
+            c.databases.keys().map(String::as_str).collect()
+        } else {
+            c.caches.keys().map(String::as_str).collect()
+        };
+        if !known.contains(&name) {
+            k.at(
+                path,
+                format!(
+                    "unknown {} `{name}` in `{}`",
+                    if kind == "databases" {
+                        "database"
+                    } else {
+                        "cache"
+                    },
+                    &cap[0]
+                ),
+                match did_you_mean(name, known.iter().copied()) {
+                    Some(s) => format!("did you mean `${{{kind}.{s}.{attr}}}`?"),
+                    None => format!(
+                        "declare `[{kind}.{name}]` or use one of: {}",
+                        if known.is_empty() {
+                            "(none declared)".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                },
+            );
+        } else if attr != "url" {
+            k.at(
+                path,
+                format!("unknown attribute `{attr}` in `{}`", &cap[0]),
+                format!("use `${{{kind}.{name}.url}}`"),
+            );
+        }
+    }
+    if refs > 0
+        && !REFERENCE
+            .find(text)
+            .is_some_and(|m| m.start() == 0 && m.end() == text.len())
+    {
+        k.at(path, format!("`{var}` mixes a reference with other text"), "a database or cache reference becomes an ECS secret and must be the whole value, e.g. `\"${databases.main.url}\"`".to_string());
+    }
+    if refs == 0 && looks_like_secret(var, text) {
+        k.at(path, format!("`{var}` looks like a secret value committed to git"), format!(
+            "declare it in `[secrets]` (`{} = {{ description = \"...\" }}`), store it with `capsule secrets set CAPSULE ENV {}`, and write `{var} = {{ secret = \"{}\" }}`; rotate the value, it is in the history now",
+            var.to_ascii_lowercase().replace('_', "-"), var.to_ascii_lowercase().replace('_', "-"), var.to_ascii_lowercase().replace('_', "-")
+        ));
+    }
+}
+
+fn looks_like_secret(var: &str, value: &str) -> bool {
+    if KNOWN_TOKEN.is_match(value) {
+        return true;
+    }
+    SECRETISH_NAME.is_match(var)
+        && value.len() >= 16
+        && !value.contains([' ', '/', '$'])
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// EventBridge schedule expressions: `cron(...)` with six fields or `rate(N unit)`.
+pub fn check_schedule(s: &str) -> Result<(), String> {
+    if let Some(inner) = s.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+        let mut parts = inner.split_whitespace();
+        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("a rate is `rate(VALUE UNIT)`".into());
+        };
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("`{n}` is not a positive whole number"))?;
+        if n == 0 {
+            return Err("the rate must be at least 1".into());
+        }
+        let ok = match unit {
+            "minute" | "hour" | "day" => n == 1,
+            "minutes" | "hours" | "days" => n > 1,
+            _ => return Err(format!("unknown unit `{unit}` (minutes, hours or days)")),
+        };
+        if !ok {
+            return Err(format!(
+                "use the singular unit for 1 and the plural otherwise (`rate({n} {})`)",
+                if n == 1 {
+                    unit.trim_end_matches('s').to_string()
+                } else {
+                    format!("{}s", unit.trim_end_matches('s'))
+                }
+            ));
+        }
+        return Ok(());
+    }
+    let Some(inner) = s.strip_prefix("cron(").and_then(|r| r.strip_suffix(')')) else {
+        return Err("a schedule is `cron(...)` or `rate(...)`".into());
+    };
+    let fields: Vec<&str> = inner.split_whitespace().collect();
+    if fields.len() != 6 {
+        return Err(format!(
+            "a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), found {}",
+            fields.len()
+        ));
+    }
+    let limits: [(&str, u32, u32, &str); 6] = [
+        ("minutes", 0, 59, ",-*/"),
+        ("hours", 0, 23, ",-*/"),
+        ("day-of-month", 1, 31, ",-*?/LW"),
+        ("month", 1, 12, ",-*/"),
+        ("day-of-week", 1, 7, ",-*?/L#"),
+        ("year", 1970, 2199, ",-*/"),
+    ];
+    for (field, (name, lo, hi, specials)) in fields.iter().zip(limits) {
+        let upper = field.to_ascii_uppercase();
+        let words: &[&str] = match name {
+            "month" => &[
+                "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+            ],
+            "day-of-week" => &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+            _ => &[],
+        };
+        let mut rest = upper.clone();
+        for w in words {
+            rest = rest.replace(w, "1");
+        }
+        if let Some(bad) = rest
+            .chars()
+            .find(|ch| !ch.is_ascii_digit() && !specials.contains(*ch))
+        {
+            return Err(format!("`{bad}` is not allowed in the {name} field"));
+        }
+        for number in rest
+            .split(|ch: char| !ch.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+        {
+            let v: u32 = number.parse().unwrap_or(u32::MAX);
+            let is_step = upper.contains(&format!("/{number}"));
+            if !is_step && !(lo..=hi).contains(&v) {
+                return Err(format!("{v} is out of range for {name} ({lo}-{hi})"));
+            }
+        }
+    }
+    let (dom, dow) = (fields[2], fields[4]);
+    if (dom == "?") == (dow == "?") {
+        return Err("exactly one of day-of-month and day-of-week must be `?`".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_pairs_follow_the_aws_table() {
+        assert!(fargate_pair_valid(256, 512));
+        assert!(fargate_pair_valid(256, 2048));
+        assert!(!fargate_pair_valid(256, 4096));
+        assert!(fargate_pair_valid(512, 3072));
+        assert!(!fargate_pair_valid(512, 512));
+        assert!(fargate_pair_valid(4096, 30720));
+        assert!(!fargate_pair_valid(8192, 18432));
+        assert!(fargate_pair_valid(8192, 20480));
+        assert!(!fargate_pair_valid(300, 512));
+        assert_eq!(fargate_memories(256), "512, 1024, 2048");
+        assert_eq!(fargate_memories(1024), "2048 to 8192 (in steps of 1024)");
+    }
+
+    #[test]
+    fn schedules_accept_aws_forms() {
+        for ok in [
+            "cron(0 3 * * ? *)",
+            "cron(0/15 * ? * MON-FRI *)",
+            "cron(0 12 L * ? *)",
+            "rate(1 day)",
+            "rate(5 minutes)",
+            "cron(30 2 ? * 6#3 2027)",
+        ] {
+            assert_eq!(check_schedule(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn schedules_reject_with_a_reason() {
+        let cases = [
+            ("0 3 * * *", "a schedule is `cron(...)` or `rate(...)`"),
+            (
+                "cron(0 3 * * *)",
+                "a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), found 5",
+            ),
+            (
+                "cron(0 3 * * * *)",
+                "exactly one of day-of-month and day-of-week must be `?`",
+            ),
+            (
+                "cron(61 3 * * ? *)",
+                "61 is out of range for minutes (0-59)",
+            ),
+            (
+                "rate(1 days)",
+                "use the singular unit for 1 and the plural otherwise (`rate(1 day)`)",
+            ),
+            ("rate(0 minutes)", "the rate must be at least 1"),
+            (
+                "rate(5 weeks)",
+                "unknown unit `weeks` (minutes, hours or days)",
+            ),
+        ];
+        for (input, why) in cases {
+            assert_eq!(check_schedule(input), Err(why.to_string()), "{input}");
+        }
+    }
+
+    #[test]
+    fn secret_detection_catches_tokens_not_config() {
+        assert!(looks_like_secret("STRIPE_KEY", "sk_live_51Habc"));
+        assert!(looks_like_secret("API_TOKEN", "a8f9d0c7e6b5a4938271"));
+        assert!(!looks_like_secret("RUST_LOG", "info"));
+        assert!(!looks_like_secret("SECRET_FILE", "/run/secrets/app"));
+        assert!(!looks_like_secret(
+            "PUBLIC_URL",
+            "https://example.com/a1b2c3d4e5f6g7h8"
+        ));
+    }
+}

@@ -1,0 +1,11 @@
+//! capsule: GitOps deploys of `capsule.toml` applications into the user's own AWS account.
+//!
+//! The core (`config`, `model`, `plan`, `render`) is pure and does no I/O; AWS, git,
+//! GitHub and artifacts live at the edges.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod model;
+pub mod plan;
+pub mod render;

@@ -1,0 +1,265 @@
+//! The pure planner: desired resource + observed live state -> one `Change`.
+//! Observed state arrives already normalised by its adapter; this module only compares.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Action, AttributeChange, Change};
+use crate::model::{Resource, as_reference};
+
+/// Live state of one resource, as an adapter reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Attributes in the same normalised shape as the desired ones.
+    pub attributes: BTreeMap<String, Value>,
+    /// Outputs other resources reference (`id`, `arn`, ...).
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// Nested objects become dotted paths (`container.image`); arrays stay whole values.
+pub fn flatten(attributes: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) if as_reference(v).is_none() && !m.is_empty() => {
+                for (k, child) in m {
+                    walk(&format!("{prefix}.{k}"), child, out);
+                }
+            }
+            _ => {
+                out.insert(prefix.to_string(), v.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, v) in attributes {
+        walk(k, v, &mut out);
+    }
+    out
+}
+
+/// Every resource as `create`: the offline plan.
+pub fn plan_offline(desired: &Resource) -> Change {
+    plan_resource(desired, None, &[], &|_, _| None)
+}
+
+/// Compares desired with observed. `forces_replacement` lists attribute paths (or
+/// prefixes) AWS cannot change in place. `resolve` gives a referenced output when known.
+pub fn plan_resource(
+    desired: &Resource,
+    observed: Option<&Observed>,
+    forces_replacement: &[&str],
+    resolve: &dyn Fn(&str, &str) -> Option<Value>,
+) -> Change {
+    let want = flatten(&desired.attributes);
+    let mut change = Change {
+        address: desired.address.to_string(),
+        kind: desired.address.kind.to_string(),
+        action: Action::NoOp,
+        reason: None,
+        attributes: Vec::new(),
+        stateful: desired.is_stateful(),
+    };
+    let Some(observed) = observed else {
+        change.action = Action::Create;
+        change.reason = Some("does not exist".into());
+        change.attributes = want
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(path, after)| AttributeChange {
+                path,
+                before: Value::Null,
+                after: resolved(&after, resolve),
+                forces_replacement: false,
+            })
+            .collect();
+        return change;
+    };
+    let have = flatten(&observed.attributes);
+    for (path, after) in want {
+        let after = resolved(&after, resolve);
+        let before = have.get(&path).cloned().unwrap_or(Value::Null);
+        if after == before {
+            continue;
+        }
+        let forces = forces_replacement
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}.")));
+        change.attributes.push(AttributeChange {
+            path,
+            before,
+            after,
+            forces_replacement: forces,
+        });
+    }
+    if change.attributes.iter().any(|a| a.forces_replacement) {
+        change.action = Action::Replace;
+        let paths: Vec<&str> = change
+            .attributes
+            .iter()
+            .filter(|a| a.forces_replacement)
+            .map(|a| a.path.as_str())
+            .collect();
+        change.reason = Some(format!("{} cannot change in place", paths.join(", ")));
+    } else if !change.attributes.is_empty() {
+        change.action = Action::Update;
+    }
+    change
+}
+
+/// A reference replaced by the referenced output when it is known.
+fn resolved(v: &Value, resolve: &dyn Fn(&str, &str) -> Option<Value>) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|i| resolved(i, resolve)).collect()),
+        Value::Object(m) if as_reference(v).is_none() => Value::Object(
+            m.iter()
+                .map(|(k, i)| (k.clone(), resolved(i, resolve)))
+                .collect(),
+        ),
+        _ => match as_reference(v) {
+            Some((address, attr)) => resolve(address, attr).unwrap_or_else(|| v.clone()),
+            None => v.clone(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Kind, ownership_tags, reference};
+    use serde_json::json;
+
+    fn resource(kind: Kind, attrs: Value) -> Resource {
+        Resource {
+            address: Address {
+                capsule: "shop".into(),
+                env: "production".into(),
+                kind,
+                name: "web".into(),
+            },
+            aws_name: "shop-production-web".into(),
+            region: "us-east-1".into(),
+            attributes: attrs.as_object().unwrap().clone().into_iter().collect(),
+            depends_on: vec![],
+            tags: ownership_tags("shop", "production", "web"),
+        }
+    }
+
+    fn observed(attrs: Value) -> Observed {
+        Observed {
+            attributes: attrs.as_object().unwrap().clone().into_iter().collect(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn absent_resource_is_created_with_every_set_attribute() {
+        let r = resource(
+            Kind::S3Bucket,
+            json!({ "versioning": false, "encryption": "AES256", "unused": null }),
+        );
+        let c = plan_offline(&r);
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(
+            c.attributes
+                .iter()
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>(),
+            ["encryption", "versioning"]
+        );
+        assert!(c.stateful);
+    }
+
+    #[test]
+    fn equal_state_is_no_op() {
+        let r = resource(Kind::LogGroup, json!({ "retention_days": 30 }));
+        let c = plan_resource(
+            &r,
+            Some(&observed(json!({ "retention_days": 30 }))),
+            &[],
+            &|_, _| None,
+        );
+        assert_eq!(c.action, Action::NoOp);
+        assert!(c.attributes.is_empty());
+    }
+
+    #[test]
+    fn nested_difference_is_one_dotted_attribute() {
+        let r = resource(
+            Kind::EcsService,
+            json!({ "circuit": { "enable": true, "rollback": true } }),
+        );
+        let c = plan_resource(
+            &r,
+            Some(&observed(
+                json!({ "circuit": { "enable": true, "rollback": false } }),
+            )),
+            &[],
+            &|_, _| None,
+        );
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(
+            c.attributes,
+            vec![AttributeChange {
+                path: "circuit.rollback".into(),
+                before: json!(false),
+                after: json!(true),
+                forces_replacement: false
+            }]
+        );
+    }
+
+    #[test]
+    fn replacement_attribute_makes_replace_with_reason() {
+        let r = resource(
+            Kind::RdsInstance,
+            json!({ "engine": "mysql", "instance_class": "db.t4g.small" }),
+        );
+        let c = plan_resource(
+            &r,
+            Some(&observed(
+                json!({ "engine": "postgres", "instance_class": "db.t4g.micro" }),
+            )),
+            &["engine"],
+            &|_, _| None,
+        );
+        assert_eq!(c.action, Action::Replace);
+        assert_eq!(c.reason.as_deref(), Some("engine cannot change in place"));
+        assert!(
+            c.attributes
+                .iter()
+                .any(|a| a.path == "instance_class" && !a.forces_replacement)
+        );
+    }
+
+    #[test]
+    fn references_resolve_to_known_outputs_before_comparing() {
+        let dep = Address {
+            capsule: "shop".into(),
+            env: "production".into(),
+            kind: Kind::SecurityGroup,
+            name: "alb".into(),
+        };
+        let r = resource(
+            Kind::Lb,
+            json!({ "security_groups": [reference(&dep, "id")] }),
+        );
+        let resolve = |a: &str, attr: &str| {
+            (a == "shop.production.security_group.alb" && attr == "id").then(|| json!("sg-123"))
+        };
+        let c = plan_resource(
+            &r,
+            Some(&observed(json!({ "security_groups": ["sg-123"] }))),
+            &[],
+            &resolve,
+        );
+        assert_eq!(c.action, Action::NoOp);
+        let c = plan_resource(
+            &r,
+            Some(&observed(json!({ "security_groups": ["sg-999"] }))),
+            &[],
+            &resolve,
+        );
+        assert_eq!(c.attributes[0].after, json!(["sg-123"]));
+    }
+}

@@ -1,0 +1,158 @@
+use std::fmt::Write;
+
+use super::show_value;
+use crate::plan::{Action, ArtifactPlan, Change, Plan};
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn code(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn action(&self, a: Action, s: &str) -> String {
+        match a {
+            Action::Create => self.code("32", s),
+            Action::Update => self.code("33", s),
+            Action::Replace | Action::Delete => self.code("31", s),
+            Action::NoOp => s.to_string(),
+        }
+    }
+}
+
+/// Terraform-like text: one block per changed resource, artifacts, then the summary line.
+/// `color` is decided by the caller (TTY and no `NO_COLOR`).
+pub fn text(plan: &Plan, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    if plan.offline {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.code(
+                "2",
+                "Offline plan: AWS was not read, every resource is shown as created."
+            )
+        );
+        out.push('\n');
+    }
+    for c in &plan.capsules {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.code(
+                "1",
+                &format!(
+                    "capsule {} · environment {} ({})",
+                    c.capsule, c.environment, c.region
+                )
+            )
+        );
+        out.push('\n');
+        for e in &c.errors {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                p.code("31", "error"),
+                e.address,
+                e.message
+            );
+            if let Some(h) = &e.hint {
+                let _ = writeln!(out, "        hint: {h}");
+            }
+        }
+        let changes: Vec<&Change> = c
+            .changes
+            .iter()
+            .filter(|ch| ch.action != Action::NoOp)
+            .collect();
+        for ch in &changes {
+            let mut head = format!("{:>3} {}", ch.action.symbol(), ch.address);
+            if let Some(reason) = &ch.reason
+                && ch.action != Action::Create
+            {
+                let _ = write!(head, " ({reason})");
+            }
+            let _ = writeln!(out, "{}", p.action(ch.action, &head));
+            for a in &ch.attributes {
+                let value = match ch.action {
+                    Action::Create => show_value(&a.after),
+                    Action::Delete => show_value(&a.before),
+                    _ => format!("{} -> {}", show_value(&a.before), show_value(&a.after)),
+                };
+                let forces = if a.forces_replacement {
+                    p.code("31", " # forces replacement")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(out, "      {}: {value}{forces}", a.path);
+            }
+        }
+        if changes.is_empty() && c.errors.is_empty() {
+            let _ = writeln!(out, "  No changes. Live AWS matches the configuration.");
+        }
+        if !c.artifacts.is_empty() {
+            let _ = writeln!(out, "\n  Artifacts:");
+            for a in &c.artifacts {
+                let _ = writeln!(out, "    {}", artifact_line(a));
+            }
+        }
+        let _ = writeln!(out, "\n  {}\n", c.summary().line());
+    }
+    if plan.capsules.len() != 1 {
+        let _ = writeln!(out, "{}", plan.summary.line());
+    }
+    out
+}
+
+pub(crate) fn artifact_line(a: &ArtifactPlan) -> String {
+    match a {
+        ArtifactPlan::Image {
+            name,
+            action,
+            tag,
+            reason,
+        } => {
+            let mut s = format!("image {name}: {action}");
+            if let Some(t) = tag {
+                s.push_str(&format!(" (tag {t})"));
+            }
+            if let Some(r) = reason {
+                s.push_str(&format!(" — {r}"));
+            }
+            s
+        }
+        ArtifactPlan::Site {
+            name,
+            upload,
+            delete,
+            unchanged,
+            invalidate,
+            note,
+            upload_paths,
+        } => {
+            let n = |v: &Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+            let mut s = format!(
+                "site {name}: {} to upload, {} to delete, {} unchanged",
+                n(upload),
+                n(delete),
+                n(unchanged)
+            );
+            if !invalidate.is_empty() {
+                s.push_str(&format!("; invalidate {}", invalidate.join(" ")));
+            }
+            if !upload_paths.is_empty() {
+                s.push_str(&format!("\n      first: {}", upload_paths.join(", ")));
+            }
+            if let Some(note) = note {
+                s.push_str(&format!(" ({note})"));
+            }
+            s
+        }
+    }
+}
