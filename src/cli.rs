@@ -13,11 +13,7 @@ use crate::plan::Plan;
 use crate::render;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "capsule",
-    version,
-    about = "Deploy capsule.toml applications into your own AWS account, from CI"
-)]
+#[command(name = "capsule", version, about = "Deploy capsule.toml applications into your own AWS account, from CI")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -45,11 +41,7 @@ pub struct Selection {
 
 impl Selection {
     fn targets(&self) -> Targets {
-        Targets {
-            root: self.root.clone(),
-            capsules: self.capsules.clone(),
-            env: self.env.clone(),
-        }
+        Targets { root: self.root.clone(), capsules: self.capsules.clone(), env: self.env.clone() }
     }
 }
 
@@ -90,6 +82,23 @@ pub enum Command {
     },
     /// Print the JSON Schema of capsule.toml.
     Schema,
+    /// Manage secret values (never printed, never in git).
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a secret's value, read from stdin, in Secrets Manager.
+    Set {
+        capsule: String,
+        env: String,
+        name: String,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 /// Runs the command line and maps the outcome to an exit code.
@@ -119,42 +128,165 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&config::schema::json_schema())?
-            );
+            println!("{}", serde_json::to_string_pretty(&config::schema::json_schema())?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan {
-            select,
-            format,
-            out,
-            detailed_exitcode,
-            offline,
-        } => {
+        Command::Plan { select, format, out, detailed_exitcode, offline } => {
             let project = load(&select.root)?;
             let targets = engine::select(&project, &select.targets())?;
-            if !offline {
-                anyhow::bail!(
-                    "planning against live AWS is not available in this build yet; use `capsule plan --offline`"
-                );
-            }
-            let plan = engine::offline_plan(&project, &targets, &engine::default_region())?;
-            emit(&plan, format, out.as_deref())?;
-            Ok(if detailed_exitcode && plan.has_changes() {
-                ExitCode::from(2)
+            let plan = if offline {
+                engine::offline_plan(&project, &targets, &engine::default_region())?
             } else {
-                ExitCode::SUCCESS
-            })
+                runtime()?.block_on(online_plan(&project, &targets))?
+            };
+            emit(&plan, format, out.as_deref())?;
+            if plan.has_errors() {
+                eprintln!("The plan has errors (above): apply would refuse it.");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(if detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
-        Command::Apply { select, .. } => {
+        Command::Apply { select, allow_destroy, format, out } => {
             let project = load(&select.root)?;
-            engine::select(&project, &select.targets())?;
-            anyhow::bail!(
-                "apply is not available in this build yet: the AWS engine is not built (see docs/status.md)"
-            )
+            let targets = engine::select(&project, &select.targets())?;
+            runtime()?.block_on(apply(&project, &targets, allow_destroy, format, out.as_deref()))
+        }
+        Command::Secrets { command: SecretsCommand::Set { capsule, env, name, root } } => {
+            let project = load(&root)?;
+            runtime()?.block_on(set_secret(&project, &capsule, &env, &name))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn online_plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Plan> {
+    let session = engine::Session::connect().await?;
+    let mut capsules = Vec::new();
+    for (i, env) in targets {
+        capsules.push(engine::reconcile(&session, project, *i, env, false).await?.planned.plan);
+    }
+    Ok(Plan::new(capsules, false))
+}
+
+/// Plans and applies each target in order, stopping at the first that fails or is refused.
+async fn apply(
+    project: &Project,
+    targets: &[(usize, String)],
+    allow_destroy: bool,
+    format: PlanFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let session = engine::Session::connect().await?;
+    let human = format != PlanFormat::Json;
+    let mut done = Vec::new();
+    let mut ok = true;
+    let mut refused = false;
+    for (i, env) in targets {
+        let mut r = engine::reconcile(&session, project, *i, env, allow_destroy).await?;
+        let single = Plan::new(vec![r.planned.plan.clone()], false);
+        if human {
+            print!("{}", render::text(&single, color_for(None)));
+        }
+        if !r.planned.plan.errors.is_empty() {
+            eprintln!(
+                "Refusing to apply {}/{}: the plan has errors (above). Nothing was changed.",
+                r.desired.capsule, r.desired.env
+            );
+            done.push(r.planned.plan);
+            ok = false;
+            refused = true;
+            break;
+        }
+        let destructive = engine::destructive_stateful(&r.planned.plan);
+        if !allow_destroy && !destructive.is_empty() {
+            let list: Vec<String> = destructive
+                .iter()
+                .map(|c| {
+                    format!(
+                        "  {} ({})",
+                        c.address,
+                        if c.action == crate::plan::Action::Delete { "delete" } else { "replace" }
+                    )
+                })
+                .collect();
+            eprintln!(
+                "Refusing to apply {}/{}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
+                r.desired.capsule,
+                r.desired.env,
+                list.join("\n")
+            );
+            done.push(r.planned.plan);
+            ok = false;
+            refused = true;
+            break;
+        }
+        let report = |c: &crate::plan::Change, took: std::time::Duration| {
+            let outcome = match c.outcome {
+                Some(crate::plan::Outcome::Applied) => "done",
+                Some(crate::plan::Outcome::Failed) => "FAILED",
+                _ => "skipped",
+            };
+            let error = c.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+            eprintln!("{:>3} {} {outcome} ({:.1}s){error}", c.action.symbol(), c.address, took.as_secs_f64());
+        };
+        let applied = crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &report).await;
+        done.push(r.planned.plan);
+        if !applied {
+            ok = false;
+            break;
+        }
+    }
+    let mut doc = Plan::new(done, false);
+    doc.ok = Some(ok);
+    if human {
+        let s = doc.summary;
+        let line = format!("{} created, {} updated, {} replaced, {} deleted.", s.create, s.update, s.replace, s.delete);
+        if ok {
+            println!("Apply complete: {line}");
+        } else if refused {
+            println!("Apply refused (see above): that capsule environment was not changed.");
+        } else {
+            println!("Apply FAILED (see the errors above). The next apply continues from live state.");
+        }
+    } else {
+        emit(&doc, PlanFormat::Json, out)?;
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `capsule secrets set`: the value comes from stdin and goes to Secrets Manager only.
+async fn set_secret(project: &Project, capsule: &str, env: &str, name: &str) -> anyhow::Result<()> {
+    use std::io::Read;
+    let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
+    let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule `{capsule}` has no environment `{env}`"))?;
+    if !e.config.secrets.contains_key(name) {
+        anyhow::bail!(
+            "capsule `{capsule}` declares no secret `{name}` in [secrets] (declared: {})",
+            e.config.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut value = String::new();
+    std::io::stdin().read_to_string(&mut value)?;
+    let value = value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value).to_string();
+    if value.is_empty() {
+        anyhow::bail!(
+            "no value on stdin: pipe it in, e.g. `printf %s \"$VALUE\" | capsule secrets set {capsule} {env} {name}`"
+        );
+    }
+    let session = engine::Session::connect().await?;
+    let i = project.capsules.iter().position(|x| x.name == capsule).unwrap_or_default();
+    let r = engine::reconcile(&session, project, i, env, false).await?;
+    let version = engine::put_secret_value(&r, name, value).await?;
+    println!("Stored a new value for secret `{name}` of {capsule}/{env} (version {version}).");
+    Ok(())
+}
+
+fn color_for(out: Option<&Path>) -> bool {
+    out.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn plural(n: usize) -> &'static str {
@@ -167,8 +299,7 @@ fn load(root: &Path) -> anyhow::Result<Project> {
 }
 
 fn emit(plan: &Plan, format: PlanFormat, out: Option<&Path>) -> anyhow::Result<()> {
-    let to_terminal = out.is_none() && std::io::stdout().is_terminal();
-    let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = color_for(out);
     let body = match format {
         PlanFormat::Text => render::text(plan, color),
         PlanFormat::Markdown => render::markdown(plan, None),
@@ -176,8 +307,7 @@ fn emit(plan: &Plan, format: PlanFormat, out: Option<&Path>) -> anyhow::Result<(
     };
     match out {
         Some(path) => {
-            std::fs::write(path, body)
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            std::fs::write(path, body).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             eprintln!("{}", plan.summary.line());
         }
         None => print!("{body}"),

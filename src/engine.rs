@@ -25,11 +25,7 @@ pub fn select(project: &Project, select: &Selection) -> anyhow::Result<Vec<(usiz
             anyhow::bail!(
                 "no capsule named `{name}` under {} (found: {})",
                 select.root.display(),
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
+                if known.is_empty() { "none".into() } else { known.join(", ") }
             );
         }
     }
@@ -54,17 +50,11 @@ pub fn select(project: &Project, select: &Selection) -> anyhow::Result<Vec<(usiz
 
 /// The region of the AWS configuration capsule runs with, for capsules that set none.
 pub fn default_region() -> String {
-    std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".into())
+    std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into())
 }
 
 /// The plan without reading AWS: every resource is created; site folders are counted.
-pub fn offline_plan(
-    project: &Project,
-    targets: &[(usize, String)],
-    default_region: &str,
-) -> anyhow::Result<Plan> {
+pub fn offline_plan(project: &Project, targets: &[(usize, String)], default_region: &str) -> anyhow::Result<Plan> {
     let mut capsules = Vec::new();
     for (i, env_name) in targets {
         let capsule = &project.capsules[*i];
@@ -72,21 +62,12 @@ pub fn offline_plan(
             continue;
         };
         let ctx = ExpandContext {
-            account: env
-                .config
-                .capsule
-                .account
-                .clone()
-                .unwrap_or_else(|| "ACCOUNT".into()),
+            account: env.config.capsule.account.clone().unwrap_or_else(|| "ACCOUNT".into()),
             default_region: default_region.to_string(),
         };
         let desired = model::expand(capsule, env, &ctx);
         let graph = Graph::build(&desired.resources)?;
-        let changes = graph
-            .order
-            .iter()
-            .map(|&i| plan_offline(&desired.resources[i]))
-            .collect();
+        let changes = graph.order.iter().map(|&i| plan_offline(&desired.resources[i])).collect();
         let artifacts = desired.artifacts.iter().map(offline_artifact).collect();
         capsules.push(CapsulePlan {
             capsule: desired.capsule,
@@ -117,9 +98,7 @@ fn offline_artifact(a: &Artifact) -> ArtifactPlan {
                 unchanged: Some(0),
                 invalidate: vec![],
                 upload_paths: vec![],
-                note: files
-                    .is_none()
-                    .then(|| format!("{} does not exist yet", config::display_path(dir).display())),
+                note: files.is_none().then(|| format!("{} does not exist yet", config::display_path(dir).display())),
             }
         }
     }
@@ -137,4 +116,315 @@ fn count_files(dir: &Path) -> Option<u64> {
             .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
             .count() as u64,
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// Against live AWS: observe, plan.
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::aws::adapters::{adapter, managed_kinds};
+use crate::aws::{Cx, Live};
+use crate::model::{Address, Desired, Kind};
+use crate::plan::{
+    Action, AttributeChange, Change, Observed, PlanError, has_reference, plan_resource, resolve_attributes,
+};
+
+/// How many AWS reads run at once for one capsule environment.
+const OBSERVE_CONCURRENCY: usize = 8;
+
+/// What is live for one capsule environment.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Desired resources that exist, by address.
+    pub live: BTreeMap<String, Live>,
+    /// Resources tagged for this capsule environment that it no longer declares.
+    pub undeclared: Vec<(Kind, Live)>,
+    /// Reads that failed, and resources capsule cannot manage.
+    pub errors: Vec<PlanError>,
+}
+
+/// Reads the live state of every desired resource, and lists what the capsule owns but
+/// no longer declares. Independent reads run concurrently.
+pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
+    let mut obs = Observation::default();
+    let reads = futures::stream::iter(desired.resources.iter().filter_map(|r| adapter(r.address.kind).map(|a| (r, a))))
+        .map(|(r, a)| async move { (r, a.observe(cx, r).await) })
+        .buffer_unordered(OBSERVE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    for (r, result) in reads {
+        match result {
+            Ok(Some(live)) => {
+                obs.live.insert(r.address.to_string(), live);
+            }
+            Ok(None) => {}
+            Err(e) => obs.errors.push(PlanError {
+                address: r.address.to_string(),
+                message: format!("cannot read: {e}"),
+                hint: None,
+            }),
+        }
+    }
+    for r in &desired.resources {
+        if adapter(r.address.kind).is_none() {
+            obs.errors.push(PlanError {
+                address: r.address.to_string(),
+                message: format!("resource type `{}` is not managed by this version of capsule yet", r.address.kind),
+                hint: Some(
+                    "plan with --offline to see the whole model; apply refuses until every type is supported".into(),
+                ),
+            });
+        }
+    }
+    let declared: HashSet<(Kind, &str)> =
+        desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
+    let lists = futures::stream::iter(managed_kinds())
+        .map(|kind| async move { (kind, adapter(kind).map(|a| a.list_owned(cx))) })
+        .buffer_unordered(OBSERVE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    for (kind, listing) in lists {
+        let Some(listing) = listing else { continue };
+        match listing.await {
+            Ok(owned) => {
+                for live in owned {
+                    let component = live.component().unwrap_or_default().to_string();
+                    if !declared.contains(&(kind, component.as_str())) {
+                        obs.undeclared.push((kind, live));
+                    }
+                }
+            }
+            Err(e) => obs.errors.push(PlanError {
+                address: format!("{}.{}.{kind}.*", cx.capsule, cx.env),
+                message: format!("cannot list owned resources: {e}"),
+                hint: None,
+            }),
+        }
+    }
+    obs.undeclared.sort_by(|a, b| (a.0, &a.1.aws_name).cmp(&(b.0, &b.1.aws_name)));
+    obs
+}
+
+/// What a planned change acts on.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Index into `Desired::resources`.
+    Desired(usize),
+    /// A resource the capsule owns but no longer declares.
+    Undeclared(Kind, Live),
+}
+
+/// A capsule environment's plan, and what each change acts on (same order).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: CapsulePlan,
+    pub targets: Vec<Target>,
+}
+
+/// Outputs known before apply: those of live resources.
+pub fn live_outputs(obs: &Observation) -> BTreeMap<String, BTreeMap<String, Value>> {
+    obs.live.iter().map(|(a, l)| (a.clone(), l.outputs.clone())).collect()
+}
+
+/// Desired attributes of `r` with references resolved from `outputs`, normalised by its
+/// adapter.
+pub fn desired_attributes(
+    r: &crate::model::Resource,
+    outputs: &BTreeMap<String, BTreeMap<String, Value>>,
+) -> BTreeMap<String, Value> {
+    let mut attrs =
+        resolve_attributes(&r.attributes, &|address, attr| outputs.get(address).and_then(|o| o.get(attr)).cloned());
+    if let Some(a) = adapter(r.address.kind)
+        && !attrs.values().any(has_reference)
+    {
+        a.normalize(&mut attrs);
+    }
+    attrs
+}
+
+/// The plan of one capsule environment against what was observed. `guard` is the
+/// configured account and `account` the one the credentials belong to.
+pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &str, guard: Option<&str>) -> Planned {
+    let outputs = live_outputs(obs);
+    let mut errors = obs.errors.clone();
+    if let Some(guard) = guard
+        && guard != account
+    {
+        errors.push(PlanError {
+            address: format!("{}.{}", desired.capsule, desired.env),
+            message: format!("the AWS credentials are for account {account}, but the capsule pins account {guard}"),
+            hint: Some("use credentials of the pinned account, or change `account` in [capsule]".into()),
+        });
+    }
+    let mut changes = Vec::new();
+    let mut targets = Vec::new();
+    for &i in &graph.order {
+        let r = &desired.resources[i];
+        let Some(a) = adapter(r.address.kind) else {
+            continue;
+        };
+        let address = r.address.to_string();
+        let live = obs.live.get(&address);
+        if let Some(live) = live
+            && !live.is_owned_by(&desired.capsule, &desired.env)
+        {
+            errors.push(PlanError {
+                address: address.clone(),
+                message: format!("`{}` exists in AWS but is not tagged as this capsule's: capsule never adopts or changes it", r.aws_name),
+                hint: Some(format!(
+                    "rename or remove it, or hand it over by tagging it capsule:name={}, capsule:env={}, capsule:component={}, managed-by=capsule",
+                    desired.capsule, desired.env, r.address.name
+                )),
+            });
+            continue;
+        }
+        let attrs = desired_attributes(r, &outputs);
+        let observed = live.map(|l| Observed { attributes: l.attributes.clone(), outputs: l.outputs.clone() });
+        changes.push(plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement()));
+        targets.push(Target::Desired(i));
+    }
+    for (kind, live) in &obs.undeclared {
+        let name = live.component().unwrap_or_default();
+        changes.push(Change {
+            address: Address {
+                capsule: desired.capsule.clone(),
+                env: desired.env.clone(),
+                kind: *kind,
+                name: name.to_string(),
+            }
+            .to_string(),
+            kind: kind.to_string(),
+            action: Action::Delete,
+            reason: Some("no longer declared".into()),
+            attributes: live
+                .attributes
+                .iter()
+                .map(|(k, v)| AttributeChange {
+                    path: k.clone(),
+                    before: v.clone(),
+                    after: Value::Null,
+                    forces_replacement: false,
+                })
+                .collect(),
+            stateful: kind.is_stateful(),
+            outcome: None,
+            error: None,
+        });
+        targets.push(Target::Undeclared(*kind, live.clone()));
+    }
+    Planned {
+        plan: CapsulePlan {
+            capsule: desired.capsule.clone(),
+            environment: desired.env.clone(),
+            region: desired.region.clone(),
+            changes,
+            artifacts: desired.artifacts.iter().map(offline_artifact).collect(),
+            errors,
+        },
+        targets,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions: one AWS configuration and account per run.
+
+use crate::aws::Aws;
+
+/// One run's connection to AWS: the shared client factory and the account it acts in.
+pub struct Session {
+    pub aws: Aws,
+    pub account: String,
+    pub default_region: String,
+}
+
+impl Session {
+    pub async fn connect() -> anyhow::Result<Session> {
+        let aws = Aws::from_env().await;
+        let default_region = aws.region().unwrap_or_else(default_region);
+        let account = aws
+            .account_id(&default_region)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot identify the AWS account ({e}); are AWS credentials configured?"))?;
+        Ok(Session { aws, account, default_region })
+    }
+}
+
+/// Everything known about one capsule environment after observing it.
+pub struct Reconcile {
+    pub desired: Desired,
+    pub graph: Graph,
+    pub observation: Observation,
+    pub planned: Planned,
+    pub cx: Cx,
+}
+
+/// Expands, observes and plans one capsule environment.
+pub async fn reconcile(
+    session: &Session,
+    project: &Project,
+    capsule: usize,
+    env: &str,
+    allow_destroy: bool,
+) -> anyhow::Result<Reconcile> {
+    let capsule = &project.capsules[capsule];
+    let environment =
+        capsule.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", capsule.name))?;
+    let ctx = ExpandContext { account: session.account.clone(), default_region: session.default_region.clone() };
+    let desired = model::expand(capsule, environment, &ctx);
+    let graph = Graph::build(&desired.resources)?;
+    let cx = Cx::new(
+        session.aws.clone(),
+        session.account.clone(),
+        capsule.name.clone(),
+        env.to_string(),
+        desired.region.clone(),
+        allow_destroy,
+    );
+    let observation = observe(&cx, &desired).await;
+    let planned =
+        plan_live(&desired, &graph, &observation, &session.account, environment.config.capsule.account.as_deref());
+    Ok(Reconcile { desired, graph, observation, planned, cx })
+}
+
+/// Stateful resources a plan would delete or replace.
+pub fn destructive_stateful(plan: &CapsulePlan) -> Vec<&Change> {
+    plan.changes.iter().filter(|c| c.stateful && c.is_destructive()).collect()
+}
+
+/// Stores a user secret's value, creating the (declared) secret first when needed.
+/// Returns the new version id. The value is never logged.
+pub async fn put_secret_value(r: &Reconcile, name: &str, value: String) -> anyhow::Result<String> {
+    let address = Address {
+        capsule: r.desired.capsule.clone(),
+        env: r.desired.env.clone(),
+        kind: Kind::Secret,
+        name: name.to_string(),
+    };
+    let resource = r.desired.get(&address).ok_or_else(|| anyhow::anyhow!("{address} is not part of the capsule"))?;
+    let secrets = adapter(Kind::Secret).ok_or_else(|| anyhow::anyhow!("secrets are not supported"))?;
+    match r.observation.live.get(&address.to_string()) {
+        Some(live) if !live.is_owned_by(&r.desired.capsule, &r.desired.env) => {
+            anyhow::bail!(
+                "secret {} exists but is not tagged as this capsule's; capsule will not write to it",
+                resource.aws_name
+            )
+        }
+        Some(_) => {}
+        None => {
+            secrets.create(&r.cx, resource, &resource.attributes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    r.cx.aws
+        .secrets(&resource.region)
+        .put_secret_value()
+        .secret_id(&resource.aws_name)
+        .secret_string(value)
+        .send()
+        .await
+        .map(|o| o.version_id().unwrap_or_default().to_string())
+        .map_err(|e| anyhow::anyhow!("{}", crate::aws::error::classify("secretsmanager:PutSecretValue", e)))
 }

@@ -3,6 +3,8 @@
 //! The core (`config`, `model`, `plan`, `render`) is pure and does no I/O; AWS, git,
 //! GitHub and artifacts live at the edges.
 
+pub mod apply;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod engine;

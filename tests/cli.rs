@@ -9,9 +9,7 @@ fn capsule(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.args(args).env_remove("NO_COLOR");
     // No AWS endpoint or credentials: a command that tried to reach AWS would fail
     // differently (or hang), which the assertions below would catch.
-    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x");
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "x");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -19,10 +17,7 @@ fn capsule(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 fn examples() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").display().to_string()
 }
 
 fn invalid_root() -> tempfile::TempDir {
@@ -38,15 +33,8 @@ fn invalid_root() -> tempfile::TempDir {
 #[test]
 fn validate_reports_the_examples_valid() {
     let out = capsule(&["validate", "--root", &examples()], &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "2 capsules valid (3 environments).\n"
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 capsules valid (3 environments).\n");
 }
 
 #[test]
@@ -62,10 +50,7 @@ fn invalid_config_exits_1_before_any_aws_call_for_every_command() {
         let out = capsule(&args, &[]);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("capsule.toml:5:1: unknown key `prot` in [services.api]"),
-            "{args:?}: {err}"
-        );
+        assert!(err.contains("capsule.toml:5:1: unknown key `prot` in [services.api]"), "{args:?}: {err}");
         assert!(err.contains("nothing was sent to AWS"), "{err}");
         assert!(out.stdout.is_empty());
     }
@@ -73,40 +58,13 @@ fn invalid_config_exits_1_before_any_aws_call_for_every_command() {
 
 #[test]
 fn offline_plan_detailed_exitcode_is_2_with_changes() {
-    let out = capsule(
-        &[
-            "plan",
-            "--offline",
-            "--root",
-            &examples(),
-            "--capsule",
-            "hello",
-            "--detailed-exitcode",
-        ],
-        &[],
-    );
+    let out = capsule(&["plan", "--offline", "--root", &examples(), "--capsule", "hello", "--detailed-exitcode"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    let out = capsule(
-        &[
-            "plan",
-            "--offline",
-            "--root",
-            &examples(),
-            "--capsule",
-            "hello",
-        ],
-        &[],
-    );
+    let out = capsule(&["plan", "--offline", "--root", &examples(), "--capsule", "hello"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Plan: 4 to add, 0 to change, 0 to destroy."),
-        "{text}"
-    );
-    assert!(
-        !text.contains('\x1b'),
-        "no colour when stdout is not a terminal"
-    );
+    assert!(text.contains("Plan: 4 to add, 0 to change, 0 to destroy."), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
 }
 
 #[test]
@@ -130,40 +88,19 @@ fn plan_json_to_a_file() {
     );
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(doc["format_version"], "1");
-    assert_eq!(
-        doc["capsules"].as_array().unwrap().len(),
-        1,
-        "only shop has a staging environment"
-    );
+    assert_eq!(doc["capsules"].as_array().unwrap().len(), 1, "only shop has a staging environment");
     assert_eq!(doc["capsules"][0]["environment"], "staging");
 }
 
 #[test]
 fn unknown_selection_is_an_error_naming_what_exists() {
-    let out = capsule(
-        &[
-            "plan",
-            "--offline",
-            "--root",
-            &examples(),
-            "--capsule",
-            "nope",
-        ],
-        &[],
-    );
+    let out = capsule(&["plan", "--offline", "--root", &examples(), "--capsule", "nope"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("no capsule named `nope`") && err.contains("hello, shop"),
-        "{err}"
-    );
-    let out = capsule(
-        &["plan", "--offline", "--root", &examples(), "--env", "qa"],
-        &[],
-    );
+    assert!(err.contains("no capsule named `nope`") && err.contains("hello, shop"), "{err}");
+    let out = capsule(&["plan", "--offline", "--root", &examples(), "--env", "qa"], &[]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -172,8 +109,5 @@ fn schema_prints_json_schema() {
     let out = capsule(&["schema"], &[]);
     assert!(out.status.success());
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }

@@ -24,11 +24,7 @@ const HEAD: &str = "[capsule]\nname = \"shop\"\n";
 
 /// (behaviour, body after the `[capsule]` head, expected headlines)
 const CASES: &[(&str, &str, &[&str])] = &[
-    (
-        "unknown top-level table",
-        "[servics.api]\nimage = \"x\"\n",
-        &["capsule.toml:3:2: unknown table `servics`"],
-    ),
+    ("unknown top-level table", "[servics.api]\nimage = \"x\"\n", &["capsule.toml:3:2: unknown table `servics`"]),
     (
         "unknown key in a service",
         "[services.api]\nimage = \"x\"\nprot = 80\n",
@@ -82,11 +78,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[services.api]\nimage = \"x\"\nport = 70000\n",
         &["capsule.toml:5:8: port 70000 is out of range"],
     ),
-    (
-        "port zero",
-        "[services.api]\nimage = \"x\"\nport = 0\n",
-        &["capsule.toml:5:8: port 0 is out of range"],
-    ),
+    ("port zero", "[services.api]\nimage = \"x\"\nport = 0\n", &["capsule.toml:5:8: port 0 is out of range"]),
     (
         "public without port",
         "[services.api]\nimage = \"x\"\npublic = true\n",
@@ -117,11 +109,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[services.api]\nimage = \"x\"\nautoscale = { min = 1, max = 2, cpu = 150 }\n",
         &["capsule.toml:5:39: target CPU 150% is out of range"],
     ),
-    (
-        "negative count",
-        "[services.api]\nimage = \"x\"\ncount = -1\n",
-        &["capsule.toml:5:9: count -1 is out of range"],
-    ),
+    ("negative count", "[services.api]\nimage = \"x\"\ncount = -1\n", &["capsule.toml:5:9: count -1 is out of range"]),
     (
         "health path without slash",
         "[services.api]\nimage = \"x\"\nhealth = { path = \"healthz\" }\n",
@@ -132,11 +120,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[services.api]\nimage = \"x\"\nhealth = { grace = \"soon\" }\n",
         &["capsule.toml:5:20: invalid duration `soon`"],
     ),
-    (
-        "empty command",
-        "[services.api]\nimage = \"x\"\ncommand = []\n",
-        &["capsule.toml:5:11: `command` is empty"],
-    ),
+    ("empty command", "[services.api]\nimage = \"x\"\ncommand = []\n", &["capsule.toml:5:11: `command` is empty"]),
     (
         "unknown database reference",
         "[services.api]\nimage = \"x\"\n[services.api.env]\nDB = \"${databases.mian.url}\"\n[databases.main]\nengine = \"postgres\"\n",
@@ -231,11 +215,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[databases.main]\nengine = \"postgres\"\nusername = \"postgres\"\n",
         &["capsule.toml:5:12: invalid database username `postgres`"],
     ),
-    (
-        "cache nodes zero",
-        "[caches.s]\nengine = \"redis\"\nnodes = 0\n",
-        &["capsule.toml:5:9: nodes 0 is out of range"],
-    ),
+    ("cache nodes zero", "[caches.s]\nengine = \"redis\"\nnodes = 0\n", &["capsule.toml:5:9: nodes 0 is out of range"]),
     (
         "invalid glob",
         "[sites.web]\ndir = \"d\"\n[[sites.web.headers]]\nglob = \"a/[b\"\ncache_control = \"x\"\n",
@@ -276,11 +256,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[sites.web]\ndir = \"${site.dir}\"\n",
         &["capsule.toml:4:8: unknown reference `${site.dir}`"],
     ),
-    (
-        "invalid environment name",
-        "[environments.Prod]\n",
-        &["capsule.toml:3:15: invalid environment name `Prod`"],
-    ),
+    ("invalid environment name", "[environments.Prod]\n", &["capsule.toml:3:15: invalid environment name `Prod`"]),
     (
         "unknown override table",
         "[environments.prod.service.api]\ncount = 2\n",
@@ -296,11 +272,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[services.api]\nimage = \"x\"\n[environments.prod.services.api]\nport = 99999\n",
         &["capsule.toml:6:8: port 99999 is out of range"],
     ),
-    (
-        "invalid entry name",
-        "[services.API]\nimage = \"x\"\n",
-        &["capsule.toml:3:11: invalid name `API` in [services]"],
-    ),
+    ("invalid entry name", "[services.API]\nimage = \"x\"\n", &["capsule.toml:3:11: invalid name `API` in [services]"]),
     (
         "toml syntax error",
         "[services.api\nimage = \"x\"\n",
@@ -317,27 +289,16 @@ fn every_invalid_input_names_file_line_column_and_message() {
         }
         let got = errors(&format!("{HEAD}{body}"));
         if got != *expected {
-            failures.push(format!(
-                "{behaviour}:\n  expected {expected:?}\n  got      {got:?}"
-            ));
+            failures.push(format!("{behaviour}:\n  expected {expected:?}\n  got      {got:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), CASES.len(), failures.join("\n"));
     assert!(CASES.iter().filter(|c| !c.2.is_empty()).count() >= 40);
 }
 
 #[test]
 fn capsule_table_errors() {
-    assert_eq!(
-        errors("[capsule]\nname = \"Shop\"\n"),
-        ["capsule.toml:2:8: invalid capsule name `Shop`"]
-    );
+    assert_eq!(errors("[capsule]\nname = \"Shop\"\n"), ["capsule.toml:2:8: invalid capsule name `Shop`"]);
     assert_eq!(
         errors("[capsule]\nname = \"shop\"\nregion = \"mars-1\"\n"),
         ["capsule.toml:3:10: invalid region `mars-1`"]
@@ -346,10 +307,7 @@ fn capsule_table_errors() {
         errors("[capsule]\nname = \"shop\"\naccount = \"12345\"\n"),
         ["capsule.toml:3:11: invalid account id `12345`"]
     );
-    assert_eq!(
-        errors("[services.api]\nimage = \"x\"\n"),
-        ["capsule.toml:1:1: missing `[capsule]` table"]
-    );
+    assert_eq!(errors("[services.api]\nimage = \"x\"\n"), ["capsule.toml:1:1: missing `[capsule]` table"]);
 }
 
 #[test]
@@ -358,22 +316,13 @@ fn unknown_keys_suggest_the_closest_known_key() {
         hints(&format!("{HEAD}[services.api]\nimage = \"x\"\nprot = 80\n")),
         [Some("did you mean `port`?".to_string())]
     );
-    assert_eq!(
-        hints(&format!("{HEAD}[servics.api]\nimage = \"x\"\n")),
-        [Some("did you mean `services`?".to_string())]
-    );
+    assert_eq!(hints(&format!("{HEAD}[servics.api]\nimage = \"x\"\n")), [Some("did you mean `services`?".to_string())]);
     assert_eq!(
         hints(&format!("{HEAD}[databases.main]\nengine = \"postgress\"\n")),
         [Some("did you mean `postgres`?".to_string())]
     );
     let far = hints(&format!("{HEAD}[services.api]\nimage = \"x\"\nzzz = 1\n"));
-    assert!(
-        far[0]
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("known keys: build, image, dockerfile, port"),
-        "{far:?}"
-    );
+    assert!(far[0].as_deref().unwrap_or_default().starts_with("known keys: build, image, dockerfile, port"), "{far:?}");
 }
 
 #[test]
@@ -386,11 +335,8 @@ fn all_errors_of_a_file_are_reported_in_one_run() {
 
 #[test]
 fn errors_render_source_line_caret_and_hint() {
-    let err = load_str(
-        Path::new("shop/capsule.toml"),
-        &format!("{HEAD}[services.api]\nimage = \"x\"\nprot = 80\n"),
-    )
-    .unwrap_err();
+    let err = load_str(Path::new("shop/capsule.toml"), &format!("{HEAD}[services.api]\nimage = \"x\"\nprot = 80\n"))
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "shop/capsule.toml:5:1: unknown key `prot` in [services.api]\n  |\n5 | prot = 80\n  | ^^^^\n  = hint: did you mean `port`?\n\n1 error found; nothing was sent to AWS"

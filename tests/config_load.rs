@@ -38,10 +38,7 @@ MODE = "${env.name}-${env.replicas}"
 
 #[test]
 fn environments_keep_declaration_order_and_default_to_production() {
-    let c = load_str(
-        Path::new("capsule.toml"),
-        SRC.replace("replicas = 1", "replicas = 1\n").as_str(),
-    );
+    let c = load_str(Path::new("capsule.toml"), SRC.replace("replicas = 1", "replicas = 1\n").as_str());
     let err = c.unwrap_err();
     // production does not define `replicas`: reported once, at the use.
     assert_eq!(
@@ -51,66 +48,32 @@ fn environments_keep_declaration_order_and_default_to_production() {
 
     let c = load_str(
         Path::new("capsule.toml"),
-        &SRC.replace(
-            "MODE = \"${env.name}-${env.replicas}\"",
-            "MODE = \"${env.name}\"",
-        ),
+        &SRC.replace("MODE = \"${env.name}-${env.replicas}\"", "MODE = \"${env.name}\""),
     )
     .unwrap();
-    assert_eq!(
-        c.environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect::<Vec<_>>(),
-        ["staging", "production"]
-    );
+    assert_eq!(c.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["staging", "production"]);
 
     let c = load_str(Path::new("capsule.toml"), "[capsule]\nname = \"solo\"\n").unwrap();
-    assert_eq!(
-        c.environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect::<Vec<_>>(),
-        ["production"]
-    );
+    assert_eq!(c.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["production"]);
 }
 
 #[test]
 fn overrides_deep_merge_and_variables_interpolate_per_environment() {
     let c = load_str(
         Path::new("capsule.toml"),
-        &SRC.replace(
-            "MODE = \"${env.name}-${env.replicas}\"",
-            "MODE = \"${env.name}\"",
-        ),
+        &SRC.replace("MODE = \"${env.name}-${env.replicas}\"", "MODE = \"${env.name}\""),
     )
     .unwrap();
     let staging = &c.environment("staging").unwrap().config.services["api"];
     let production = &c.environment("production").unwrap().config.services["api"];
     assert_eq!(staging.domain.as_deref(), Some("api.staging.example.com"));
     assert_eq!(production.domain.as_deref(), Some("api.example.com"));
-    let (s, p) = (
-        staging.autoscale.as_ref().unwrap(),
-        production.autoscale.as_ref().unwrap(),
-    );
+    let (s, p) = (staging.autoscale.as_ref().unwrap(), production.autoscale.as_ref().unwrap());
     assert_eq!((s.min, s.max), (2, 10));
-    assert_eq!(
-        (p.min, p.max),
-        (4, 10),
-        "min overridden, max kept from the base table"
-    );
-    assert_eq!(
-        staging.env.get("MODE"),
-        Some(&EnvValue::Text("staging".into()))
-    );
-    assert_eq!(
-        production.env.get("MODE"),
-        Some(&EnvValue::Text("production".into()))
-    );
-    assert_eq!(
-        production.env.get("EXTRA"),
-        Some(&EnvValue::Text("yes".into()))
-    );
+    assert_eq!((p.min, p.max), (4, 10), "min overridden, max kept from the base table");
+    assert_eq!(staging.env.get("MODE"), Some(&EnvValue::Text("staging".into())));
+    assert_eq!(production.env.get("MODE"), Some(&EnvValue::Text("production".into())));
+    assert_eq!(production.env.get("EXTRA"), Some(&EnvValue::Text("yes".into())));
     assert_eq!(staging.env.get("EXTRA"), None);
 }
 
@@ -137,10 +100,7 @@ fn defaults_are_the_safe_ones() {
     let c = load_str(Path::new("capsule.toml"), src).unwrap();
     let db = &c.environments[0].config.databases["main"];
     assert!(db.deletion_protection && db.multi_az);
-    assert_eq!(
-        (db.on_delete.as_str(), db.backup_days, db.storage_gb),
-        ("snapshot", 7, 20)
-    );
+    assert_eq!((db.on_delete.as_str(), db.backup_days, db.storage_gb), ("snapshot", 7, 20));
     assert_eq!(c.environments[0].config.caches["c"].nodes, 2);
 }
 
@@ -157,18 +117,11 @@ fn discovery_honours_gitignore_and_skips_build_dirs() {
     write(root, "a/capsule.toml", "[capsule]\nname = \"a1\"\n");
     write(root, "b/c/capsule.toml", "[capsule]\nname = \"c1\"\n");
     write(root, "ignored/capsule.toml", "[capsule]\nname = \"i1\"\n");
-    write(
-        root,
-        "node_modules/x/capsule.toml",
-        "[capsule]\nname = \"n1\"\n",
-    );
+    write(root, "node_modules/x/capsule.toml", "[capsule]\nname = \"n1\"\n");
     write(root, "target/capsule.toml", "[capsule]\nname = \"t1\"\n");
     write(root, ".gitignore", "ignored/\n");
-    let found: Vec<String> = discover(root)
-        .unwrap()
-        .iter()
-        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
-        .collect();
+    let found: Vec<String> =
+        discover(root).unwrap().iter().map(|p| p.strip_prefix(root).unwrap().display().to_string()).collect();
     assert_eq!(found, ["a/capsule.toml", "b/c/capsule.toml"]);
 }
 
@@ -184,9 +137,7 @@ fn duplicate_capsule_names_name_both_files() {
     assert!(d.file.ends_with("two/capsule.toml"), "{d:?}");
     assert_eq!((d.line, d.column), (2, 8));
     assert!(
-        d.message
-            .starts_with("capsule `same` is already declared in ")
-            && d.message.ends_with("one/capsule.toml"),
+        d.message.starts_with("capsule `same` is already declared in ") && d.message.ends_with("one/capsule.toml"),
         "{}",
         d.message
     );
@@ -196,11 +147,7 @@ fn duplicate_capsule_names_name_both_files() {
 fn paths_resolve_relative_to_their_file() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(
-        root,
-        "apps/api/capsule.toml",
-        "[capsule]\nname = \"api1\"\n[services.api]\nbuild = \"ctx\"\n",
-    );
+    write(root, "apps/api/capsule.toml", "[capsule]\nname = \"api1\"\n[services.api]\nbuild = \"ctx\"\n");
     let err = load_project(root).unwrap_err();
     assert_eq!(err.0[0].message, "build context `ctx` does not exist");
     assert_eq!((err.0[0].line, err.0[0].column), (4, 9));

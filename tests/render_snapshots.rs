@@ -14,11 +14,7 @@ fn examples() -> PathBuf {
 
 fn plan_of(capsule: &str, env: Option<&str>) -> Plan {
     let project = load_project(&examples()).unwrap_or_else(|e| panic!("{e}"));
-    let sel = Selection {
-        root: examples(),
-        capsules: vec![capsule.into()],
-        env: env.map(String::from),
-    };
+    let sel = Selection { root: examples(), capsules: vec![capsule.into()], env: env.map(String::from) };
     let targets = select(&project, &sel).unwrap();
     offline_plan(&project, &targets, "us-east-1").unwrap()
 }
@@ -30,10 +26,7 @@ fn hello_text() {
 
 #[test]
 fn hello_markdown() {
-    insta::assert_snapshot!(render::markdown(
-        &plan_of("hello", None),
-        Some("https://github.com/o/r/actions/runs/1")
-    ));
+    insta::assert_snapshot!(render::markdown(&plan_of("hello", None), Some("https://github.com/o/r/actions/runs/1")));
 }
 
 #[test]
@@ -73,6 +66,8 @@ fn mixed_plan() -> Plan {
                 forces_replacement: false,
             }],
             stateful: false,
+            outcome: None,
+            error: None,
         },
         Change {
             address: "hello.production.rds_instance.main".into(),
@@ -86,6 +81,8 @@ fn mixed_plan() -> Plan {
                 forces_replacement: true,
             }],
             stateful: true,
+            outcome: None,
+            error: None,
         },
         Change {
             address: "hello.production.s3_bucket.old".into(),
@@ -94,6 +91,8 @@ fn mixed_plan() -> Plan {
             reason: Some("no longer declared".into()),
             attributes: vec![],
             stateful: true,
+            outcome: None,
+            error: None,
         },
         Change {
             address: "hello.production.secret.same".into(),
@@ -102,6 +101,8 @@ fn mixed_plan() -> Plan {
             reason: None,
             attributes: vec![],
             stateful: true,
+            outcome: None,
+            error: None,
         },
     ];
     plan.offline = false;
@@ -116,25 +117,16 @@ fn every_action_text() {
 #[test]
 fn every_action_markdown_has_a_destruction_banner() {
     let md = render::markdown(&mixed_plan(), None);
-    assert!(
-        md.contains("> [!WARNING]\n> **This plan destroys or replaces 2 resources:**"),
-        "{md}"
-    );
+    assert!(md.contains("> [!WARNING]\n> **This plan destroys or replaces 2 resources:**"), "{md}");
     insta::assert_snapshot!(md);
 }
 
 #[test]
 fn summary_counts_replace_as_add_and_destroy() {
     let plan = mixed_plan();
-    assert_eq!(
-        plan.summary.line(),
-        "Plan: 1 to add, 1 to change, 2 to destroy."
-    );
+    assert_eq!(plan.summary.line(), "Plan: 1 to add, 1 to change, 2 to destroy.");
     let json: serde_json::Value = serde_json::from_str(&render::json(&plan)).unwrap();
-    assert_eq!(
-        json["summary"],
-        serde_json::json!({ "create": 0, "update": 1, "replace": 1, "delete": 1, "no_op": 1 })
-    );
+    assert_eq!(json["summary"], serde_json::json!({ "create": 0, "update": 1, "replace": 1, "delete": 1, "no_op": 1 }));
     assert_eq!(json["format_version"], "1");
 }
 

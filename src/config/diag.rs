@@ -25,9 +25,7 @@ impl Diagnostic {
     pub fn at(file: &Path, source: &str, span: Range<usize>, message: impl Into<String>) -> Self {
         let start = span.start.min(source.len());
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
+        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
         let line = source[..start].matches('\n').count() + 1;
         let column = source[line_start..start].chars().count() + 1;
         let end = span.end.clamp(start, line_end);
@@ -38,9 +36,7 @@ impl Diagnostic {
             column,
             message: message.into(),
             hint: None,
-            source_line: source[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_string(),
+            source_line: source[line_start..line_end].trim_end_matches('\r').to_string(),
             width,
         }
     }
@@ -52,13 +48,7 @@ impl Diagnostic {
 
     /// The one-line form `file:line:column: message`.
     pub fn headline(&self) -> String {
-        format!(
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
+        format!("{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
     }
 }
 
@@ -69,12 +59,8 @@ impl fmt::Display for Diagnostic {
         let pad = " ".repeat(gutter);
         writeln!(f, "{pad} |")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
-        let lead: String = self
-            .source_line
-            .chars()
-            .take(self.column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let lead: String =
+            self.source_line.chars().take(self.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         write!(f, "{pad} | {lead}{}", "^".repeat(self.width))?;
         if let Some(hint) = &self.hint {
             write!(f, "\n{pad} = hint: {hint}")?;
@@ -105,8 +91,7 @@ impl Diagnostics {
         }
     }
     pub fn sort(&mut self) {
-        self.0
-            .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        self.0.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     }
 }
 
@@ -116,21 +101,14 @@ impl fmt::Display for Diagnostics {
             writeln!(f, "{d}\n")?;
         }
         let n = self.0.len();
-        write!(
-            f,
-            "{n} error{} found; nothing was sent to AWS",
-            if n == 1 { "" } else { "s" }
-        )
+        write!(f, "{n} error{} found; nothing was sent to AWS", if n == 1 { "" } else { "s" })
     }
 }
 
 impl std::error::Error for Diagnostics {}
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -147,12 +125,7 @@ mod tests {
     fn locates_line_and_column_in_characters() {
         let src = "a = 1\n# é comment\nprot = 8080\n";
         let start = src.find("prot").unwrap();
-        let d = Diagnostic::at(
-            Path::new("x/capsule.toml"),
-            src,
-            start..start + 4,
-            "unknown key",
-        );
+        let d = Diagnostic::at(Path::new("x/capsule.toml"), src, start..start + 4, "unknown key");
         assert_eq!((d.line, d.column, d.width), (3, 1, 4));
         assert_eq!(d.source_line, "prot = 8080");
         assert_eq!(d.headline(), "x/capsule.toml:3:1: unknown key");
@@ -162,13 +135,8 @@ mod tests {
     fn renders_source_caret_and_hint() {
         let src = "[services.api]\nprot = 8080\n";
         let start = src.find("prot").unwrap();
-        let d = Diagnostic::at(
-            Path::new("c.toml"),
-            src,
-            start..start + 4,
-            "unknown key `prot`",
-        )
-        .with_hint("did you mean `port`?");
+        let d = Diagnostic::at(Path::new("c.toml"), src, start..start + 4, "unknown key `prot`")
+            .with_hint("did you mean `port`?");
         assert_eq!(
             d.to_string(),
             "c.toml:2:1: unknown key `prot`\n  |\n2 | prot = 8080\n  | ^^^^\n  = hint: did you mean `port`?"

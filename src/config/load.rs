@@ -17,18 +17,8 @@ use super::types::*;
 use super::validate;
 
 /// The sections a capsule file may have, and that an environment may override.
-pub const SECTIONS: &[&str] = &[
-    "capsule",
-    "environments",
-    "dns",
-    "services",
-    "jobs",
-    "databases",
-    "caches",
-    "sites",
-    "secrets",
-    "email",
-];
+pub const SECTIONS: &[&str] =
+    &["capsule", "environments", "dns", "services", "jobs", "databases", "caches", "sites", "secrets", "email"];
 
 /// A capsule file's text, kept for error rendering.
 #[derive(Debug)]
@@ -65,12 +55,7 @@ impl Capsule {
 
     /// A diagnostic at the value of `path` in the given environment's merged document.
     pub fn diag_at(&self, env: &Environment, path: &str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::at(
-            &self.source.path,
-            &self.source.text,
-            env.spans.value(path),
-            message,
-        )
+        Diagnostic::at(&self.source.path, &self.source.text, env.spans.value(path), message)
     }
 }
 
@@ -95,19 +80,11 @@ impl Reporter<'_> {
 /// Loads one capsule file from its text. `path` is only used in messages and to resolve
 /// relative paths.
 pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
-    let mut r = Reporter {
-        path,
-        text,
-        diags: Diagnostics::default(),
-    };
+    let mut r = Reporter { path, text, diags: Diagnostics::default() };
     let (doc, parse_errors) = DeTable::parse_recoverable(text);
     for e in &parse_errors {
         let message = first_line(e.message());
-        r.error(
-            e.span().unwrap_or(0..0),
-            format!("invalid TOML: {message}"),
-            None,
-        );
+        r.error(e.span().unwrap_or(0..0), format!("invalid TOML: {message}"), None);
     }
     if !r.diags.is_empty() {
         return Err(r.diags);
@@ -123,11 +100,8 @@ pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
             );
         }
     }
-    let unknown: Vec<String> = root
-        .iter()
-        .map(|(k, _)| k.get_ref().to_string())
-        .filter(|k| !SECTIONS.contains(&k.as_str()))
-        .collect();
+    let unknown: Vec<String> =
+        root.iter().map(|(k, _)| k.get_ref().to_string()).filter(|k| !SECTIONS.contains(&k.as_str())).collect();
     for key in unknown {
         root.remove(key.as_str());
     }
@@ -149,12 +123,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
             if interpolated {
                 validate::check(&mut r, &config, &spans, &env_name);
             }
-            resolved.push(Environment {
-                name: env_name,
-                vars,
-                config,
-                spans,
-            });
+            resolved.push(Environment { name: env_name, vars, config, spans });
         }
     }
 
@@ -162,16 +131,10 @@ pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
         r.diags.sort();
         return Err(r.diags);
     }
-    let name = resolved
-        .first()
-        .map(|e| e.config.capsule.name.clone())
-        .unwrap_or_default();
+    let name = resolved.first().map(|e| e.config.capsule.name.clone()).unwrap_or_default();
     Ok(Capsule {
         name,
-        source: Arc::new(Source {
-            path: path.to_path_buf(),
-            text: text.to_string(),
-        }),
+        source: Arc::new(Source { path: path.to_path_buf(), text: text.to_string() }),
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         environments: resolved,
     })
@@ -188,10 +151,7 @@ fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Opt
 type EnvEntry<'i> = (String, Option<Spanned<DeValue<'i>>>);
 
 /// The environments in declaration order; one `production` when none is declared.
-fn split_environments<'i>(
-    r: &mut Reporter<'_>,
-    value: Option<Spanned<DeValue<'i>>>,
-) -> Vec<EnvEntry<'i>> {
+fn split_environments<'i>(r: &mut Reporter<'_>, value: Option<Spanned<DeValue<'i>>>) -> Vec<EnvEntry<'i>> {
     let Some(value) = value else {
         return vec![("production".to_string(), None)];
     };
@@ -222,9 +182,7 @@ fn split_environments<'i>(
             r.error(
                 value.span(),
                 format!("environment `{name}` must be a table"),
-                Some(format!(
-                    "write `[environments.{name}]` followed by its keys"
-                )),
+                Some(format!("write `[environments.{name}]` followed by its keys")),
             );
             continue;
         }
@@ -318,21 +276,13 @@ static REFERENCE: LazyLock<regex::Regex> =
 
 /// Replaces `${env.KEY}` in every string; leaves `${databases.*}` / `${caches.*}` for
 /// the checks of service env values, and reports anything else.
-fn interpolate_table(
-    r: &mut Reporter<'_>,
-    table: &mut DeTable<'_>,
-    vars: &IndexMap<String, String>,
-) {
+fn interpolate_table(r: &mut Reporter<'_>, table: &mut DeTable<'_>, vars: &IndexMap<String, String>) {
     for (_, value) in table.iter_mut() {
         interpolate_value(r, value, vars);
     }
 }
 
-fn interpolate_value(
-    r: &mut Reporter<'_>,
-    value: &mut Spanned<DeValue<'_>>,
-    vars: &IndexMap<String, String>,
-) {
+fn interpolate_value(r: &mut Reporter<'_>, value: &mut Spanned<DeValue<'_>>, vars: &IndexMap<String, String>) {
     let span = value.span();
     match value.get_mut() {
         DeValue::Table(t) => interpolate_table(r, t, vars),
@@ -353,9 +303,8 @@ fn interpolate_value(
                 last = whole.end();
                 let reference = inner.as_str().trim();
                 // Point at the reference inside the quoted string when we can find it.
-                let at = raw.find(whole.as_str()).map_or(span.clone(), |i| {
-                    span.start + i..span.start + i + whole.len()
-                });
+                let at =
+                    raw.find(whole.as_str()).map_or(span.clone(), |i| span.start + i..span.start + i + whole.len());
                 if let Some(var) = reference.strip_prefix("env.") {
                     match vars.get(var) {
                         Some(v) => out.push_str(v),
@@ -395,11 +344,7 @@ fn interpolate_value(
 /// Decodes the merged document into typed values, reporting every problem it can find.
 fn decode_file(r: &mut Reporter<'_>, doc: &DeTable<'_>) -> Option<CapsuleFile> {
     let before = r.diags.len();
-    let get = |name: &str| {
-        doc.iter()
-            .find(|(k, _)| k.get_ref() == name)
-            .map(|(_, v)| v)
-    };
+    let get = |name: &str| doc.iter().find(|(k, _)| k.get_ref() == name).map(|(_, v)| v);
 
     let capsule = match get("capsule") {
         Some(v) => decode::<CapsuleSection>(r, v, "capsule"),
@@ -471,10 +416,7 @@ fn decode_map<T: DeserializeOwned>(
 }
 
 /// `[secrets]` entries are declarations; a value written here is a secret leaked to git.
-fn decode_secrets(
-    r: &mut Reporter<'_>,
-    value: Option<&Spanned<DeValue<'_>>>,
-) -> IndexMap<String, SecretDecl> {
+fn decode_secrets(r: &mut Reporter<'_>, value: Option<&Spanned<DeValue<'_>>>) -> IndexMap<String, SecretDecl> {
     let mut out = IndexMap::new();
     let Some(value) = value else { return out };
     let DeValue::Table(table) = value.get_ref() else {
@@ -488,10 +430,7 @@ fn decode_secrets(
     for (key, entry) in table.iter() {
         let name = key.get_ref().to_string();
         let leaked = match entry.get_ref() {
-            DeValue::Table(t) => t
-                .iter()
-                .find(|(k, _)| k.get_ref() == "value")
-                .map(|(_, v)| v.span()),
+            DeValue::Table(t) => t.iter().find(|(k, _)| k.get_ref() == "value").map(|(_, v)| v.span()),
             DeValue::String(_) | DeValue::Integer(_) => Some(entry.span()),
             _ => None,
         };
@@ -522,11 +461,7 @@ fn decode_secrets(
 
 /// Decodes one table; every unknown key is reported (with the closest known one), and
 /// the first shape error of the table.
-fn decode<T: DeserializeOwned>(
-    r: &mut Reporter<'_>,
-    value: &Spanned<DeValue<'_>>,
-    path: &str,
-) -> Option<T> {
+fn decode<T: DeserializeOwned>(r: &mut Reporter<'_>, value: &Spanned<DeValue<'_>>, path: &str) -> Option<T> {
     let before = r.diags.len();
     let de = toml::de::ValueDeserializer::from(value.clone());
     let mut unknown: Vec<Vec<String>> = Vec::new();
@@ -541,22 +476,14 @@ fn decode<T: DeserializeOwned>(
         let known = known_keys(&parent_path);
         let hint = suggest(key, known.iter().map(String::as_str))
             .or_else(|| (!known.is_empty()).then(|| format!("known keys: {}", known.join(", "))));
-        r.error(
-            spans.key(&full),
-            format!("unknown key `{key}` in [{parent_path}]"),
-            hint,
-        );
+        r.error(spans.key(&full), format!("unknown key `{key}` in [{parent_path}]"), hint);
     }
     match result {
         Ok(v) if r.diags.len() == before => Some(v),
         Ok(_) => None,
         Err(e) => {
             let span = e.span().unwrap_or_else(|| value.span());
-            r.error(
-                span,
-                format!("{}{}", humanize(e.message()), in_table(path)),
-                None,
-            );
+            r.error(span, format!("{}{}", humanize(e.message()), in_table(path)), None);
             None
         }
     }
@@ -590,9 +517,7 @@ fn segments(p: &serde_ignored::Path<'_>) -> Vec<String> {
             v.push(key.clone());
             v
         }
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => segments(parent),
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => segments(parent),
     }
 }
 
@@ -613,16 +538,10 @@ pub fn known_keys(path: &str) -> Vec<String> {
         }
     }
     let node = resolve(root, node);
-    node.get("properties")
-        .and_then(|p| p.as_object())
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
+    node.get("properties").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect()).unwrap_or_default()
 }
 
-fn resolve<'a>(
-    root: &'a serde_json::Value,
-    mut node: &'a serde_json::Value,
-) -> &'a serde_json::Value {
+fn resolve<'a>(root: &'a serde_json::Value, mut node: &'a serde_json::Value) -> &'a serde_json::Value {
     for _ in 0..8 {
         if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
             let name = r.rsplit('/').next().unwrap_or_default();
@@ -634,10 +553,7 @@ fn resolve<'a>(
             .get("anyOf")
             .or_else(|| node.get("allOf"))
             .and_then(|a| a.as_array())
-            .and_then(|a| {
-                a.iter()
-                    .find(|s| s.get("$ref").is_some() || s.get("properties").is_some())
-            })
+            .and_then(|a| a.iter().find(|s| s.get("$ref").is_some() || s.get("properties").is_some()))
         {
             node = first;
         } else {

@@ -41,8 +41,7 @@ pub fn discover(root: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
         .require_git(false)
         .filter_entry(|e| {
             let name = e.file_name().to_string_lossy();
-            !(e.file_type().is_some_and(|t| t.is_dir())
-                && matches!(name.as_ref(), ".git" | "target" | "node_modules"))
+            !(e.file_type().is_some_and(|t| t.is_dir()) && matches!(name.as_ref(), ".git" | "target" | "node_modules"))
         })
         .build();
     for entry in walker {
@@ -87,9 +86,7 @@ pub fn load_project(root: &Path) -> Result<Project, Diagnostics> {
                                     other.source.path.display()
                                 ),
                             )
-                            .with_hint(
-                                "capsule names are unique in a repository: rename one of them",
-                            ),
+                            .with_hint("capsule names are unique in a repository: rename one of them"),
                     );
                 }
                 capsules.push(capsule);
@@ -97,14 +94,7 @@ pub fn load_project(root: &Path) -> Result<Project, Diagnostics> {
             Err(d) => diags.extend(d),
         }
     }
-    if diags.is_empty() {
-        Ok(Project {
-            root: root.to_path_buf(),
-            capsules,
-        })
-    } else {
-        Err(diags)
-    }
+    if diags.is_empty() { Ok(Project { root: root.to_path_buf(), capsules }) } else { Err(diags) }
 }
 
 /// Paths in a capsule that must exist in the repository: build contexts and their
@@ -124,15 +114,16 @@ fn check_paths(capsule: &Capsule) -> Diagnostics {
                             &format!("services.{name}.build"),
                             format!("build context `{build}` does not exist"),
                         )
-                        .with_hint(format!(
-                            "the path is relative to {}",
-                            capsule.source.path.display()
-                        )),
+                        .with_hint(format!("the path is relative to {}", capsule.source.path.display())),
                 );
             } else if !context.join(&s.dockerfile).is_file() {
                 diags.push(
                     capsule
-                        .diag_at(env, &format!("services.{name}.build"), format!("no `{}` in build context `{build}`", s.dockerfile))
+                        .diag_at(
+                            env,
+                            &format!("services.{name}.build"),
+                            format!("no `{}` in build context `{build}`", s.dockerfile),
+                        )
                         .with_hint("add a Dockerfile to the context or set `dockerfile = \"path/inside/context\"`"),
                 );
             }

@@ -7,9 +7,8 @@ use super::types::CapsuleFile;
 
 /// The schema as written by `capsule schema`.
 pub fn json_schema() -> Value {
-    let schema = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<CapsuleFile>();
+    let schema =
+        schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<CapsuleFile>();
     let mut value = serde_json::to_value(schema).unwrap_or_default();
     strip_null(&mut value);
     value

@@ -174,10 +174,7 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Self {
-        Health {
-            path: default_health_path(),
-            grace: default_grace(),
-        }
+        Health { path: default_health_path(), grace: default_grace() }
     }
 }
 
@@ -238,10 +235,7 @@ impl<'de> Deserialize<'de> for EnvValue {
             fn visit_bool<E>(self, v: bool) -> Result<EnvValue, E> {
                 Ok(EnvValue::Text(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<EnvValue, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EnvValue, A::Error> {
                 let mut secret = None;
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "secret" {
@@ -418,7 +412,5 @@ pub struct Email {
 }
 
 /// Known engines, with the version used when none is given.
-pub const DB_ENGINES: &[(&str, &str)] =
-    &[("postgres", "16"), ("mysql", "8.0"), ("mariadb", "10.11")];
-pub const CACHE_ENGINES: &[(&str, &str)] =
-    &[("redis", "7.1"), ("valkey", "8.0"), ("memcached", "1.6")];
+pub const DB_ENGINES: &[(&str, &str)] = &[("postgres", "16"), ("mysql", "8.0"), ("mariadb", "10.11")];
+pub const CACHE_ENGINES: &[(&str, &str)] = &[("redis", "7.1"), ("valkey", "8.0"), ("memcached", "1.6")];

@@ -23,11 +23,9 @@ static ENV_VAR: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z_][A-Za-z0-9_]*$
 static HOSTNAME: LazyLock<Regex> =
     LazyLock::new(|| re(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$"));
 static DB_USER: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$"));
-static REFERENCE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\$\{\s*(databases|caches)\.([^.}]*)\.([^}]*)\}"));
-static SECRETISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(secret|token|passw(or)?d|api_?key|private_?key|access_?key|credential)")
-});
+static REFERENCE: LazyLock<Regex> = LazyLock::new(|| re(r"\$\{\s*(databases|caches)\.([^.}]*)\.([^}]*)\}"));
+static SECRETISH_NAME: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)(secret|token|passw(or)?d|api_?key|private_?key|access_?key|credential)"));
 static KNOWN_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(sk_live_|rk_live_|sk_test_|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{20}|github_pat_|xox[abpr]-|-----BEGIN [A-Z ]*PRIVATE KEY)",
@@ -54,11 +52,8 @@ pub fn fargate_pair_valid(cpu: i64, memory: i64) -> bool {
 }
 
 fn fargate_memories(cpu: i64) -> String {
-    let options: Vec<String> = (512..=122880)
-        .step_by(512)
-        .filter(|m| fargate_pair_valid(cpu, *m))
-        .map(|m| m.to_string())
-        .collect();
+    let options: Vec<String> =
+        (512..=122880).step_by(512).filter(|m| fargate_pair_valid(cpu, *m)).map(|m| m.to_string()).collect();
     match options.len() {
         0 => String::new(),
         n if n <= 4 => options.join(", "),
@@ -115,10 +110,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
         );
     }
 
-    let zone = c
-        .dns
-        .as_ref()
-        .map(|d| d.zone.trim_end_matches('.').to_ascii_lowercase());
+    let zone = c.dns.as_ref().map(|d| d.zone.trim_end_matches('.').to_ascii_lowercase());
     if let Some(zone) = &zone
         && !HOSTNAME.is_match(zone)
     {
@@ -133,26 +125,19 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
     let mut check_domain = |k: &mut Check, path: &str, domain: &str, unique: bool| {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
         if !HOSTNAME.is_match(&d) {
-            k.at(
-                path,
-                format!("invalid domain `{domain}`"),
-                "use a host name such as `app.example.com`".to_string(),
-            );
+            k.at(path, format!("invalid domain `{domain}`"), "use a host name such as `app.example.com`".to_string());
             return;
         }
         match &zone {
             None => k.at(
                 path,
                 format!("domain `{domain}` needs a DNS zone"),
-                "add `[dns]` with `zone = \"...\"`, the Route53 hosted zone the domain lies in"
-                    .to_string(),
+                "add `[dns]` with `zone = \"...\"`, the Route53 hosted zone the domain lies in".to_string(),
             ),
             Some(z) if !(d == *z || d.ends_with(&format!(".{z}"))) => k.at(
                 path,
                 format!("domain `{domain}` is not inside the DNS zone `{z}`"),
-                format!(
-                    "use a name ending in `.{z}` (in environment `{env}`), or change `[dns].zone`"
-                ),
+                format!("use a name ending in `.{z}` (in environment `{env}`), or change `[dns].zone`"),
             ),
             _ => {}
         }
@@ -175,8 +160,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
             (Some(_), Some(_)) => k.at_key(
                 &p("image"),
                 format!("service `{sname}` has both `build` and `image`"),
-                "keep exactly one: `build` (a context to build) or `image` (a prebuilt image)"
-                    .to_string(),
+                "keep exactly one: `build` (a context to build) or `image` (a prebuilt image)".to_string(),
             ),
             (None, None) => k.at_key(
                 &format!("services.{sname}"),
@@ -198,22 +182,21 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
         if let Some(port) = s.port
             && !(1..=65535).contains(&port)
         {
-            k.at(
-                &p("port"),
-                format!("port {port} is out of range"),
-                "use a port from 1 to 65535".to_string(),
-            );
+            k.at(&p("port"), format!("port {port} is out of range"), "use a port from 1 to 65535".to_string());
         }
         if s.public && s.port.is_none() {
-            k.at(&p("public"), format!("public service `{sname}` has no `port`"), "add `port = ...`, the port the container listens on; a service without a port is a worker".to_string());
+            k.at(
+                &p("public"),
+                format!("public service `{sname}` has no `port`"),
+                "add `port = ...`, the port the container listens on; a service without a port is a worker".to_string(),
+            );
         }
         if let Some(domain) = &s.domain {
             if !s.public {
                 k.at(
                     &p("domain"),
                     format!("service `{sname}` has a domain but is not public"),
-                    "add `public = true` to route the domain to it through the load balancer"
-                        .to_string(),
+                    "add `public = true` to route the domain to it through the load balancer".to_string(),
                 );
             }
             check_domain(&mut k, &p("domain"), domain, true);
@@ -233,11 +216,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
             k.at(
                 &p("memory"),
                 format!("memory {} MiB is not valid with cpu {}", s.memory, s.cpu),
-                format!(
-                    "with cpu = {}, memory must be {}",
-                    s.cpu,
-                    fargate_memories(s.cpu)
-                ),
+                format!("with cpu = {}, memory must be {}", s.cpu, fargate_memories(s.cpu)),
             );
         }
         if let Some(cmd) = &s.command
@@ -246,36 +225,27 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
             k.at(
                 &p("command"),
                 "`command` is empty",
-                "remove it to use the image's CMD, or give the program and its arguments"
-                    .to_string(),
+                "remove it to use the image's CMD, or give the program and its arguments".to_string(),
             );
         }
         if let Some(count) = s.count {
             if s.autoscale.is_some() {
-                k.at_key(&p("count"), format!("service `{sname}` has both `count` and `[autoscale]`"), "keep `count` for a fixed number of tasks or `[autoscale]` to scale on CPU, not both".to_string());
+                k.at_key(
+                    &p("count"),
+                    format!("service `{sname}` has both `count` and `[autoscale]`"),
+                    "keep `count` for a fixed number of tasks or `[autoscale]` to scale on CPU, not both".to_string(),
+                );
             }
             if !(0..=1000).contains(&count) {
-                k.at(
-                    &p("count"),
-                    format!("count {count} is out of range"),
-                    "use 0 to 1000 tasks".to_string(),
-                );
+                k.at(&p("count"), format!("count {count} is out of range"), "use 0 to 1000 tasks".to_string());
             }
         }
         if let Some(a) = &s.autoscale {
             if a.min < 0 {
-                k.at(
-                    &p("autoscale.min"),
-                    format!("autoscale min {} is negative", a.min),
-                    "use 0 or more".to_string(),
-                );
+                k.at(&p("autoscale.min"), format!("autoscale min {} is negative", a.min), "use 0 or more".to_string());
             }
             if a.max < 1 {
-                k.at(
-                    &p("autoscale.max"),
-                    format!("autoscale max {} must be at least 1", a.max),
-                    None,
-                );
+                k.at(&p("autoscale.max"), format!("autoscale max {} must be at least 1", a.max), None);
             }
             if a.min > a.max {
                 k.at(
@@ -293,11 +263,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
             }
         }
         if !s.health.path.starts_with('/') {
-            k.at(
-                &p("health.path"),
-                format!("health path `{}` must start with `/`", s.health.path),
-                None,
-            );
+            k.at(&p("health.path"), format!("health path `{}` must start with `/`", s.health.path), None);
         }
         match humantime::parse_duration(&s.health.grace) {
             Ok(d) if d.as_secs() > 7200 => k.at(
@@ -324,10 +290,14 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
             match value {
                 EnvValue::Secret { secret } => {
                     if !c.secrets.contains_key(secret) {
-                        k.at(&vp, format!("unknown secret `{secret}`"), match did_you_mean(secret, c.secrets.keys().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("declare it in `[secrets]`: `{secret} = {{ description = \"...\" }}`"),
-                        });
+                        k.at(
+                            &vp,
+                            format!("unknown secret `{secret}`"),
+                            match did_you_mean(secret, c.secrets.keys().map(String::as_str)) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!("declare it in `[secrets]`: `{secret} = {{ description = \"...\" }}`"),
+                            },
+                        );
                     }
                 }
                 EnvValue::Text(text) => check_env_text(&mut k, c, &vp, var, text),
@@ -343,10 +313,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
                 format!("job `{jname}` refers to unknown service `{}`", j.service),
                 match did_you_mean(&j.service, c.services.keys().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => {
-                        "a job reuses a service's image, env and size: name one of `[services.*]`"
-                            .to_string()
-                    }
+                    None => "a job reuses a service's image, env and size: name one of `[services.*]`".to_string(),
                 },
             );
         }
@@ -356,22 +323,14 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
         if let Some(cmd) = &j.command
             && cmd.is_empty()
         {
-            k.at(
-                &p("command"),
-                "`command` is empty",
-                "remove it to use the service's command".to_string(),
-            );
+            k.at(&p("command"), "`command` is empty", "remove it to use the service's command".to_string());
         }
     }
 
     for (dname, d) in &c.databases {
         let p = |key: &str| format!("databases.{dname}.{key}");
         if !DB_ENGINES.iter().any(|(e, _)| *e == d.engine) {
-            k.at(
-                &p("engine"),
-                format!("unknown database engine `{}`", d.engine),
-                engine_hint(&d.engine, DB_ENGINES),
-            );
+            k.at(&p("engine"), format!("unknown database engine `{}`", d.engine), engine_hint(&d.engine, DB_ENGINES));
         }
         if d.version.as_deref().is_some_and(|v| v.trim().is_empty()) {
             k.at(
@@ -415,9 +374,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
                 "use `maintenance-window` or `immediately`".to_string(),
             );
         }
-        if !DB_USER.is_match(&d.username)
-            || ["admin", "postgres", "rdsadmin", "root"].contains(&d.username.as_str())
-        {
+        if !DB_USER.is_match(&d.username) || ["admin", "postgres", "rdsadmin", "root"].contains(&d.username.as_str()) {
             k.at(&p("username"), format!("invalid database username `{}`", d.username), "use 1 to 16 letters, digits or underscores, starting with a letter, not a reserved name (admin, postgres, rdsadmin, root)".to_string());
         }
     }
@@ -451,21 +408,14 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
     for (sname, site) in &c.sites {
         let p = |key: &str| format!("sites.{sname}.{key}");
         if site.dir.trim().is_empty() {
-            k.at(
-                &p("dir"),
-                "`dir` is empty",
-                "give the folder of built files, relative to this file".to_string(),
-            );
+            k.at(&p("dir"), "`dir` is empty", "give the folder of built files, relative to this file".to_string());
         }
         if let Some(domain) = &site.domain {
             check_domain(&mut k, &p("domain"), domain, true);
         }
         for (i, h) in site.headers.iter().enumerate() {
             let hp = format!("sites.{sname}.headers.{i}");
-            if let Err(e) = globset::GlobBuilder::new(&h.glob)
-                .literal_separator(true)
-                .build()
-            {
+            if let Err(e) = globset::GlobBuilder::new(&h.glob).literal_separator(true).build() {
                 k.at(
                     &format!("{hp}.glob"),
                     format!("invalid glob `{}`: {}", h.glob, e.kind()),
@@ -473,16 +423,9 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
                 );
             }
             if h.cache_control.is_none() && h.content_type.is_none() {
-                k.at_key(
-                    &hp,
-                    "header rule sets nothing",
-                    "add `cache_control` or `content_type`".to_string(),
-                );
+                k.at_key(&hp, "header rule sets nothing", "add `cache_control` or `content_type`".to_string());
             }
-            if h.cache_control
-                .as_deref()
-                .is_some_and(|v| v.trim().is_empty() || v.contains(['\n', '\r']))
-            {
+            if h.cache_control.as_deref().is_some_and(|v| v.trim().is_empty() || v.contains(['\n', '\r'])) {
                 k.at(
                     &format!("{hp}.cache_control"),
                     "invalid `cache_control`",
@@ -500,10 +443,7 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
 fn engine_hint(engine: &str, known: &[(&str, &str)]) -> String {
     match did_you_mean(engine, known.iter().map(|(e, _)| *e)) {
         Some(s) => format!("did you mean `{s}`?"),
-        None => format!(
-            "use one of: {}",
-            known.iter().map(|(e, _)| *e).collect::<Vec<_>>().join(", ")
-        ),
+        None => format!("use one of: {}", known.iter().map(|(e, _)| *e).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -521,40 +461,20 @@ fn check_env_text(k: &mut Check, c: &CapsuleFile, path: &str, var: &str, text: &
         if !known.contains(&name) {
             k.at(
                 path,
-                format!(
-                    "unknown {} `{name}` in `{}`",
-                    if kind == "databases" {
-                        "database"
-                    } else {
-                        "cache"
-                    },
-                    &cap[0]
-                ),
+                format!("unknown {} `{name}` in `{}`", if kind == "databases" { "database" } else { "cache" }, &cap[0]),
                 match did_you_mean(name, known.iter().copied()) {
                     Some(s) => format!("did you mean `${{{kind}.{s}.{attr}}}`?"),
                     None => format!(
                         "declare `[{kind}.{name}]` or use one of: {}",
-                        if known.is_empty() {
-                            "(none declared)".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        if known.is_empty() { "(none declared)".to_string() } else { known.join(", ") }
                     ),
                 },
             );
         } else if attr != "url" {
-            k.at(
-                path,
-                format!("unknown attribute `{attr}` in `{}`", &cap[0]),
-                format!("use `${{{kind}.{name}.url}}`"),
-            );
+            k.at(path, format!("unknown attribute `{attr}` in `{}`", &cap[0]), format!("use `${{{kind}.{name}.url}}`"));
         }
     }
-    if refs > 0
-        && !REFERENCE
-            .find(text)
-            .is_some_and(|m| m.start() == 0 && m.end() == text.len())
-    {
+    if refs > 0 && !REFERENCE.find(text).is_some_and(|m| m.start() == 0 && m.end() == text.len()) {
         k.at(path, format!("`{var}` mixes a reference with other text"), "a database or cache reference becomes an ECS secret and must be the whole value, e.g. `\"${databases.main.url}\"`".to_string());
     }
     if refs == 0 && looks_like_secret(var, text) {
@@ -583,9 +503,7 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
         let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err("a rate is `rate(VALUE UNIT)`".into());
         };
-        let n: u32 = n
-            .parse()
-            .map_err(|_| format!("`{n}` is not a positive whole number"))?;
+        let n: u32 = n.parse().map_err(|_| format!("`{n}` is not a positive whole number"))?;
         if n == 0 {
             return Err("the rate must be at least 1".into());
         }
@@ -627,9 +545,7 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
     for (field, (name, lo, hi, specials)) in fields.iter().zip(limits) {
         let upper = field.to_ascii_uppercase();
         let words: &[&str] = match name {
-            "month" => &[
-                "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-            ],
+            "month" => &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
             "day-of-week" => &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
             _ => &[],
         };
@@ -637,16 +553,10 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
         for w in words {
             rest = rest.replace(w, "1");
         }
-        if let Some(bad) = rest
-            .chars()
-            .find(|ch| !ch.is_ascii_digit() && !specials.contains(*ch))
-        {
+        if let Some(bad) = rest.chars().find(|ch| !ch.is_ascii_digit() && !specials.contains(*ch)) {
             return Err(format!("`{bad}` is not allowed in the {name} field"));
         }
-        for number in rest
-            .split(|ch: char| !ch.is_ascii_digit())
-            .filter(|n| !n.is_empty())
-        {
+        for number in rest.split(|ch: char| !ch.is_ascii_digit()).filter(|n| !n.is_empty()) {
             let v: u32 = number.parse().unwrap_or(u32::MAX);
             let is_step = upper.contains(&format!("/{number}"));
             if !is_step && !(lo..=hi).contains(&v) {
@@ -702,23 +612,11 @@ mod tests {
                 "cron(0 3 * * *)",
                 "a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), found 5",
             ),
-            (
-                "cron(0 3 * * * *)",
-                "exactly one of day-of-month and day-of-week must be `?`",
-            ),
-            (
-                "cron(61 3 * * ? *)",
-                "61 is out of range for minutes (0-59)",
-            ),
-            (
-                "rate(1 days)",
-                "use the singular unit for 1 and the plural otherwise (`rate(1 day)`)",
-            ),
+            ("cron(0 3 * * * *)", "exactly one of day-of-month and day-of-week must be `?`"),
+            ("cron(61 3 * * ? *)", "61 is out of range for minutes (0-59)"),
+            ("rate(1 days)", "use the singular unit for 1 and the plural otherwise (`rate(1 day)`)"),
             ("rate(0 minutes)", "the rate must be at least 1"),
-            (
-                "rate(5 weeks)",
-                "unknown unit `weeks` (minutes, hours or days)",
-            ),
+            ("rate(5 weeks)", "unknown unit `weeks` (minutes, hours or days)"),
         ];
         for (input, why) in cases {
             assert_eq!(check_schedule(input), Err(why.to_string()), "{input}");
@@ -731,9 +629,6 @@ mod tests {
         assert!(looks_like_secret("API_TOKEN", "a8f9d0c7e6b5a4938271"));
         assert!(!looks_like_secret("RUST_LOG", "info"));
         assert!(!looks_like_secret("SECRET_FILE", "/run/secrets/app"));
-        assert!(!looks_like_secret(
-            "PUBLIC_URL",
-            "https://example.com/a1b2c3d4e5f6g7h8"
-        ));
+        assert!(!looks_like_secret("PUBLIC_URL", "https://example.com/a1b2c3d4e5f6g7h8"));
     }
 }

@@ -26,21 +26,9 @@ pub struct ExpandContext {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Artifact {
     /// A container image built from a context and pushed to the service's repository.
-    Image {
-        name: String,
-        context: PathBuf,
-        dockerfile: String,
-        repository: Address,
-    },
+    Image { name: String, context: PathBuf, dockerfile: String, repository: Address },
     /// A folder synced to a bucket behind a distribution.
-    Site {
-        name: String,
-        dir: PathBuf,
-        spa: bool,
-        headers: Vec<HeaderRule>,
-        bucket: Address,
-        distribution: Address,
-    },
+    Site { name: String, dir: PathBuf, spa: bool, headers: Vec<HeaderRule>, bucket: Address, distribution: Address },
 }
 
 /// The desired state of one capsule environment.
@@ -68,12 +56,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn addr(&self, kind: Kind, name: &str) -> Address {
-        Address {
-            capsule: self.capsule.to_string(),
-            env: self.env.to_string(),
-            kind,
-            name: name.to_string(),
-        }
+        Address { capsule: self.capsule.to_string(), env: self.env.to_string(), kind, name: name.to_string() }
     }
 
     fn name(&self, name: &str, max: usize) -> String {
@@ -88,14 +71,7 @@ impl Builder<'_> {
         attributes: Value,
         depends_on: Vec<Address>,
     ) -> Address {
-        self.add_in(
-            kind,
-            name,
-            aws_name,
-            self.region.clone(),
-            attributes,
-            depends_on,
-        )
+        self.add_in(kind, name, aws_name, self.region.clone(), attributes, depends_on)
     }
 
     fn add_in(
@@ -127,18 +103,10 @@ impl Builder<'_> {
 /// Expands `env` of `capsule` into resources and artifacts, in dependency-friendly order.
 pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desired {
     let c = &env.config;
-    let region = c
-        .capsule
-        .region
-        .clone()
-        .unwrap_or_else(|| ctx.default_region.clone());
-    let mut b = Builder {
-        capsule: &capsule.name,
-        env: &env.name,
-        region: region.clone(),
-        resources: Vec::new(),
-    };
+    let region = c.capsule.region.clone().unwrap_or_else(|| ctx.default_region.clone());
+    let mut b = Builder { capsule: &capsule.name, env: &env.name, region: region.clone(), resources: Vec::new() };
     let mut artifacts = Vec::new();
+    let role_path = format!("/capsule/{}/{}/", capsule.name, env.name);
     let secret_path = |name: &str| format!("capsule/{}/{}/{}", capsule.name, env.name, name);
 
     // Secrets the user sets with `capsule secrets set`.
@@ -158,19 +126,13 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     }
 
     // DNS zone, looked up by name (it must exist; capsule never creates zones).
-    let zone = c
-        .dns
-        .as_ref()
-        .map(|d| d.zone.trim_end_matches('.').to_string());
+    let zone = c.dns.as_ref().map(|d| d.zone.trim_end_matches('.').to_string());
 
     // Data stores first: services reference their connection secrets.
     let mut db_secrets: BTreeMap<String, Address> = BTreeMap::new();
     let mut data_security_groups: Vec<Address> = Vec::new();
     for (name, d) in &c.databases {
-        let version = d
-            .version
-            .clone()
-            .unwrap_or_else(|| default_version(DB_ENGINES, &d.engine));
+        let version = d.version.clone().unwrap_or_else(|| default_version(DB_ENGINES, &d.engine));
         let port = if d.engine == "postgres" { 5432 } else { 3306 };
         let subnet = b.add(
             Kind::DbSubnetGroup,
@@ -193,10 +155,16 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             vec![],
         );
         data_security_groups.push(sg.clone());
-        let secret = b.add(Kind::Secret, &format!("db-{name}"), secret_path(&format!("db-{name}")), json!({
-            "description": format!("connection settings of database {name} (host, port, user, password, url)"),
-            "value_source": "generated",
-        }), vec![]);
+        let secret = b.add(
+            Kind::Secret,
+            &format!("db-{name}"),
+            secret_path(&format!("db-{name}")),
+            json!({
+                "description": format!("connection settings of database {name} (host, port, user, password, url)"),
+                "value_source": "generated",
+            }),
+            vec![],
+        );
         b.add(
             Kind::RdsInstance,
             name,
@@ -227,15 +195,8 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     }
     let mut cache_secrets: BTreeMap<String, Address> = BTreeMap::new();
     for (name, cache) in &c.caches {
-        let version = cache
-            .version
-            .clone()
-            .unwrap_or_else(|| default_version(CACHE_ENGINES, &cache.engine));
-        let port = if cache.engine == "memcached" {
-            11211
-        } else {
-            6379
-        };
+        let version = cache.version.clone().unwrap_or_else(|| default_version(CACHE_ENGINES, &cache.engine));
+        let port = if cache.engine == "memcached" { 11211 } else { 6379 };
         let subnet = b.add(
             Kind::CacheSubnetGroup,
             name,
@@ -257,10 +218,16 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             vec![],
         );
         data_security_groups.push(sg.clone());
-        let secret = b.add(Kind::Secret, &format!("cache-{name}"), secret_path(&format!("cache-{name}")), json!({
-            "description": format!("connection settings of cache {name} (host, port, auth token, url)"),
-            "value_source": "generated",
-        }), vec![]);
+        let secret = b.add(
+            Kind::Secret,
+            &format!("cache-{name}"),
+            secret_path(&format!("cache-{name}")),
+            json!({
+                "description": format!("connection settings of cache {name} (host, port, auth token, url)"),
+                "value_source": "generated",
+            }),
+            vec![],
+        );
         let deps = vec![subnet.clone(), sg.clone(), secret.clone()];
         if cache.engine == "memcached" {
             b.add(
@@ -368,12 +335,7 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
 
     // Container services and jobs.
     let has_containers = !c.services.is_empty();
-    let public: Vec<&String> = c
-        .services
-        .iter()
-        .filter(|(_, s)| s.public)
-        .map(|(n, _)| n)
-        .collect();
+    let public: Vec<&String> = c.services.iter().filter(|(_, s)| s.public).map(|(n, _)| n).collect();
     if has_containers {
         b.add(
             Kind::EcsCluster,
@@ -388,11 +350,17 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     }
     let mut alb = None;
     if !public.is_empty() {
-        let sg = b.add(Kind::SecurityGroup, "alb", b.name("alb", 255), json!({
-            "description": "load balancer: HTTP and HTTPS from the internet",
-            "ingress": [ { "port": 80, "cidr": "0.0.0.0/0" }, { "port": 80, "cidr": "::/0" },
-                         { "port": 443, "cidr": "0.0.0.0/0" }, { "port": 443, "cidr": "::/0" } ],
-        }), vec![]);
+        let sg = b.add(
+            Kind::SecurityGroup,
+            "alb",
+            b.name("alb", 255),
+            json!({
+                "description": "load balancer: HTTP and HTTPS from the internet",
+                "ingress": [ { "port": 80, "cidr": "0.0.0.0/0" }, { "port": 80, "cidr": "::/0" },
+                             { "port": 443, "cidr": "0.0.0.0/0" }, { "port": 443, "cidr": "::/0" } ],
+            }),
+            vec![],
+        );
         let lb = b.add(
             Kind::Lb,
             "main",
@@ -408,10 +376,7 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             }),
             vec![sg.clone()],
         );
-        let domains: Vec<String> = public
-            .iter()
-            .filter_map(|n| c.services[*n].domain.clone())
-            .collect();
+        let domains: Vec<String> = public.iter().filter_map(|n| c.services[*n].domain.clone()).collect();
         let mut cert = None;
         if !domains.is_empty() {
             cert = Some(b.add(
@@ -490,24 +455,61 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
         secret_refs.sort();
         let mut secret_addrs: Vec<Address> = secret_refs.iter().map(|(_, a)| a.clone()).collect();
         secret_addrs.dedup();
-        let execution = b.add(Kind::IamRole, &format!("{name}-execution"), b.name(&format!("{name}-execution"), 64), json!({
-            "assumed_by": "ecs-tasks.amazonaws.com",
-            "purpose": "pull the image, write logs, read referenced secrets",
-            "managed_policies": [],
-            "policy": {
-                "ecr_pull": s.build.is_some(),
-                "logs_write": [reference(&log, "arn")],
-                "secrets_read": secret_addrs.iter().map(|a| reference(a, "arn")).collect::<Vec<_>>(),
-            },
-        }), secret_addrs.iter().cloned().chain([log.clone()]).collect());
-        let task_role = b.add(Kind::IamRole, &format!("{name}-task"), b.name(&format!("{name}-task"), 64), json!({
-            "assumed_by": "ecs-tasks.amazonaws.com",
-            "purpose": "the application's own AWS permissions",
-            "managed_policies": [],
-            "policy": {
-                "ses_send": email_identity.as_ref().map(|(d, a)| json!({ "domain": d, "identity": reference(a, "arn") })),
-            },
-        }), email_identity.iter().map(|(_, a)| a.clone()).collect());
+        let mut exec_statements = vec![json!({
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [reference(&log, "arn")],
+        })];
+        let mut exec_deps: Vec<Address> = secret_addrs.iter().cloned().chain([log.clone()]).collect();
+        if s.build.is_some() {
+            let repo = b.addr(Kind::EcrRepository, name);
+            exec_statements
+                .push(json!({ "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"] }));
+            exec_statements.push(json!({
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": [reference(&repo, "arn")],
+            }));
+            exec_deps.push(repo);
+        }
+        if !secret_addrs.is_empty() {
+            exec_statements.push(json!({
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": secret_addrs.iter().map(|a| reference(a, "arn")).collect::<Vec<_>>(),
+            }));
+        }
+        let execution = b.add(
+            Kind::IamRole,
+            &format!("{name}-execution"),
+            b.name(&format!("{name}-execution"), 64),
+            role_attributes(
+                &role_path,
+                &format!(
+                    "capsule {} {}: start service {name} (pull its image, write its logs, read its secrets)",
+                    capsule.name, env.name
+                ),
+                "ecs-tasks.amazonaws.com",
+                exec_statements,
+            ),
+            exec_deps,
+        );
+        let task_statements: Vec<Value> = email_identity
+            .iter()
+            .map(|(_, a)| json!({ "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": [reference(a, "arn")] }))
+            .collect();
+        let task_role = b.add(
+            Kind::IamRole,
+            &format!("{name}-task"),
+            b.name(&format!("{name}-task"), 64),
+            role_attributes(
+                &role_path,
+                &format!("capsule {} {}: the permissions of service {name}", capsule.name, env.name),
+                "ecs-tasks.amazonaws.com",
+                task_statements,
+            ),
+            email_identity.iter().map(|(_, a)| a.clone()).collect(),
+        );
         let mut ingress = Vec::new();
         if let (Some(port), Some((_, alb_sg, _, _)), true) = (s.port, &alb, s.public) {
             ingress.push(json!({ "port": port, "from": reference(alb_sg, "id") }));
@@ -535,7 +537,14 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
                 "image_tag_mutability": "IMMUTABLE",
                 "scan_on_push": true,
                 "encryption": "AES256",
-                "lifecycle": "keep images of live task definitions; expire untagged after 14 days",
+                // Tags are content hashes that live task definitions pin: ECR never
+                // expires a tagged image; untagged leftovers of interrupted pushes go.
+                "lifecycle_policy": { "rules": [{
+                    "rulePriority": 1,
+                    "description": "expire untagged images after 14 days",
+                    "selection": { "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14 },
+                    "action": { "type": "expire" }
+                }] },
             }), vec![]);
             artifacts.push(Artifact::Image {
                 name: name.clone(),
@@ -600,19 +609,22 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
                 Some(d) => json!({ "host_header": [d] }),
                 None => json!({ "path_pattern": ["/*"] }),
             };
-            b.add(Kind::LbListenerRule, name, b.name(name, 255), json!({
-                "listener": reference(listener, "arn"),
-                "priority": 100 + priority as i64 * 10 + if s.domain.is_none() { 5000 } else { 0 },
-                "condition": condition,
-                "forward_to": reference(&tg, "arn"),
-            }), vec![listener.clone(), tg.clone()]);
-            load_balancer =
-                json!({ "target_group": reference(&tg, "arn"), "container": name, "port": port });
+            b.add(
+                Kind::LbListenerRule,
+                name,
+                b.name(name, 255),
+                json!({
+                    "listener": reference(listener, "arn"),
+                    "priority": 100 + priority as i64 * 10 + if s.domain.is_none() { 5000 } else { 0 },
+                    "condition": condition,
+                    "forward_to": reference(&tg, "arn"),
+                }),
+                vec![listener.clone(), tg.clone()],
+            );
+            load_balancer = json!({ "target_group": reference(&tg, "arn"), "container": name, "port": port });
             svc_deps.push(tg);
         }
-        let grace = humantime::parse_duration(&s.health.grace)
-            .map(|d| d.as_secs())
-            .unwrap_or(30);
+        let grace = humantime::parse_duration(&s.health.grace).map(|d| d.as_secs()).unwrap_or(30);
         let service = b.add(Kind::EcsService, name, name.clone(), json!({
             "cluster": reference(&cluster_addr, "arn"),
             "task_definition": reference(&task_def, "arn"),
@@ -655,16 +667,32 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     }
 
     if !c.jobs.is_empty() {
+        let job_defs: Vec<Value> = c
+            .jobs
+            .keys()
+            .map(|j| reference(&b.addr(Kind::EcsTaskDefinition, &format!("job-{j}")), "family_arn"))
+            .collect();
+        let pass: Vec<Value> = c
+            .jobs
+            .values()
+            .flat_map(|j| [format!("{}-execution", j.service), format!("{}-task", j.service)])
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|role| reference(&b.addr(Kind::IamRole, &role), "arn"))
+            .collect();
         let events_role = b.add(
             Kind::IamRole,
             "events",
             b.name("events", 64),
-            json!({
-                "assumed_by": "events.amazonaws.com",
-                "purpose": "run the capsule's scheduled tasks",
-                "managed_policies": [],
-                "policy": { "ecs_run_task": b.name("job-*", 255) },
-            }),
+            role_attributes(
+                &role_path,
+                &format!("capsule {} {}: start the scheduled jobs", capsule.name, env.name),
+                "events.amazonaws.com",
+                vec![
+                    json!({ "Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": job_defs }),
+                    json!({ "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": pass }),
+                ],
+            ),
             vec![],
         );
         for (name, j) in &c.jobs {
@@ -685,12 +713,8 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
                     obj.insert("command".into(), json!(j.command));
                 }
             }
-            let deps = b
-                .resources
-                .iter()
-                .find(|r| r.address == service_td)
-                .map(|r| r.depends_on.clone())
-                .unwrap_or_default();
+            let deps =
+                b.resources.iter().find(|r| r.address == service_td).map(|r| r.depends_on.clone()).unwrap_or_default();
             let exec = b.addr(Kind::IamRole, &format!("{}-execution", j.service));
             let task_role = b.addr(Kind::IamRole, &format!("{}-task", j.service));
             let td = b.add(
@@ -721,33 +745,17 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
                     "subnets": "vpc:private-or-default",
                     "security_groups": [reference(&sg, "id")],
                 }),
-                vec![
-                    td,
-                    events_role.clone(),
-                    sg,
-                    b.addr(Kind::EcsCluster, "main"),
-                ],
+                vec![td, events_role.clone(), sg, b.addr(Kind::EcsCluster, "main")],
             );
         }
     }
 
     // Data stores admit the capsule's services: resolve the placeholder now that all
     // service security groups are known.
-    for r in b
-        .resources
-        .iter_mut()
-        .filter(|r| data_security_groups.contains(&r.address))
-    {
+    for r in b.resources.iter_mut().filter(|r| data_security_groups.contains(&r.address)) {
         if let Some(Value::Array(rules)) = r.attributes.get_mut("ingress") {
-            let port = rules
-                .first()
-                .and_then(|x| x.get("port"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            *rules = service_sgs
-                .iter()
-                .map(|sg| json!({ "port": port, "from": reference(sg, "id") }))
-                .collect();
+            let port = rules.first().and_then(|x| x.get("port")).cloned().unwrap_or(Value::Null);
+            *rules = service_sgs.iter().map(|sg| json!({ "port": port, "from": reference(sg, "id") })).collect();
         }
         r.depends_on.extend(service_sgs.iter().cloned());
     }
@@ -836,11 +844,7 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
         b.add(
             Kind::S3BucketPolicy,
             name,
-            b.resources
-                .iter()
-                .find(|r| r.address == bucket)
-                .map(|r| r.aws_name.clone())
-                .unwrap_or_default(),
+            b.resources.iter().find(|r| r.address == bucket).map(|r| r.aws_name.clone()).unwrap_or_default(),
             json!({
                 "allow_read_from_distribution": reference(&dist, "arn"),
             }),
@@ -848,10 +852,16 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
         );
         if let Some(domain) = &site.domain {
             for rtype in ["A", "AAAA"] {
-                b.add(Kind::Route53Record, &format!("{name}-{}", rtype.to_ascii_lowercase()), domain.clone(), json!({
-                    "zone": zone, "type": rtype, "name": domain,
-                    "alias": { "target": reference(&dist, "domain_name"), "hosted_zone": "cloudfront" },
-                }), vec![dist.clone()]);
+                b.add(
+                    Kind::Route53Record,
+                    &format!("{name}-{}", rtype.to_ascii_lowercase()),
+                    domain.clone(),
+                    json!({
+                        "zone": zone, "type": rtype, "name": domain,
+                        "alias": { "target": reference(&dist, "domain_name"), "hosted_zone": "cloudfront" },
+                    }),
+                    vec![dist.clone()],
+                );
             }
         }
         artifacts.push(Artifact::Site {
@@ -869,29 +879,37 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
         for (name, s) in c.services.iter().filter(|(_, s)| s.public) {
             let Some(domain) = &s.domain else { continue };
             for rtype in ["A", "AAAA"] {
-                b.add(Kind::Route53Record, &format!("{name}-{}", rtype.to_ascii_lowercase()), domain.clone(), json!({
-                    "zone": zone, "type": rtype, "name": domain,
-                    "alias": { "target": reference(lb, "dns_name"), "hosted_zone": reference(lb, "zone_id") },
-                }), vec![lb.clone()]);
+                b.add(
+                    Kind::Route53Record,
+                    &format!("{name}-{}", rtype.to_ascii_lowercase()),
+                    domain.clone(),
+                    json!({
+                        "zone": zone, "type": rtype, "name": domain,
+                        "alias": { "target": reference(lb, "dns_name"), "hosted_zone": reference(lb, "zone_id") },
+                    }),
+                    vec![lb.clone()],
+                );
             }
         }
     }
 
-    Desired {
-        capsule: capsule.name.clone(),
-        env: env.name.clone(),
-        region,
-        resources: b.resources,
-        artifacts,
-    }
+    Desired { capsule: capsule.name.clone(), env: env.name.clone(), region, resources: b.resources, artifacts }
+}
+
+/// An IAM role: who assumes it and its one inline policy (none when there is nothing to
+/// allow).
+fn role_attributes(path: &str, description: &str, service: &str, statements: Vec<Value>) -> Value {
+    json!({
+        "path": path,
+        "description": description,
+        "assumed_by": service,
+        "managed_policies": [],
+        "policy": if statements.is_empty() { Value::Null } else { json!({ "Version": "2012-10-17", "Statement": statements }) },
+    })
 }
 
 fn default_version(table: &[(&str, &str)], engine: &str) -> String {
-    table
-        .iter()
-        .find(|(e, _)| *e == engine)
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
+    table.iter().find(|(e, _)| *e == engine).map(|(_, v)| v.to_string()).unwrap_or_default()
 }
 
 /// `${databases.NAME.url}` -> ("databases", "NAME").

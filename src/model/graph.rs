@@ -23,11 +23,7 @@ pub struct Graph {
 
 impl Graph {
     pub fn build(resources: &[Resource]) -> Result<Graph, GraphError> {
-        let index: HashMap<&Address, usize> = resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (&r.address, i))
-            .collect();
+        let index: HashMap<&Address, usize> = resources.iter().enumerate().map(|(i, r)| (&r.address, i)).collect();
         let mut deps = Vec::with_capacity(resources.len());
         for r in resources {
             let mut d = Vec::new();
@@ -35,10 +31,7 @@ impl Graph {
                 match index.get(to) {
                     Some(&j) => d.push(j),
                     None => {
-                        return Err(GraphError::UnknownDependency {
-                            from: r.address.to_string(),
-                            to: to.to_string(),
-                        });
+                        return Err(GraphError::UnknownDependency { from: r.address.to_string(), to: to.to_string() });
                     }
                 }
             }
@@ -51,8 +44,7 @@ impl Graph {
                 dependents[j].push(i);
             }
         }
-        let mut ready: BTreeSet<usize> =
-            (0..resources.len()).filter(|&i| indegree[i] == 0).collect();
+        let mut ready: BTreeSet<usize> = (0..resources.len()).filter(|&i| indegree[i] == 0).collect();
         let mut order = Vec::with_capacity(resources.len());
         while let Some(i) = ready.pop_first() {
             order.push(i);

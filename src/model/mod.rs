@@ -114,11 +114,7 @@ pub struct Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{}.{}.{}",
-            self.capsule, self.env, self.kind, self.name
-        )
+        write!(f, "{}.{}.{}.{}", self.capsule, self.env, self.kind, self.name)
     }
 }
 
@@ -174,12 +170,7 @@ pub fn ownership_tags(capsule: &str, env: &str, component: &str) -> BTreeMap<Str
 /// `<capsule>-<env>-<name>`, shortened to `max` characters with a stable hash suffix when
 /// AWS limits the length (load balancers and target groups allow 32).
 pub fn aws_name(parts: &[&str], max: usize) -> String {
-    let full = parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("-");
+    let full = parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("-");
     if full.len() <= max {
         return full;
     }
@@ -195,31 +186,18 @@ mod tests {
 
     #[test]
     fn names_are_joined_and_shortened_stably() {
-        assert_eq!(
-            aws_name(&["shop", "production", "api"], 32),
-            "shop-production-api"
-        );
+        assert_eq!(aws_name(&["shop", "production", "api"], 32), "shop-production-api");
         let long = aws_name(&["a-very-long-capsule-name", "production", "checkout"], 32);
         assert_eq!(long.len(), 32);
-        assert_eq!(
-            long,
-            aws_name(&["a-very-long-capsule-name", "production", "checkout"], 32)
-        );
-        assert_ne!(
-            long,
-            aws_name(&["a-very-long-capsule-name", "production", "checkouts"], 32)
-        );
+        assert_eq!(long, aws_name(&["a-very-long-capsule-name", "production", "checkout"], 32));
+        assert_ne!(long, aws_name(&["a-very-long-capsule-name", "production", "checkouts"], 32));
         assert!(long.starts_with("a-very-long-capsule-name"));
     }
 
     #[test]
     fn addresses_render_as_in_the_design() {
-        let a = Address {
-            capsule: "shop".into(),
-            env: "production".into(),
-            kind: Kind::EcsService,
-            name: "api".into(),
-        };
+        let a =
+            Address { capsule: "shop".into(), env: "production".into(), kind: Kind::EcsService, name: "api".into() };
         assert_eq!(a.to_string(), "shop.production.ecs_service.api");
     }
 }

@@ -40,18 +40,19 @@ pub fn flatten(attributes: &BTreeMap<String, Value>) -> BTreeMap<String, Value> 
 
 /// Every resource as `create`: the offline plan.
 pub fn plan_offline(desired: &Resource) -> Change {
-    plan_resource(desired, None, &[], &|_, _| None)
+    plan_resource(desired, &desired.attributes, None, &[])
 }
 
-/// Compares desired with observed. `forces_replacement` lists attribute paths (or
-/// prefixes) AWS cannot change in place. `resolve` gives a referenced output when known.
+/// Compares the desired attributes (references resolved where known, normalised by the
+/// resource's adapter) with observed state. `forces_replacement` lists attribute paths
+/// (or prefixes) AWS cannot change in place.
 pub fn plan_resource(
     desired: &Resource,
+    attrs: &BTreeMap<String, Value>,
     observed: Option<&Observed>,
     forces_replacement: &[&str],
-    resolve: &dyn Fn(&str, &str) -> Option<Value>,
 ) -> Change {
-    let want = flatten(&desired.attributes);
+    let want = flatten(attrs);
     let mut change = Change {
         address: desired.address.to_string(),
         kind: desired.address.kind.to_string(),
@@ -59,6 +60,8 @@ pub fn plan_resource(
         reason: None,
         attributes: Vec::new(),
         stateful: desired.is_stateful(),
+        outcome: None,
+        error: None,
     };
     let Some(observed) = observed else {
         change.action = Action::Create;
@@ -66,40 +69,23 @@ pub fn plan_resource(
         change.attributes = want
             .into_iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(path, after)| AttributeChange {
-                path,
-                before: Value::Null,
-                after: resolved(&after, resolve),
-                forces_replacement: false,
-            })
+            .map(|(path, after)| AttributeChange { path, before: Value::Null, after, forces_replacement: false })
             .collect();
         return change;
     };
     let have = flatten(&observed.attributes);
     for (path, after) in want {
-        let after = resolved(&after, resolve);
         let before = have.get(&path).cloned().unwrap_or(Value::Null);
         if after == before {
             continue;
         }
-        let forces = forces_replacement
-            .iter()
-            .any(|p| path == *p || path.starts_with(&format!("{p}.")));
-        change.attributes.push(AttributeChange {
-            path,
-            before,
-            after,
-            forces_replacement: forces,
-        });
+        let forces = forces_replacement.iter().any(|p| path == *p || path.starts_with(&format!("{p}.")));
+        change.attributes.push(AttributeChange { path, before, after, forces_replacement: forces });
     }
     if change.attributes.iter().any(|a| a.forces_replacement) {
         change.action = Action::Replace;
-        let paths: Vec<&str> = change
-            .attributes
-            .iter()
-            .filter(|a| a.forces_replacement)
-            .map(|a| a.path.as_str())
-            .collect();
+        let paths: Vec<&str> =
+            change.attributes.iter().filter(|a| a.forces_replacement).map(|a| a.path.as_str()).collect();
         change.reason = Some(format!("{} cannot change in place", paths.join(", ")));
     } else if !change.attributes.is_empty() {
         change.action = Action::Update;
@@ -107,15 +93,30 @@ pub fn plan_resource(
     change
 }
 
+/// Attributes with every reference whose output `resolve` knows replaced by that output.
+pub fn resolve_attributes(
+    attrs: &BTreeMap<String, Value>,
+    resolve: &dyn Fn(&str, &str) -> Option<Value>,
+) -> BTreeMap<String, Value> {
+    attrs.iter().map(|(k, v)| (k.clone(), resolved(v, resolve))).collect()
+}
+
+/// True when a value still holds a reference nobody could resolve.
+pub fn has_reference(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => items.iter().any(has_reference),
+        Value::Object(m) => as_reference(v).is_some() || m.values().any(has_reference),
+        _ => false,
+    }
+}
+
 /// A reference replaced by the referenced output when it is known.
 fn resolved(v: &Value, resolve: &dyn Fn(&str, &str) -> Option<Value>) -> Value {
     match v {
         Value::Array(items) => Value::Array(items.iter().map(|i| resolved(i, resolve)).collect()),
-        Value::Object(m) if as_reference(v).is_none() => Value::Object(
-            m.iter()
-                .map(|(k, i)| (k.clone(), resolved(i, resolve)))
-                .collect(),
-        ),
+        Value::Object(m) if as_reference(v).is_none() => {
+            Value::Object(m.iter().map(|(k, i)| (k.clone(), resolved(i, resolve))).collect())
+        }
         _ => match as_reference(v) {
             Some((address, attr)) => resolve(address, attr).unwrap_or_else(|| v.clone()),
             None => v.clone(),
@@ -131,12 +132,7 @@ mod tests {
 
     fn resource(kind: Kind, attrs: Value) -> Resource {
         Resource {
-            address: Address {
-                capsule: "shop".into(),
-                env: "production".into(),
-                kind,
-                name: "web".into(),
-            },
+            address: Address { capsule: "shop".into(), env: "production".into(), kind, name: "web".into() },
             aws_name: "shop-production-web".into(),
             region: "us-east-1".into(),
             attributes: attrs.as_object().unwrap().clone().into_iter().collect(),
@@ -146,120 +142,64 @@ mod tests {
     }
 
     fn observed(attrs: Value) -> Observed {
-        Observed {
-            attributes: attrs.as_object().unwrap().clone().into_iter().collect(),
-            outputs: BTreeMap::new(),
-        }
+        Observed { attributes: attrs.as_object().unwrap().clone().into_iter().collect(), outputs: BTreeMap::new() }
     }
 
     #[test]
     fn absent_resource_is_created_with_every_set_attribute() {
-        let r = resource(
-            Kind::S3Bucket,
-            json!({ "versioning": false, "encryption": "AES256", "unused": null }),
-        );
+        let r = resource(Kind::S3Bucket, json!({ "versioning": false, "encryption": "AES256", "unused": null }));
         let c = plan_offline(&r);
         assert_eq!(c.action, Action::Create);
-        assert_eq!(
-            c.attributes
-                .iter()
-                .map(|a| a.path.as_str())
-                .collect::<Vec<_>>(),
-            ["encryption", "versioning"]
-        );
+        assert_eq!(c.attributes.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["encryption", "versioning"]);
         assert!(c.stateful);
     }
 
     #[test]
     fn equal_state_is_no_op() {
         let r = resource(Kind::LogGroup, json!({ "retention_days": 30 }));
-        let c = plan_resource(
-            &r,
-            Some(&observed(json!({ "retention_days": 30 }))),
-            &[],
-            &|_, _| None,
-        );
+        let c = plan_resource(&r, &r.attributes, Some(&observed(json!({ "retention_days": 30 }))), &[]);
         assert_eq!(c.action, Action::NoOp);
         assert!(c.attributes.is_empty());
     }
 
     #[test]
     fn nested_difference_is_one_dotted_attribute() {
-        let r = resource(
-            Kind::EcsService,
-            json!({ "circuit": { "enable": true, "rollback": true } }),
-        );
-        let c = plan_resource(
-            &r,
-            Some(&observed(
-                json!({ "circuit": { "enable": true, "rollback": false } }),
-            )),
-            &[],
-            &|_, _| None,
-        );
+        let r = resource(Kind::EcsService, json!({ "circuit": { "enable": true, "rollback": true } }));
+        let live = observed(json!({ "circuit": { "enable": true, "rollback": false } }));
+        let c = plan_resource(&r, &r.attributes, Some(&live), &[]);
         assert_eq!(c.action, Action::Update);
-        assert_eq!(
-            c.attributes,
-            vec![AttributeChange {
-                path: "circuit.rollback".into(),
-                before: json!(false),
-                after: json!(true),
-                forces_replacement: false
-            }]
-        );
+        let expected = AttributeChange {
+            path: "circuit.rollback".into(),
+            before: json!(false),
+            after: json!(true),
+            forces_replacement: false,
+        };
+        assert_eq!(c.attributes, vec![expected]);
     }
 
     #[test]
     fn replacement_attribute_makes_replace_with_reason() {
-        let r = resource(
-            Kind::RdsInstance,
-            json!({ "engine": "mysql", "instance_class": "db.t4g.small" }),
-        );
-        let c = plan_resource(
-            &r,
-            Some(&observed(
-                json!({ "engine": "postgres", "instance_class": "db.t4g.micro" }),
-            )),
-            &["engine"],
-            &|_, _| None,
-        );
+        let r = resource(Kind::RdsInstance, json!({ "engine": "mysql", "instance_class": "db.t4g.small" }));
+        let live = observed(json!({ "engine": "postgres", "instance_class": "db.t4g.micro" }));
+        let c = plan_resource(&r, &r.attributes, Some(&live), &["engine"]);
         assert_eq!(c.action, Action::Replace);
         assert_eq!(c.reason.as_deref(), Some("engine cannot change in place"));
-        assert!(
-            c.attributes
-                .iter()
-                .any(|a| a.path == "instance_class" && !a.forces_replacement)
-        );
+        assert!(c.attributes.iter().any(|a| a.path == "instance_class" && !a.forces_replacement));
     }
 
     #[test]
     fn references_resolve_to_known_outputs_before_comparing() {
-        let dep = Address {
-            capsule: "shop".into(),
-            env: "production".into(),
-            kind: Kind::SecurityGroup,
-            name: "alb".into(),
-        };
-        let r = resource(
-            Kind::Lb,
-            json!({ "security_groups": [reference(&dep, "id")] }),
-        );
-        let resolve = |a: &str, attr: &str| {
-            (a == "shop.production.security_group.alb" && attr == "id").then(|| json!("sg-123"))
-        };
-        let c = plan_resource(
-            &r,
-            Some(&observed(json!({ "security_groups": ["sg-123"] }))),
-            &[],
-            &resolve,
-        );
+        let dep =
+            Address { capsule: "shop".into(), env: "production".into(), kind: Kind::SecurityGroup, name: "alb".into() };
+        let r = resource(Kind::Lb, json!({ "security_groups": [reference(&dep, "id")] }));
+        let resolve =
+            |a: &str, attr: &str| (a == "shop.production.security_group.alb" && attr == "id").then(|| json!("sg-123"));
+        let attrs = resolve_attributes(&r.attributes, &resolve);
+        let c = plan_resource(&r, &attrs, Some(&observed(json!({ "security_groups": ["sg-123"] }))), &[]);
         assert_eq!(c.action, Action::NoOp);
-        let c = plan_resource(
-            &r,
-            Some(&observed(json!({ "security_groups": ["sg-999"] }))),
-            &[],
-            &resolve,
-        );
+        let c = plan_resource(&r, &attrs, Some(&observed(json!({ "security_groups": ["sg-999"] }))), &[]);
         assert_eq!(c.attributes[0].after, json!(["sg-123"]));
+        let unknown = resolve_attributes(&r.attributes, &|_, _| None);
+        assert!(has_reference(&unknown["security_groups"]));
     }
 }

@@ -7,9 +7,9 @@ mod diff;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use diff::{Observed, flatten, plan_offline, plan_resource};
+pub use diff::{Observed, flatten, has_reference, plan_offline, plan_resource, resolve_attributes};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Create,
@@ -56,6 +56,20 @@ pub struct Change {
     /// `--allow-destroy`.
     #[serde(default)]
     pub stateful: bool,
+    /// After apply: `applied`, `failed` or `skipped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// After apply: why it failed or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Applied,
+    Failed,
+    Skipped,
 }
 
 impl Change {
@@ -114,8 +128,7 @@ impl CapsulePlan {
         Summary::of(self.changes.iter())
     }
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
-            || self.artifacts.iter().any(ArtifactPlan::has_work)
+        self.changes.iter().any(|c| c.action != Action::NoOp) || self.artifacts.iter().any(ArtifactPlan::has_work)
     }
 }
 
@@ -123,9 +136,7 @@ impl ArtifactPlan {
     pub fn has_work(&self) -> bool {
         match self {
             ArtifactPlan::Image { action, .. } => action == "build",
-            ArtifactPlan::Site { upload, delete, .. } => {
-                upload.unwrap_or(0) + delete.unwrap_or(0) > 0
-            }
+            ArtifactPlan::Site { upload, delete, .. } => upload.unwrap_or(0) + delete.unwrap_or(0) > 0,
         }
     }
 }
@@ -180,6 +191,9 @@ pub struct Plan {
     pub offline: bool,
     pub capsules: Vec<CapsulePlan>,
     pub summary: Summary,
+    /// Apply documents only: every change applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
 }
 
 impl Plan {
@@ -188,20 +202,15 @@ impl Plan {
         for c in &capsules {
             summary.add(c.summary());
         }
-        Plan {
-            format_version: "1".into(),
-            offline,
-            capsules,
-            summary,
-        }
+        Plan { format_version: "1".into(), offline, capsules, summary, ok: None }
     }
     pub fn has_changes(&self) -> bool {
         self.capsules.iter().any(CapsulePlan::has_changes)
     }
+    pub fn has_errors(&self) -> bool {
+        self.capsules.iter().any(|c| !c.errors.is_empty())
+    }
     pub fn has_destructive(&self) -> bool {
-        self.capsules
-            .iter()
-            .flat_map(|c| &c.changes)
-            .any(Change::is_destructive)
+        self.capsules.iter().flat_map(|c| &c.changes).any(Change::is_destructive)
     }
 }

@@ -20,17 +20,7 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
         .iter()
         .flat_map(|c| &c.changes)
         .filter(|ch| ch.is_destructive())
-        .map(|ch| {
-            format!(
-                "`{}` ({})",
-                ch.address,
-                if ch.action == Action::Delete {
-                    "delete"
-                } else {
-                    "replace"
-                }
-            )
-        })
+        .map(|ch| format!("`{}` ({})", ch.address, if ch.action == Action::Delete { "delete" } else { "replace" }))
         .collect();
     if !destructive.is_empty() {
         let _ = writeln!(
@@ -51,20 +41,13 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
                 "- :x: `{}`: {}{}",
                 e.address,
                 e.message,
-                e.hint
-                    .as_ref()
-                    .map(|h| format!(" — {h}"))
-                    .unwrap_or_default()
+                e.hint.as_ref().map(|h| format!(" — {h}")).unwrap_or_default()
             );
         }
         if !c.errors.is_empty() {
             out.push('\n');
         }
-        let changes: Vec<_> = c
-            .changes
-            .iter()
-            .filter(|ch| ch.action != Action::NoOp)
-            .collect();
+        let changes: Vec<_> = c.changes.iter().filter(|ch| ch.action != Action::NoOp).collect();
         if changes.is_empty() {
             let _ = writeln!(out, "No changes.\n");
         } else {
@@ -89,11 +72,7 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
                 let _ = writeln!(out, "{sign} {}{reason}", ch.address);
                 if ch.action != Action::Create {
                     for a in &ch.attributes {
-                        let forces = if a.forces_replacement {
-                            " # forces replacement"
-                        } else {
-                            ""
-                        };
+                        let forces = if a.forces_replacement { " # forces replacement" } else { "" };
                         let _ = writeln!(
                             out,
                             "{sign}     {}: {} -> {}{forces}",

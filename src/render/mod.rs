@@ -13,31 +13,16 @@ use serde_json::Value;
 
 use crate::model::as_reference;
 
-/// A value for people: unresolved references read "(known after apply)".
+/// A value for people: references to outputs not known yet read "(known after apply)".
 pub(crate) fn show_value(v: &Value) -> String {
-    if as_reference(v).is_some() {
-        return "(known after apply)".into();
-    }
-    match v {
-        Value::Null => "null".into(),
-        Value::Array(items) if items.iter().any(|i| as_reference(i).is_some()) => {
-            format!(
-                "[{}]",
-                items.iter().map(show_value).collect::<Vec<_>>().join(", ")
-            )
+    const UNKNOWN: &str = "(known after apply)";
+    fn mask(v: &Value) -> Value {
+        match v {
+            _ if as_reference(v).is_some() => Value::String(UNKNOWN.into()),
+            Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, i)| (k.clone(), mask(i))).collect()),
+            other => other.clone(),
         }
-        Value::Object(m)
-            if m.values()
-                .any(|i| as_reference(i).is_some() || i.is_object()) =>
-        {
-            format!(
-                "{{ {} }}",
-                m.iter()
-                    .map(|(k, i)| format!("{k} = {}", show_value(i)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-        other => other.to_string(),
     }
+    if as_reference(v).is_some() { UNKNOWN.into() } else { mask(v).to_string() }
 }

@@ -9,11 +9,7 @@ struct Paint {
 
 impl Paint {
     fn code(&self, code: &str, s: &str) -> String {
-        if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
     fn action(&self, a: Action, s: &str) -> String {
         match a {
@@ -31,46 +27,23 @@ pub fn text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
     if plan.offline {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.code(
-                "2",
-                "Offline plan: AWS was not read, every resource is shown as created."
-            )
-        );
+        let _ = writeln!(out, "{}", p.code("2", "Offline plan: AWS was not read, every resource is shown as created."));
         out.push('\n');
     }
     for c in &plan.capsules {
         let _ = writeln!(
             out,
             "{}",
-            p.code(
-                "1",
-                &format!(
-                    "capsule {} · environment {} ({})",
-                    c.capsule, c.environment, c.region
-                )
-            )
+            p.code("1", &format!("capsule {} · environment {} ({})", c.capsule, c.environment, c.region))
         );
         out.push('\n');
         for e in &c.errors {
-            let _ = writeln!(
-                out,
-                "  {} {}: {}",
-                p.code("31", "error"),
-                e.address,
-                e.message
-            );
+            let _ = writeln!(out, "  {} {}: {}", p.code("31", "error"), e.address, e.message);
             if let Some(h) = &e.hint {
                 let _ = writeln!(out, "        hint: {h}");
             }
         }
-        let changes: Vec<&Change> = c
-            .changes
-            .iter()
-            .filter(|ch| ch.action != Action::NoOp)
-            .collect();
+        let changes: Vec<&Change> = c.changes.iter().filter(|ch| ch.action != Action::NoOp).collect();
         for ch in &changes {
             let mut head = format!("{:>3} {}", ch.action.symbol(), ch.address);
             if let Some(reason) = &ch.reason
@@ -85,11 +58,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
                     Action::Delete => show_value(&a.before),
                     _ => format!("{} -> {}", show_value(&a.before), show_value(&a.after)),
                 };
-                let forces = if a.forces_replacement {
-                    p.code("31", " # forces replacement")
-                } else {
-                    String::new()
-                };
+                let forces = if a.forces_replacement { p.code("31", " # forces replacement") } else { String::new() };
                 let _ = writeln!(out, "      {}: {value}{forces}", a.path);
             }
         }
@@ -112,12 +81,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
 
 pub(crate) fn artifact_line(a: &ArtifactPlan) -> String {
     match a {
-        ArtifactPlan::Image {
-            name,
-            action,
-            tag,
-            reason,
-        } => {
+        ArtifactPlan::Image { name, action, tag, reason } => {
             let mut s = format!("image {name}: {action}");
             if let Some(t) = tag {
                 s.push_str(&format!(" (tag {t})"));
@@ -127,22 +91,10 @@ pub(crate) fn artifact_line(a: &ArtifactPlan) -> String {
             }
             s
         }
-        ArtifactPlan::Site {
-            name,
-            upload,
-            delete,
-            unchanged,
-            invalidate,
-            note,
-            upload_paths,
-        } => {
+        ArtifactPlan::Site { name, upload, delete, unchanged, invalidate, note, upload_paths } => {
             let n = |v: &Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
-            let mut s = format!(
-                "site {name}: {} to upload, {} to delete, {} unchanged",
-                n(upload),
-                n(delete),
-                n(unchanged)
-            );
+            let mut s =
+                format!("site {name}: {} to upload, {} to delete, {} unchanged", n(upload), n(delete), n(unchanged));
             if !invalidate.is_empty() {
                 s.push_str(&format!("; invalidate {}", invalidate.join(" ")));
             }

@@ -402,3 +402,27 @@ def test_s3_delete_objects_refuses_more_than_1000_keys():
 
     deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[:1000]})["Deleted"]
     assert len(deleted) == 1000
+
+
+# --- S3: CreateBucket tags, GetBucketVersioning of a new bucket -------------------------
+
+
+def test_s3_create_bucket_applies_its_tags():
+    s3 = client("s3")
+    name = unique("tagged")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"Tags": [{"Key": "managed-by", "Value": "capsule"}]})
+    assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == [{"Key": "managed-by", "Value": "capsule"}]
+
+
+def test_s3_versioning_of_a_new_bucket_is_an_empty_configuration():
+    import urllib.request  # noqa: PLC0415
+
+    from _aws import ENDPOINT  # noqa: PLC0415
+
+    s3 = client("s3")
+    name = unique("vers")
+    s3.create_bucket(Bucket=name)
+    assert "Status" not in s3.get_bucket_versioning(Bucket=name)
+    # The root element is what the AWS SDKs parse (boto3 tolerates any, the Rust SDK not).
+    body = urllib.request.urlopen(f"{ENDPOINT}/{name}?versioning").read().decode()
+    assert "<VersioningConfiguration" in body, body

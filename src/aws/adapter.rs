@@ -1,0 +1,153 @@
+//! The contract every resource type implements (DESIGN section 3): `observe` (absent is
+//! `Ok(None)`), `create` (adopts a tagged resource that already exists), `update`,
+//! `delete` (already gone is `Ok`), and `list_owned` to find what a capsule no longer
+//! declares. Attributes cross this boundary in the normalised shape the planner compares.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::{Aws, AwsError, AwsResultExt, ErrorKind};
+use crate::model::{Kind, Resource, TAG_COMPONENT, TAG_ENV, TAG_MANAGED_BY, TAG_NAME};
+
+/// A resource as it is live in AWS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    /// The AWS name or identifier the adapter deletes by.
+    pub aws_name: String,
+    pub region: String,
+    /// Normalised attributes, comparable with the desired ones.
+    pub attributes: BTreeMap<String, Value>,
+    /// What other resources may reference (`arn`, `id`, `name`, ...).
+    pub outputs: BTreeMap<String, Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Live {
+    /// Carries capsule's ownership tags for this capsule and environment.
+    pub fn is_owned_by(&self, capsule: &str, env: &str) -> bool {
+        self.tags.get(TAG_MANAGED_BY).map(String::as_str) == Some("capsule")
+            && self.tags.get(TAG_NAME).map(String::as_str) == Some(capsule)
+            && self.tags.get(TAG_ENV).map(String::as_str) == Some(env)
+    }
+    /// The `capsule:component` tag: the name part of the resource's address.
+    pub fn component(&self) -> Option<&str> {
+        self.tags.get(TAG_COMPONENT).map(String::as_str)
+    }
+}
+
+/// The default VPC and its subnets, looked up once per run.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub vpc_id: String,
+    pub subnets: Vec<String>,
+}
+
+/// What adapters share during one run for one capsule environment.
+pub struct Cx {
+    pub aws: Aws,
+    pub account: String,
+    pub capsule: String,
+    pub env: String,
+    pub region: String,
+    /// Deleting or replacing stateful resources is allowed (`--allow-destroy`).
+    pub allow_destroy: bool,
+    network: OnceCell<Arc<Network>>,
+}
+
+impl Cx {
+    pub fn new(aws: Aws, account: String, capsule: String, env: String, region: String, allow_destroy: bool) -> Cx {
+        Cx { aws, account, capsule, env, region, allow_destroy, network: OnceCell::new() }
+    }
+
+    /// The default VPC of the capsule's region (created resources live there).
+    pub async fn network(&self) -> Result<Arc<Network>, AwsError> {
+        self.network
+            .get_or_try_init(|| async {
+                let ec2 = self.aws.ec2(&self.region);
+                let vpcs = ec2
+                    .describe_vpcs()
+                    .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
+                    .send()
+                    .await
+                    .aws("ec2:DescribeVpcs")?;
+                let vpc_id = vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string).ok_or_else(|| {
+                    AwsError::new(
+                        ErrorKind::NotFound,
+                        "ec2:DescribeVpcs",
+                        format!("no default VPC in {}: create one with `aws ec2 create-default-vpc`", self.region),
+                    )
+                })?;
+                let subnets = ec2
+                    .describe_subnets()
+                    .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc_id).build())
+                    .send()
+                    .await
+                    .aws("ec2:DescribeSubnets")?;
+                let mut subnets: Vec<String> =
+                    subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect();
+                subnets.sort();
+                Ok(Arc::new(Network { vpc_id, subnets }))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The ownership tags of a resource, plus extra ones.
+    pub fn tags_of(&self, r: &Resource) -> BTreeMap<String, String> {
+        r.tags.clone()
+    }
+}
+
+/// One AWS resource type.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    fn kind(&self) -> Kind;
+
+    /// Attribute paths (or prefixes) AWS cannot change in place.
+    fn forces_replacement(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Brings desired attributes (references resolved) into the canonical form `observe`
+    /// reports, e.g. sorted rule lists, so equal states compare equal.
+    fn normalize(&self, _attrs: &mut BTreeMap<String, Value>) {}
+
+    /// The live resource named like `r`, or `None`. No side effects.
+    async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError>;
+
+    /// Creates `r` with `attrs` (its attributes with every reference resolved). A tagged
+    /// resource of this capsule that already exists is adopted and brought to `attrs`.
+    async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError>;
+
+    /// Brings `live` to `attrs`.
+    async fn update(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        live: &Live,
+    ) -> Result<Live, AwsError>;
+
+    /// Deletes `live`; already gone is success.
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError>;
+
+    /// Every live resource of this type tagged for `cx.capsule` / `cx.env`.
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError>;
+}
+
+/// Reads a string attribute.
+pub fn attr_str<'a>(attrs: &'a BTreeMap<String, Value>, key: &str) -> &'a str {
+    attrs.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+pub fn attr_bool(attrs: &BTreeMap<String, Value>, key: &str) -> bool {
+    attrs.get(key).and_then(Value::as_bool).unwrap_or_default()
+}
+
+pub fn attr_i64(attrs: &BTreeMap<String, Value>, key: &str) -> Option<i64> {
+    attrs.get(key).and_then(Value::as_i64)
+}

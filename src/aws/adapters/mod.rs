@@ -1,0 +1,76 @@
+//! One adapter per resource type, read and write code side by side.
+
+mod ecr_repository;
+mod iam_role;
+mod log_group;
+mod s3_bucket;
+mod secret;
+mod security_group;
+
+use crate::model::Kind;
+
+use super::Adapter;
+
+/// The adapter of a kind, if capsule can manage it yet.
+pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
+    Some(match kind {
+        Kind::Secret => &secret::SecretAdapter,
+        Kind::LogGroup => &log_group::LogGroupAdapter,
+        Kind::IamRole => &iam_role::IamRoleAdapter,
+        Kind::SecurityGroup => &security_group::SecurityGroupAdapter,
+        Kind::EcrRepository => &ecr_repository::EcrRepositoryAdapter,
+        Kind::S3Bucket => &s3_bucket::S3BucketAdapter,
+        _ => return None,
+    })
+}
+
+/// Every kind with an adapter, in creation order (deletes walk it backwards).
+pub fn managed_kinds() -> Vec<Kind> {
+    ALL_KINDS.iter().copied().filter(|k| adapter(*k).is_some()).collect()
+}
+
+/// All kinds in an order where a kind never depends on a later one.
+pub const ALL_KINDS: &[Kind] = &[
+    Kind::Secret,
+    Kind::LogGroup,
+    Kind::IamRole,
+    Kind::SecurityGroup,
+    Kind::EcrRepository,
+    Kind::EcsCluster,
+    Kind::DbSubnetGroup,
+    Kind::CacheSubnetGroup,
+    Kind::RdsInstance,
+    Kind::ElasticacheReplicationGroup,
+    Kind::ElasticacheCluster,
+    Kind::SesIdentity,
+    Kind::AcmCertificate,
+    Kind::Lb,
+    Kind::LbTargetGroup,
+    Kind::LbListener,
+    Kind::LbListenerRule,
+    Kind::EcsTaskDefinition,
+    Kind::EcsService,
+    Kind::AutoscalingTarget,
+    Kind::AutoscalingPolicy,
+    Kind::EventRule,
+    Kind::S3Bucket,
+    Kind::CloudfrontOac,
+    Kind::CloudfrontFunction,
+    Kind::CloudfrontDistribution,
+    Kind::S3BucketPolicy,
+    Kind::Route53Record,
+];
+
+/// Tags as AWS lists them -> a map.
+pub(crate) fn tag_map<T>(
+    tags: &[T],
+    kv: impl Fn(&T) -> (Option<&str>, Option<&str>),
+) -> std::collections::BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| match kv(t) {
+            (Some(k), Some(v)) => Some((k.to_string(), v.to_string())),
+            (Some(k), None) => Some((k.to_string(), String::new())),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,180 @@
+//! Secrets Manager secrets. capsule creates the secret and its description; values are
+//! written by `capsule secrets set` (user secrets) or by the data-store adapters
+//! (generated connection settings). This adapter never reads or prints a value.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use serde_json::{Value, json};
+
+use super::tag_map;
+use crate::aws::adapter::attr_str;
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::model::{Kind, Resource};
+
+const TAG_VALUE_SOURCE: &str = "capsule:value-source";
+
+pub struct SecretAdapter;
+
+fn live_of(d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput, region: &str) -> Live {
+    let tags = tag_map(d.tags(), |t| (t.key(), t.value()));
+    Live {
+        aws_name: d.name().unwrap_or_default().to_string(),
+        region: region.to_string(),
+        attributes: BTreeMap::from([
+            ("description".into(), json!(d.description().unwrap_or_default())),
+            ("value_source".into(), json!(tags.get(TAG_VALUE_SOURCE).cloned().unwrap_or_default())),
+        ]),
+        outputs: BTreeMap::from([
+            ("arn".into(), json!(d.arn().unwrap_or_default())),
+            ("name".into(), json!(d.name().unwrap_or_default())),
+        ]),
+        tags,
+    }
+}
+
+fn tags(cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Vec<Tag> {
+    let mut t = cx.tags_of(r);
+    t.insert(TAG_VALUE_SOURCE.into(), attr_str(attrs, "value_source").to_string());
+    t.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+impl SecretAdapter {
+    async fn describe(
+        &self,
+        cx: &Cx,
+        name: &str,
+        region: &str,
+    ) -> Result<Option<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput>, AwsError> {
+        cx.aws
+            .secrets(region)
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .aws("secretsmanager:DescribeSecret")
+            .found()
+    }
+}
+
+#[async_trait]
+impl Adapter for SecretAdapter {
+    fn kind(&self) -> Kind {
+        Kind::Secret
+    }
+
+    async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        let Some(d) = self.describe(cx, &r.aws_name, &r.region).await? else {
+            return Ok(None);
+        };
+        let mut live = live_of(&d, &r.region);
+        if d.deleted_date().is_some() {
+            // Scheduled for deletion: it blocks the name; create restores it.
+            live.attributes.insert("scheduled_for_deletion".into(), json!(true));
+        }
+        Ok(Some(live))
+    }
+
+    async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
+        let client = cx.aws.secrets(&r.region);
+        let created = client
+            .create_secret()
+            .name(&r.aws_name)
+            .description(attr_str(attrs, "description"))
+            .set_tags(Some(tags(cx, r, attrs)))
+            .send()
+            .await
+            .aws("secretsmanager:CreateSecret");
+        match created {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                // Left by an interrupted apply, or scheduled for deletion: adopt when ours.
+                let live = self.observe(cx, r).await?.ok_or(e.clone())?;
+                if !live.is_owned_by(&cx.capsule, &cx.env) {
+                    return Err(e);
+                }
+                if live.attributes.contains_key("scheduled_for_deletion") {
+                    client.restore_secret().secret_id(&r.aws_name).send().await.aws("secretsmanager:RestoreSecret")?;
+                }
+                return self.update(cx, r, attrs, &live).await;
+            }
+            Err(e) => return Err(e),
+        }
+        self.observe(cx, r).await?.ok_or_else(|| {
+            AwsError::new(ErrorKind::Transient, "secretsmanager:DescribeSecret", "secret not visible after create")
+        })
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        _live: &Live,
+    ) -> Result<Live, AwsError> {
+        let client = cx.aws.secrets(&r.region);
+        client
+            .update_secret()
+            .secret_id(&r.aws_name)
+            .description(attr_str(attrs, "description"))
+            .send()
+            .await
+            .aws("secretsmanager:UpdateSecret")?;
+        client
+            .tag_resource()
+            .secret_id(&r.aws_name)
+            .set_tags(Some(tags(cx, r, attrs)))
+            .send()
+            .await
+            .aws("secretsmanager:TagResource")?;
+        self.observe(cx, r).await?.ok_or_else(|| {
+            AwsError::new(ErrorKind::Transient, "secretsmanager:DescribeSecret", "secret vanished during update")
+        })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        // The longest recovery window: a deleted secret can be restored for 30 days.
+        cx.aws
+            .secrets(&live.region)
+            .delete_secret()
+            .secret_id(&live.aws_name)
+            .recovery_window_in_days(30)
+            .send()
+            .await
+            .aws("secretsmanager:DeleteSecret")
+            .found()
+            .map(|_| ())
+    }
+
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
+        let client = cx.aws.secrets(&cx.region);
+        let prefix = format!("capsule/{}/{}/", cx.capsule, cx.env);
+        let mut out = Vec::new();
+        let mut pages = client
+            .list_secrets()
+            .filters(Filter::builder().key(FilterNameStringType::Name).values(&prefix).build())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for s in page.aws("secretsmanager:ListSecrets")?.secret_list() {
+                let name = s.name().unwrap_or_default();
+                if !name.starts_with(&prefix) || s.deleted_date().is_some() {
+                    continue;
+                }
+                let tags = tag_map(s.tags(), |t| (t.key(), t.value()));
+                let live = Live {
+                    aws_name: name.to_string(),
+                    region: cx.region.clone(),
+                    attributes: BTreeMap::new(),
+                    outputs: BTreeMap::from([("arn".into(), json!(s.arn().unwrap_or_default()))]),
+                    tags,
+                };
+                if live.is_owned_by(&cx.capsule, &cx.env) {
+                    out.push(live);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,241 @@
+//! EC2 security groups in the default VPC. Ingress rules are the capsule's; egress stays
+//! AWS's default (all outbound). Rules normalise to a sorted list of
+//! `{port, cidr}` / `{port, from: <group id>}`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
+use serde_json::{Value, json};
+
+use super::tag_map;
+use crate::aws::adapter::attr_str;
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
+use crate::model::{Kind, Resource};
+
+pub struct SecurityGroupAdapter;
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// The rules of a group, normalised and sorted.
+fn rules_of(perms: &[IpPermission]) -> Vec<Value> {
+    let mut rules = Vec::new();
+    for p in perms {
+        let port = p.from_port().unwrap_or(-1);
+        for r in p.ip_ranges() {
+            rules.push(json!({ "port": port, "cidr": r.cidr_ip() }));
+        }
+        for r in p.ipv6_ranges() {
+            rules.push(json!({ "port": port, "cidr": r.cidr_ipv6() }));
+        }
+        for g in p.user_id_group_pairs() {
+            rules.push(json!({ "port": port, "from": g.group_id() }));
+        }
+    }
+    sort_rules(&mut rules);
+    rules
+}
+
+fn sort_rules(rules: &mut [Value]) {
+    rules.sort_by_key(|r| r.to_string());
+}
+
+fn permission(rule: &Value) -> IpPermission {
+    let port = rule.get("port").and_then(Value::as_i64).unwrap_or(0) as i32;
+    let mut b = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+    if let Some(cidr) = rule.get("cidr").and_then(Value::as_str) {
+        b = if cidr.contains(':') {
+            b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+        } else {
+            b.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+        };
+    }
+    if let Some(group) = rule.get("from").and_then(Value::as_str) {
+        b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build());
+    }
+    b.build()
+}
+
+fn desired_rules(attrs: &BTreeMap<String, Value>) -> Vec<Value> {
+    let mut rules = attrs.get("ingress").and_then(Value::as_array).cloned().unwrap_or_default();
+    sort_rules(&mut rules);
+    rules
+}
+
+impl SecurityGroupAdapter {
+    fn live_of(&self, g: &aws_sdk_ec2::types::SecurityGroup, region: &str) -> Live {
+        Live {
+            aws_name: g.group_id().unwrap_or_default().to_string(),
+            region: region.to_string(),
+            attributes: BTreeMap::from([
+                ("description".into(), json!(g.description())),
+                ("ingress".into(), Value::Array(rules_of(g.ip_permissions()))),
+            ]),
+            outputs: BTreeMap::from([("id".into(), json!(g.group_id())), ("name".into(), json!(g.group_name()))]),
+            tags: tag_map(g.tags(), |t| (t.key(), t.value())),
+        }
+    }
+
+    async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
+        let vpc = cx.network().await?.vpc_id.clone();
+        let out = cx
+            .aws
+            .ec2(region)
+            .describe_security_groups()
+            .filters(filter("group-name", name))
+            .filters(filter("vpc-id", &vpc))
+            .send()
+            .await
+            .aws("ec2:DescribeSecurityGroups")?;
+        Ok(out.security_groups().first().map(|g| self.live_of(g, region)))
+    }
+
+    async fn set_rules(&self, cx: &Cx, region: &str, id: &str, have: &[Value], want: &[Value]) -> Result<(), AwsError> {
+        let ec2 = cx.aws.ec2(region);
+        let revoke: Vec<IpPermission> = have.iter().filter(|r| !want.contains(r)).map(permission).collect();
+        let add: Vec<IpPermission> = want.iter().filter(|r| !have.contains(r)).map(permission).collect();
+        if !revoke.is_empty() {
+            ec2.revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(revoke))
+                .send()
+                .await
+                .aws("ec2:RevokeSecurityGroupIngress")?;
+        }
+        if !add.is_empty() {
+            let done = ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(add))
+                .send()
+                .await
+                .aws("ec2:AuthorizeSecurityGroupIngress");
+            if let Err(e) = done
+                && e.kind != ErrorKind::Conflict
+            {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Adapter for SecurityGroupAdapter {
+    fn kind(&self) -> Kind {
+        Kind::SecurityGroup
+    }
+
+    /// A group's description cannot change.
+    fn forces_replacement(&self) -> &'static [&'static str] {
+        &["description"]
+    }
+
+    fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        let rules = desired_rules(attrs);
+        attrs.insert("ingress".into(), Value::Array(rules));
+    }
+
+    async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        self.find(cx, &r.aws_name, &r.region).await
+    }
+
+    async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
+        let live = match self.find(cx, &r.aws_name, &r.region).await? {
+            Some(live) if live.is_owned_by(&cx.capsule, &cx.env) => live,
+            Some(_) => {
+                return Err(AwsError::new(
+                    ErrorKind::Conflict,
+                    "ec2:CreateSecurityGroup",
+                    format!("security group {} exists and is not capsule's", r.aws_name),
+                ));
+            }
+            None => {
+                let vpc = cx.network().await?.vpc_id.clone();
+                let tags = TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(
+                        cx.tags_of(r).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
+                    ))
+                    .build();
+                cx.aws
+                    .ec2(&r.region)
+                    .create_security_group()
+                    .group_name(&r.aws_name)
+                    .description(attr_str(attrs, "description"))
+                    .vpc_id(vpc)
+                    .tag_specifications(tags)
+                    .send()
+                    .await
+                    .aws("ec2:CreateSecurityGroup")?;
+                self.find(cx, &r.aws_name, &r.region).await?.ok_or_else(|| {
+                    AwsError::new(ErrorKind::Transient, "ec2:DescribeSecurityGroups", "group not visible after create")
+                })?
+            }
+        };
+        self.update(cx, r, attrs, &live).await
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        live: &Live,
+    ) -> Result<Live, AwsError> {
+        let have = live.attributes.get("ingress").and_then(Value::as_array).cloned().unwrap_or_default();
+        self.set_rules(cx, &r.region, &live.aws_name, &have, &desired_rules(attrs)).await?;
+        self.find(cx, &r.aws_name, &r.region).await?.ok_or_else(|| {
+            AwsError::new(ErrorKind::Transient, "ec2:DescribeSecurityGroups", "group vanished during update")
+        })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        // Network interfaces of deleted tasks and load balancers let go of a group a little
+        // after they are gone: retry DependencyViolation for up to two minutes.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let done = cx
+                .aws
+                .ec2(&live.region)
+                .delete_security_group()
+                .group_id(&live.aws_name)
+                .send()
+                .await
+                .aws("ec2:DeleteSecurityGroup");
+            match done {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e)
+                    if e.code.as_deref() == Some("DependencyViolation") && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
+        let out = cx
+            .aws
+            .ec2(&cx.region)
+            .describe_security_groups()
+            .filters(filter("tag:capsule:name", &cx.capsule))
+            .filters(filter("tag:capsule:env", &cx.env))
+            .send()
+            .await
+            .aws("ec2:DescribeSecurityGroups")?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .map(|g| self.live_of(g, &cx.region))
+            .filter(|l| l.is_owned_by(&cx.capsule, &cx.env))
+            .collect())
+    }
+}
