@@ -233,7 +233,12 @@ async fn apply(
             let error = c.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
             eprintln!("{:>3} {} {outcome} ({:.1}s){error}", c.action.symbol(), c.address, took.as_secs_f64());
         };
-        let applied = crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &report).await;
+        let mut applied =
+            crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &report).await;
+        if applied && let Err(e) = engine::ship_sites(&mut r).await {
+            eprintln!("{e}");
+            applied = false;
+        }
         done.push(r.planned.plan);
         if !applied {
             ok = false;

@@ -99,6 +99,7 @@ fn offline_artifact(a: &Artifact) -> ArtifactPlan {
                 invalidate: vec![],
                 upload_paths: vec![],
                 note: files.is_none().then(|| format!("{} does not exist yet", config::display_path(dir).display())),
+                result: None,
             }
         }
     }
@@ -126,11 +127,12 @@ use std::collections::{BTreeMap, HashSet};
 use futures::StreamExt;
 use serde_json::Value;
 
+use crate::artifacts::site;
 use crate::aws::adapters::{adapter, managed_kinds};
 use crate::aws::{Cx, Live};
 use crate::model::{Address, Desired, Kind};
 use crate::plan::{
-    Action, AttributeChange, Change, Observed, PlanError, has_reference, plan_resource, resolve_attributes,
+    Action, AttributeChange, Change, Observed, PlanError, SiteResult, has_reference, plan_resource, resolve_attributes,
 };
 
 /// How many AWS reads run at once for one capsule environment.
@@ -360,6 +362,79 @@ pub struct Reconcile {
     pub observation: Observation,
     pub planned: Planned,
     pub cx: Cx,
+    /// Per site artifact (same order as the plan's site artifacts): what its sync will do.
+    pub sites: Vec<SitePlan>,
+}
+
+/// A site's sync, planned against its bucket.
+pub struct SitePlan {
+    pub name: String,
+    pub bucket: String,
+    pub region: String,
+    pub distribution: Address,
+    pub sync: site::SyncPlan,
+    pub previous: Option<site::Manifest>,
+}
+
+/// How many paths a plan lists per site.
+const FIRST_PATHS: usize = 5;
+
+/// Plans every site sync: the local folder against the bucket's listing and manifest.
+async fn plan_sites(cx: &Cx, desired: &Desired, obs: &Observation, plan: &mut CapsulePlan) -> Vec<SitePlan> {
+    let mut out = Vec::new();
+    for (i, a) in desired.artifacts.iter().enumerate() {
+        let Artifact::Site { name, dir, headers, bucket, distribution, .. } = a else { continue };
+        let Some(bucket_resource) = desired.get(bucket) else { continue };
+        let planned = async {
+            let rules = site::Rules::new(headers)?;
+            let local = site::scan(dir, &rules).await?;
+            let s3 = cx.aws.s3(&bucket_resource.region);
+            let exists = obs.live.contains_key(&bucket.to_string());
+            let (remote, previous) = if exists {
+                (
+                    site::list_remote(&s3, &bucket_resource.aws_name).await?,
+                    site::read_manifest(&s3, &bucket_resource.aws_name).await?,
+                )
+            } else {
+                (BTreeMap::new(), None)
+            };
+            anyhow::Ok((site::diff(&local, &remote, previous.as_ref()), previous))
+        }
+        .await;
+        match planned {
+            Ok((sync, previous)) => {
+                let invalidate = if obs.live.contains_key(&distribution.to_string()) {
+                    site::invalidation_paths(&sync, previous.as_ref())
+                } else {
+                    vec![]
+                };
+                plan.artifacts[i] = ArtifactPlan::Site {
+                    name: name.clone(),
+                    upload: Some(sync.upload.len() as u64),
+                    delete: Some(sync.delete.len() as u64),
+                    unchanged: Some(sync.unchanged),
+                    invalidate,
+                    upload_paths: sync.upload.iter().take(FIRST_PATHS).map(|(f, _)| f.key.clone()).collect(),
+                    note: None,
+                    result: None,
+                };
+                out.push(SitePlan {
+                    name: name.clone(),
+                    bucket: bucket_resource.aws_name.clone(),
+                    region: bucket_resource.region.clone(),
+                    distribution: distribution.clone(),
+                    sync,
+                    previous,
+                });
+            }
+            Err(e) => plan.errors.push(PlanError {
+                address: format!("{}.{}.site.{name}", desired.capsule, desired.env),
+                message: e.to_string(),
+                hint: None,
+            }),
+        }
+    }
+    out
 }
 
 /// Expands, observes and plans one capsule environment.
@@ -385,9 +460,55 @@ pub async fn reconcile(
         allow_destroy,
     );
     let observation = observe(&cx, &desired).await;
-    let planned =
+    let mut planned =
         plan_live(&desired, &graph, &observation, &session.account, environment.config.capsule.account.as_deref());
-    Ok(Reconcile { desired, graph, observation, planned, cx })
+    let sites = plan_sites(&cx, &desired, &observation, &mut planned.plan).await;
+    Ok(Reconcile { desired, graph, observation, planned, cx, sites })
+}
+
+/// Syncs every planned site and invalidates what changed; results go into the plan's
+/// site artifacts. Runs after the resources applied.
+pub async fn ship_sites(r: &mut Reconcile) -> anyhow::Result<()> {
+    for sp in &r.sites {
+        let s3 = r.cx.aws.s3(&sp.region);
+        let report = site::sync(&s3, &sp.bucket, &sp.sync, &format!("site {}", sp.name))
+            .await
+            .map_err(|e| anyhow::anyhow!("site {}: {e}", sp.name))?;
+        let paths = site::invalidation_paths(&sp.sync, sp.previous.as_ref());
+        let mut invalidation_id = None;
+        if !paths.is_empty() {
+            let dist = r
+                .desired
+                .get(&sp.distribution)
+                .ok_or_else(|| anyhow::anyhow!("site {} has no distribution", sp.name))?;
+            let adapter =
+                adapter(Kind::CloudfrontDistribution).ok_or_else(|| anyhow::anyhow!("no distribution adapter"))?;
+            let live = adapter
+                .observe(&r.cx, dist)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("distribution of site {} not found", sp.name))?;
+            let id = live.outputs.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let reference = site::caller_reference(&id, &sp.sync, &paths);
+            invalidation_id = site::invalidate(&r.cx.aws.cloudfront("us-east-1"), &id, &paths, &reference)
+                .await
+                .map_err(|e| anyhow::anyhow!("site {}: {e}", sp.name))?;
+        }
+        for a in r.planned.plan.artifacts.iter_mut() {
+            if let ArtifactPlan::Site { name, result, .. } = a
+                && *name == sp.name
+            {
+                *result = Some(SiteResult {
+                    uploaded: report.uploaded,
+                    deleted: report.deleted,
+                    bytes_uploaded: report.bytes_uploaded,
+                    invalidation_id: invalidation_id.clone(),
+                    invalidated_paths: paths.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Stateful resources a plan would delete or replace.

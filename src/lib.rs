@@ -4,6 +4,7 @@
 //! GitHub and artifacts live at the edges.
 
 pub mod apply;
+pub mod artifacts;
 pub mod aws;
 pub mod cli;
 pub mod config;

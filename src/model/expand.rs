@@ -804,23 +804,6 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             dist_deps.push(c.clone());
             cert = Some(c);
         }
-        let mut function = None;
-        if site.spa {
-            let f = b.add_in(
-                Kind::CloudfrontFunction,
-                &format!("{name}-spa"),
-                b.name(&format!("{name}-spa"), 64),
-                "us-east-1".into(),
-                json!({
-                    "runtime": "cloudfront-js-2.0",
-                    "event": "viewer-request",
-                    "purpose": "serve /index.html for paths without a file extension",
-                }),
-                vec![],
-            );
-            dist_deps.push(f.clone());
-            function = Some(f);
-        }
         let dist = b.add_in(
             Kind::CloudfrontDistribution,
             name,
@@ -836,7 +819,8 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
                 "compress": true,
                 "http_version": "http2and3",
                 "price_class": "PriceClass_100",
-                "spa_function": function.as_ref().map(|f| reference(f, "arn")),
+                // Unknown paths answer /index.html (custom error responses, docs/sites.md).
+                "spa": site.spa,
                 "enabled": true,
             }),
             dist_deps,

@@ -100,7 +100,20 @@ pub enum ArtifactPlan {
         upload_paths: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// After apply: what the sync did.
+        #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
+        result: Option<SiteResult>,
     },
+}
+
+/// What a site sync did (apply documents only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteResult {
+    pub uploaded: u64,
+    pub deleted: u64,
+    pub bytes_uploaded: u64,
+    pub invalidation_id: Option<String>,
+    pub invalidated_paths: Vec<String>,
 }
 
 /// A problem that keeps a resource from being planned (e.g. a look-alike capsule does

@@ -91,7 +91,7 @@ pub(crate) fn artifact_line(a: &ArtifactPlan) -> String {
             }
             s
         }
-        ArtifactPlan::Site { name, upload, delete, unchanged, invalidate, note, upload_paths } => {
+        ArtifactPlan::Site { name, upload, delete, unchanged, invalidate, note, upload_paths, .. } => {
             let n = |v: &Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
             let mut s =
                 format!("site {name}: {} to upload, {} to delete, {} unchanged", n(upload), n(delete), n(unchanged));

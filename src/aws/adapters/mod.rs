@@ -1,9 +1,12 @@
 //! One adapter per resource type, read and write code side by side.
 
+mod cloudfront_distribution;
+mod cloudfront_oac;
 mod ecr_repository;
 mod iam_role;
 mod log_group;
 mod s3_bucket;
+mod s3_bucket_policy;
 mod secret;
 mod security_group;
 
@@ -20,6 +23,9 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::SecurityGroup => &security_group::SecurityGroupAdapter,
         Kind::EcrRepository => &ecr_repository::EcrRepositoryAdapter,
         Kind::S3Bucket => &s3_bucket::S3BucketAdapter,
+        Kind::S3BucketPolicy => &s3_bucket_policy::S3BucketPolicyAdapter,
+        Kind::CloudfrontOac => &cloudfront_oac::CloudfrontOacAdapter,
+        Kind::CloudfrontDistribution => &cloudfront_distribution::CloudfrontDistributionAdapter,
         _ => return None,
     })
 }

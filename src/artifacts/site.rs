@@ -1,0 +1,514 @@
+//! Site sync: a folder of built files to an S3 bucket, deciding by content, never by
+//! modification time. A file is uploaded when its MD5 differs from the object's ETag
+//! (multipart objects: the multipart ETag capsule computes the same way, checked against
+//! a sha256 kept in the object's metadata and the manifest), or when its content type or
+//! Cache-Control changed. Headers of objects are remembered in a manifest object, so a
+//! redeploy reads one listing and one small object instead of a HEAD per file.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use futures::StreamExt;
+use globset::{Glob, GlobMatcher};
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::content_type;
+use super::progress::Progress;
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, FoundExt};
+use crate::config::types::HeaderRule;
+
+/// Objects from this size on are uploaded in parts.
+pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Where capsule keeps what it uploaded (headers and hashes), inside the bucket.
+pub const MANIFEST_KEY: &str = ".capsule/manifest.json";
+const UPLOAD_CONCURRENCY: usize = 32;
+
+/// One local file and what its object must look like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalFile {
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    /// The ETag S3 will give the object (unquoted): MD5, or `md5-of-part-md5s-N`.
+    pub etag: String,
+    pub md5_base64: Option<String>,
+    /// sha256 of the whole file, kept in metadata for multipart objects.
+    pub sha256: Option<String>,
+    pub content_type: String,
+    pub cache_control: Option<String>,
+}
+
+/// What the manifest remembers of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub etag: String,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub objects: BTreeMap<String, ManifestEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    New,
+    Content,
+    Headers,
+}
+
+/// What a sync will do.
+#[derive(Debug, Clone, Default)]
+pub struct SyncPlan {
+    /// Uploads in order: everything else first, `index.html` files last.
+    pub upload: Vec<(LocalFile, Why)>,
+    pub delete: Vec<String>,
+    pub unchanged: u64,
+    /// The whole local state, written as the manifest after a sync.
+    pub manifest: Manifest,
+}
+
+/// Header rules compiled once.
+pub struct Rules(Vec<(GlobMatcher, HeaderRule)>);
+
+impl Rules {
+    pub fn new(rules: &[HeaderRule]) -> Result<Rules, globset::Error> {
+        let compiled = rules
+            .iter()
+            .map(|r| Ok((Glob::new(&r.glob)?.compile_matcher(), r.clone())))
+            .collect::<Result<Vec<_>, globset::Error>>()?;
+        Ok(Rules(compiled))
+    }
+
+    /// (content type, cache control) of `key`: the built-in table, then rules in order.
+    pub fn headers(&self, key: &str) -> (String, Option<String>) {
+        let mut ct = content_type::for_key(key).to_string();
+        let mut cc = None;
+        for (m, rule) in &self.0 {
+            if m.is_match(key) {
+                if let Some(t) = &rule.content_type {
+                    ct = t.clone();
+                }
+                if let Some(c) = &rule.cache_control {
+                    cc = Some(c.clone());
+                }
+            }
+        }
+        (ct, cc)
+    }
+}
+
+/// Hashes one file in a single streamed pass (memory does not grow with its size).
+pub fn hash_file(path: &Path, size: u64) -> std::io::Result<(String, Option<String>, Option<String>)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let multipart = size >= MULTIPART_THRESHOLD;
+    let mut whole = Md5::new();
+    let mut sha = Sha256::new();
+    let mut part = Md5::new();
+    let mut part_len = 0u64;
+    let mut part_digests: Vec<u8> = Vec::new();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        if !multipart {
+            whole.update(chunk);
+            continue;
+        }
+        sha.update(chunk);
+        while !chunk.is_empty() {
+            let take = ((PART_SIZE - part_len) as usize).min(chunk.len());
+            part.update(&chunk[..take]);
+            part_len += take as u64;
+            chunk = &chunk[take..];
+            if part_len == PART_SIZE {
+                part_digests.extend_from_slice(&std::mem::take(&mut part).finalize());
+                part_len = 0;
+            }
+        }
+    }
+    if !multipart {
+        let digest = whole.finalize();
+        return Ok((hex::encode(digest), Some(base64::engine::general_purpose::STANDARD.encode(digest)), None));
+    }
+    if part_len > 0 {
+        part_digests.extend_from_slice(&part.finalize());
+    }
+    let parts = part_digests.len() / 16;
+    let etag = format!("{}-{parts}", hex::encode(Md5::digest(&part_digests)));
+    Ok((etag, None, Some(hex::encode(sha.finalize()))))
+}
+
+/// Every file below `dir` with its key, hashes and headers. Hashing runs on all cores.
+pub async fn scan(dir: &Path, rules: &Rules) -> anyhow::Result<Vec<LocalFile>> {
+    if !dir.is_dir() {
+        anyhow::bail!("site folder {} does not exist: build the site before planning or applying", dir.display());
+    }
+    let mut entries = Vec::new();
+    for e in ignore::WalkBuilder::new(dir).standard_filters(false).hidden(false).build() {
+        let e = e?;
+        if !e.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = e.path().strip_prefix(dir)?;
+        let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        if key == ".git" || key.starts_with(".git/") || key == MANIFEST_KEY {
+            continue;
+        }
+        let size = e.metadata()?.len();
+        entries.push((key, e.into_path(), size));
+    }
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+    let hashed = futures::stream::iter(entries)
+        .map(|(key, path, size)| {
+            tokio::task::spawn_blocking(move || hash_file(&path, size).map(|h| (key, path, size, h)))
+        })
+        .buffer_unordered(workers)
+        .collect::<Vec<_>>()
+        .await;
+    let mut files = Vec::with_capacity(hashed.len());
+    for h in hashed {
+        let (key, path, size, (etag, md5_base64, sha256)) = h??;
+        let (content_type, cache_control) = rules.headers(&key);
+        files.push(LocalFile { key, path, size, etag, md5_base64, sha256, content_type, cache_control });
+    }
+    files.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(files)
+}
+
+/// Decides uploads and deletes from the local files, the bucket listing (key -> ETag) and
+/// the manifest of the previous sync. Pure.
+pub fn diff(local: &[LocalFile], remote: &BTreeMap<String, String>, previous: Option<&Manifest>) -> SyncPlan {
+    let mut plan = SyncPlan { manifest: Manifest { version: 1, objects: BTreeMap::new() }, ..Default::default() };
+    for f in local {
+        plan.manifest.objects.insert(
+            f.key.clone(),
+            ManifestEntry {
+                etag: f.etag.clone(),
+                content_type: f.content_type.clone(),
+                cache_control: f.cache_control.clone(),
+                sha256: f.sha256.clone(),
+            },
+        );
+        let why = match remote.get(&f.key) {
+            None => Some(Why::New),
+            Some(etag) => {
+                let known = previous.and_then(|m| m.objects.get(&f.key)).filter(|e| e.etag == *etag);
+                let same_content = if f.sha256.is_some() {
+                    // Multipart: equal computed ETag, or the sha256 capsule recorded for it.
+                    *etag == f.etag || known.is_some_and(|e| e.sha256 == f.sha256)
+                } else {
+                    *etag == f.etag
+                };
+                if !same_content {
+                    Some(Why::Content)
+                } else {
+                    match known {
+                        Some(e) if e.content_type == f.content_type && e.cache_control == f.cache_control => None,
+                        // Headers unknown (no manifest) or different: upload again.
+                        _ => Some(Why::Headers),
+                    }
+                }
+            }
+        };
+        match why {
+            Some(why) => plan.upload.push((f.clone(), why)),
+            None => plan.unchanged += 1,
+        }
+    }
+    let keep: std::collections::BTreeSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
+    plan.delete = remote.keys().filter(|k| !keep.contains(k.as_str()) && k.as_str() != MANIFEST_KEY).cloned().collect();
+    // index.html files last: a page never links to assets that are not there yet.
+    plan.upload.sort_by_key(|(f, _)| (is_index(&f.key), f.key.clone()));
+    plan
+}
+
+fn is_index(key: &str) -> bool {
+    key == "index.html" || key.ends_with("/index.html")
+}
+
+/// At most this many paths are invalidated one by one; more collapse to wildcards.
+pub const MAX_PATHS: usize = 15;
+
+/// Paths to invalidate after a sync: changed (not new) and deleted objects whose
+/// Cache-Control is not immutable; an `index.html` also invalidates its directory path.
+/// Many paths collapse to directory wildcards, then to `/*`.
+pub fn invalidation_paths(plan: &SyncPlan, previous: Option<&Manifest>) -> Vec<String> {
+    let immutable = |cc: Option<&String>| cc.is_some_and(|c| c.contains("immutable"));
+    let mut keys: Vec<&str> = Vec::new();
+    for (f, why) in &plan.upload {
+        let was_immutable =
+            previous.and_then(|m| m.objects.get(&f.key)).is_some_and(|e| immutable(e.cache_control.as_ref()));
+        if *why != Why::New && !(immutable(f.cache_control.as_ref()) && was_immutable) {
+            keys.push(&f.key);
+        }
+    }
+    for k in &plan.delete {
+        if !previous.and_then(|m| m.objects.get(k)).is_some_and(|e| immutable(e.cache_control.as_ref())) {
+            keys.push(k);
+        }
+    }
+    let mut paths: Vec<String> = Vec::new();
+    for k in keys {
+        paths.push(format!("/{k}"));
+        if is_index(k) {
+            paths.push(format!("/{}", k.trim_end_matches("index.html")));
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    collapse(paths)
+}
+
+fn collapse(paths: Vec<String>) -> Vec<String> {
+    if paths.len() <= MAX_PATHS {
+        return paths;
+    }
+    // One wildcard per top-level directory; files at the root stay as they are.
+    let mut out: Vec<String> = paths
+        .iter()
+        .map(|p| match p[1..].split_once('/') {
+            Some((dir, _)) => format!("/{dir}/*"),
+            None => p.clone(),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.len() <= MAX_PATHS { out } else { vec!["/*".to_string()] }
+}
+
+/// The bucket's objects: key -> ETag (unquoted).
+pub async fn list_remote(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut out = BTreeMap::new();
+    let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for o in page.aws("s3:ListObjectsV2")?.contents() {
+            if let (Some(k), Some(e)) = (o.key(), o.e_tag()) {
+                out.insert(k.to_string(), e.trim_matches('"').to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn read_manifest(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<Manifest>, AwsError> {
+    let Some(obj) = s3.get_object().bucket(bucket).key(MANIFEST_KEY).send().await.aws("s3:GetObject").found()? else {
+        return Ok(None);
+    };
+    let bytes =
+        obj.body.collect().await.map_err(|e| AwsError::new(ErrorKind::Transient, "s3:GetObject", e.to_string()))?;
+    Ok(serde_json::from_slice(&bytes.into_bytes()).ok())
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub uploaded: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    pub bytes_uploaded: u64,
+}
+
+/// Uploads, then deletes, then records the manifest.
+pub async fn sync(s3: &aws_sdk_s3::Client, bucket: &str, plan: &SyncPlan, label: &str) -> Result<SyncReport, AwsError> {
+    let total: u64 = plan.upload.iter().map(|(f, _)| f.size).sum();
+    let progress = Progress::new(label, plan.upload.len() as u64, total);
+    let split = plan.upload.iter().position(|(f, _)| is_index(&f.key)).unwrap_or(plan.upload.len());
+    for phase in [&plan.upload[..split], &plan.upload[split..]] {
+        let results = futures::stream::iter(phase)
+            .map(|(f, _)| async {
+                let r = upload(s3, bucket, f).await;
+                progress.file_done(f.size);
+                r
+            })
+            .buffer_unordered(UPLOAD_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        if let Some(e) = results.into_iter().find_map(Result::err) {
+            progress.finish();
+            return Err(e);
+        }
+    }
+    progress.finish();
+    for chunk in plan.delete.chunks(1000) {
+        let objects = chunk
+            .iter()
+            .map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::new(ErrorKind::Invalid, "s3:DeleteObjects", e.to_string()))?;
+        let delete = aws_sdk_s3::types::Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| AwsError::new(ErrorKind::Invalid, "s3:DeleteObjects", e.to_string()))?;
+        let out = s3.delete_objects().bucket(bucket).delete(delete).send().await.aws("s3:DeleteObjects")?;
+        if let Some(err) = out.errors().first() {
+            return Err(AwsError::new(
+                ErrorKind::Other,
+                "s3:DeleteObjects",
+                format!("{}: {}", err.key().unwrap_or_default(), err.message().unwrap_or_default()),
+            ));
+        }
+    }
+    let manifest = serde_json::to_vec(&plan.manifest).unwrap_or_default();
+    s3.put_object()
+        .bucket(bucket)
+        .key(MANIFEST_KEY)
+        .content_type("application/json")
+        .cache_control("no-store")
+        .body(manifest.into())
+        .send()
+        .await
+        .aws("s3:PutObject")?;
+    Ok(SyncReport {
+        uploaded: plan.upload.len() as u64,
+        deleted: plan.delete.len() as u64,
+        unchanged: plan.unchanged,
+        bytes_uploaded: total,
+    })
+}
+
+async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, f: &LocalFile) -> Result<(), AwsError> {
+    let body_err =
+        |e: aws_smithy_types::byte_stream::error::Error| AwsError::new(ErrorKind::Other, "read file", e.to_string());
+    if f.size < MULTIPART_THRESHOLD {
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(&f.path).await.map_err(body_err)?;
+        s3.put_object()
+            .bucket(bucket)
+            .key(&f.key)
+            .body(body)
+            .content_type(&f.content_type)
+            .set_cache_control(f.cache_control.clone())
+            .set_content_md5(f.md5_base64.clone())
+            .send()
+            .await
+            .aws("s3:PutObject")?;
+        return Ok(());
+    }
+    let created = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(&f.key)
+        .content_type(&f.content_type)
+        .set_cache_control(f.cache_control.clone())
+        .set_metadata(f.sha256.clone().map(|s| std::collections::HashMap::from([("sha256".to_string(), s)])))
+        .send()
+        .await
+        .aws("s3:CreateMultipartUpload")?;
+    let upload_id = created.upload_id().unwrap_or_default().to_string();
+    let mut parts = Vec::new();
+    let mut offset = 0u64;
+    let mut number = 1;
+    while offset < f.size {
+        let length = PART_SIZE.min(f.size - offset);
+        let body = aws_sdk_s3::primitives::ByteStream::read_from()
+            .path(&f.path)
+            .offset(offset)
+            .length(aws_sdk_s3::primitives::Length::Exact(length))
+            .build()
+            .await
+            .map_err(body_err)?;
+        let done = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(&f.key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(body)
+            .send()
+            .await;
+        let done = match done.aws("s3:UploadPart") {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = s3.abort_multipart_upload().bucket(bucket).key(&f.key).upload_id(&upload_id).send().await;
+                return Err(e);
+            }
+        };
+        parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(done.e_tag().map(str::to_string))
+                .build(),
+        );
+        offset += length;
+        number += 1;
+    }
+    s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key(&f.key)
+        .upload_id(&upload_id)
+        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .aws("s3:CompleteMultipartUpload")?;
+    Ok(())
+}
+
+/// Creates an invalidation, retrying while CloudFront has too many in progress. The caller
+/// reference is derived from the deploy, so a retried apply does not invalidate twice.
+pub async fn invalidate(
+    cf: &aws_sdk_cloudfront::Client,
+    distribution_id: &str,
+    paths: &[String],
+    caller_reference: &str,
+) -> Result<Option<String>, AwsError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let batch = aws_sdk_cloudfront::types::InvalidationBatch::builder()
+        .caller_reference(caller_reference)
+        .paths(
+            aws_sdk_cloudfront::types::Paths::builder()
+                .quantity(paths.len() as i32)
+                .set_items(Some(paths.to_vec()))
+                .build()
+                .map_err(|e| AwsError::new(ErrorKind::Invalid, "cloudfront:CreateInvalidation", e.to_string()))?,
+        )
+        .build()
+        .map_err(|e| AwsError::new(ErrorKind::Invalid, "cloudfront:CreateInvalidation", e.to_string()))?;
+    let mut wait = Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        match cf
+            .create_invalidation()
+            .distribution_id(distribution_id)
+            .invalidation_batch(batch.clone())
+            .send()
+            .await
+            .aws("cloudfront:CreateInvalidation")
+        {
+            Ok(out) => return Ok(out.invalidation().map(|i| i.id().to_string())),
+            Err(e) if e.kind == ErrorKind::Throttled && tokio::time::Instant::now() + wait < deadline => {
+                eprintln!("CloudFront has too many invalidations in progress; retrying in {}s", wait.as_secs());
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A caller reference for an invalidation: the distribution and the manifest's content.
+pub fn caller_reference(distribution_id: &str, plan: &SyncPlan, paths: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(distribution_id.as_bytes());
+    h.update(serde_json::to_vec(&plan.manifest).unwrap_or_default());
+    for p in paths {
+        h.update(p.as_bytes());
+    }
+    format!("capsule-{}", &hex::encode(h.finalize())[..32])
+}
