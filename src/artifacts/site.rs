@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use futures::StreamExt;
-use globset::{Glob, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -86,7 +86,7 @@ impl Rules {
     pub fn new(rules: &[HeaderRule]) -> Result<Rules, globset::Error> {
         let compiled = rules
             .iter()
-            .map(|r| Ok((Glob::new(&r.glob)?.compile_matcher(), r.clone())))
+            .map(|r| Ok((GlobBuilder::new(&r.glob).literal_separator(true).build()?.compile_matcher(), r.clone())))
             .collect::<Result<Vec<_>, globset::Error>>()?;
         Ok(Rules(compiled))
     }
@@ -511,4 +511,134 @@ pub fn caller_reference(distribution_id: &str, plan: &SyncPlan, paths: &[String]
         h.update(p.as_bytes());
     }
     format!("capsule-{}", &hex::encode(h.finalize())[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(key: &str, etag: &str, cc: Option<&str>) -> LocalFile {
+        LocalFile {
+            key: key.into(),
+            path: PathBuf::from(key),
+            size: 1,
+            etag: etag.into(),
+            md5_base64: None,
+            sha256: None,
+            content_type: content_type::for_key(key).into(),
+            cache_control: cc.map(str::to_string),
+        }
+    }
+
+    fn manifest_of(files: &[LocalFile]) -> Manifest {
+        diff(files, &BTreeMap::new(), None).manifest
+    }
+
+    fn remote(files: &[LocalFile]) -> BTreeMap<String, String> {
+        files.iter().map(|f| (f.key.clone(), f.etag.clone())).collect()
+    }
+
+    #[test]
+    fn unchanged_content_and_headers_upload_nothing() {
+        let files = vec![file("index.html", "a", None), file("app.js", "b", Some("max-age=60"))];
+        let plan = diff(&files, &remote(&files), Some(&manifest_of(&files)));
+        assert!(plan.upload.is_empty() && plan.delete.is_empty());
+        assert_eq!(plan.unchanged, 2);
+        assert!(invalidation_paths(&plan, Some(&manifest_of(&files))).is_empty());
+    }
+
+    #[test]
+    fn content_header_new_and_deleted_files_are_told_apart() {
+        let before = vec![file("index.html", "a", None), file("app.js", "b", None), file("old.css", "c", None)];
+        let now =
+            vec![file("index.html", "A", None), file("app.js", "b", Some("max-age=60")), file("new.png", "d", None)];
+        let previous = manifest_of(&before);
+        let plan = diff(&now, &remote(&before), Some(&previous));
+        let ups: Vec<(&str, Why)> = plan.upload.iter().map(|(f, w)| (f.key.as_str(), *w)).collect();
+        assert_eq!(
+            ups,
+            [("app.js", Why::Headers), ("new.png", Why::New), ("index.html", Why::Content)],
+            "index.html last"
+        );
+        assert_eq!(plan.delete, ["old.css"]);
+        assert_eq!(invalidation_paths(&plan, Some(&previous)), ["/", "/app.js", "/index.html", "/old.css"]);
+    }
+
+    #[test]
+    fn without_a_manifest_headers_are_unknown_and_files_upload_again() {
+        let files = vec![file("a.txt", "a", None)];
+        let plan = diff(&files, &remote(&files), None);
+        assert_eq!(plan.upload[0].1, Why::Headers);
+    }
+
+    #[test]
+    fn immutable_objects_are_not_invalidated() {
+        let before = vec![file("assets/x.js", "a", Some("public, max-age=31536000, immutable"))];
+        let now: Vec<LocalFile> = vec![];
+        let plan = diff(&now, &remote(&before), Some(&manifest_of(&before)));
+        assert_eq!(plan.delete, ["assets/x.js"]);
+        assert!(invalidation_paths(&plan, Some(&manifest_of(&before))).is_empty());
+    }
+
+    #[test]
+    fn many_paths_collapse_to_wildcards() {
+        let before: Vec<LocalFile> = (0..20)
+            .map(|i| file(&format!("docs/p{i}.html"), "a", None))
+            .chain([file("index.html", "a", None)])
+            .collect();
+        let now: Vec<LocalFile> = before.iter().map(|f| LocalFile { etag: "b".into(), ..f.clone() }).collect();
+        let previous = manifest_of(&before);
+        let plan = diff(&now, &remote(&before), Some(&previous));
+        assert_eq!(invalidation_paths(&plan, Some(&previous)), ["/", "/docs/*", "/index.html"]);
+        let spread: Vec<LocalFile> = (0..20).map(|i| file(&format!("d{i}/p.html"), "a", None)).collect();
+        let changed: Vec<LocalFile> = spread.iter().map(|f| LocalFile { etag: "b".into(), ..f.clone() }).collect();
+        let plan = diff(&changed, &remote(&spread), Some(&manifest_of(&spread)));
+        assert_eq!(invalidation_paths(&plan, Some(&manifest_of(&spread))), ["/*"]);
+    }
+
+    #[test]
+    fn header_rules_apply_in_order_over_the_builtin_table() {
+        let rules = Rules::new(&[
+            HeaderRule { glob: "assets/**".into(), cache_control: Some("immutable".into()), content_type: None },
+            HeaderRule {
+                glob: "**/*.js".into(),
+                cache_control: Some("max-age=5".into()),
+                content_type: Some("application/x-js".into()),
+            },
+        ])
+        .unwrap();
+        assert_eq!(
+            rules.headers("assets/a.css"),
+            ("text/css; charset=utf-8".to_string(), Some("immutable".to_string()))
+        );
+        assert_eq!(rules.headers("assets/a.js"), ("application/x-js".to_string(), Some("max-age=5".to_string())));
+        assert_eq!(rules.headers("index.html"), ("text/html; charset=utf-8".to_string(), None));
+        let top =
+            Rules::new(&[HeaderRule { glob: "*.css".into(), cache_control: Some("x".into()), content_type: None }])
+                .unwrap();
+        assert_eq!(top.headers("style.css").1.as_deref(), Some("x"));
+        assert_eq!(top.headers("a/style.css").1, None, "`*` does not cross `/`");
+    }
+
+    #[test]
+    fn hashes_are_streamed_md5_or_multipart_etags() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("s");
+        std::fs::write(&small, b"hello").unwrap();
+        let (etag, b64, sha) = hash_file(&small, 5).unwrap();
+        assert_eq!(etag, "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(b64.as_deref(), Some("XUFAKrxLKna5cZ2REBfFkg=="));
+        assert!(sha.is_none());
+        // 17 MiB: parts of 8 + 8 + 1 MiB.
+        let big = dir.path().join("b");
+        let data: Vec<u8> = (0..17 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &data).unwrap();
+        let (etag, _, sha) = hash_file(&big, data.len() as u64).unwrap();
+        let mut parts = Vec::new();
+        for chunk in data.chunks(PART_SIZE as usize) {
+            parts.extend_from_slice(&Md5::digest(chunk));
+        }
+        assert_eq!(etag, format!("{}-3", hex::encode(Md5::digest(&parts))));
+        assert_eq!(sha, Some(hex::encode(Sha256::digest(&data))));
+    }
 }

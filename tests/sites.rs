@@ -1,0 +1,257 @@
+//! Static sites end to end on the test bed: infrastructure read back through the S3 and
+//! CloudFront APIs, sync by content (never by modification time), headers, deletions,
+//! invalidations, multipart objects and convergence.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use capsule::aws::Aws;
+use serde_json::Value;
+
+fn testbed() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| v.starts_with("http://127.0.0.1")),
+        "these tests need the local test bed: eval \"$(scripts/testbed up)\" (scripts/test does it)"
+    );
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}{}{}", nanos % 100_000, N.fetch_add(1, Ordering::SeqCst))
+}
+
+fn capsule(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capsule")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Applies and returns the site artifact of the apply document.
+fn apply(dir: &Path) -> Value {
+    let out = capsule(dir, &["apply", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], true);
+    doc["capsules"][0]["artifacts"][0].clone()
+}
+
+fn plan(dir: &Path) -> Value {
+    let out = capsule(dir, &["plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A re-plan shows no resource change and nothing to upload or delete.
+fn assert_converged(dir: &Path) {
+    let p = plan(dir);
+    let changes: Vec<&Value> =
+        p["capsules"][0]["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "no-op").collect();
+    assert!(changes.is_empty(), "{changes:#?}");
+    let site = &p["capsules"][0]["artifacts"][0];
+    assert_eq!((site["upload"].as_u64(), site["delete"].as_u64()), (Some(0), Some(0)), "{site}");
+    let out = capsule(dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+struct Site {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    name: String,
+}
+
+impl Site {
+    fn new(spa: bool, extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let name = unique("web");
+        let site = Site { _dir: dir, root, name };
+        site.config(spa, extra);
+        site.write("index.html", "<h1>home</h1>");
+        site.write("about/index.html", "<h1>about</h1>");
+        site.write("assets/app.js", "console.log(1)");
+        site.write("assets/app.css", "body{}");
+        site.write("data.json", "{\"a\":1}");
+        site
+    }
+    fn config(&self, spa: bool, extra: &str) {
+        let body = format!(
+            "[capsule]\nname = \"{}\"\n[sites.web]\ndir = \"dist\"\nspa = {spa}\n[[sites.web.headers]]\nglob = \"assets/**\"\ncache_control = \"public, max-age=31536000, immutable\"\n{extra}",
+            self.name
+        );
+        std::fs::write(self.root.join("capsule.toml"), body).unwrap();
+    }
+    fn write(&self, key: &str, body: &str) {
+        let p = self.root.join("dist").join(key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    fn bucket(&self) -> String {
+        format!("{}-production-web-123456789012", self.name)
+    }
+}
+
+async fn s3() -> aws_sdk_s3::Client {
+    Aws::from_env().await.s3("us-east-1")
+}
+
+#[tokio::test]
+async fn first_deploy_builds_private_infrastructure_and_uploads_everything() {
+    testbed();
+    let site = Site::new(true, "");
+    let result = apply(&site.root);
+    assert_eq!((result["uploaded"].as_u64(), result["deleted"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(result["invalidation_id"], Value::Null, "a new distribution has nothing cached");
+    assert_converged(&site.root);
+
+    let s3 = s3().await;
+    let bucket = site.bucket();
+    let pab = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    let c = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let own = s3.get_bucket_ownership_controls().bucket(&bucket).send().await.unwrap();
+    assert_eq!(own.ownership_controls().unwrap().rules()[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let enc = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
+    assert_eq!(
+        enc.server_side_encryption_configuration().unwrap().rules()[0]
+            .apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+
+    // Objects carry their content types and header rules.
+    let js = s3.head_object().bucket(&bucket).key("assets/app.js").send().await.unwrap();
+    assert_eq!(js.content_type(), Some("text/javascript; charset=utf-8"));
+    assert_eq!(js.cache_control(), Some("public, max-age=31536000, immutable"));
+    let html = s3.head_object().bucket(&bucket).key("index.html").send().await.unwrap();
+    assert_eq!(html.content_type(), Some("text/html; charset=utf-8"));
+    assert_eq!(html.cache_control(), None);
+
+    // The distribution: OAC origin, HTTPS redirect, compression, HTTP/2+3, root object, SPA.
+    let cf = Aws::from_env().await.cloudfront("us-east-1");
+    let list = cf.list_distributions().send().await.unwrap();
+    let summary = list
+        .distribution_list()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|d| d.comment() == format!("{}-production-web", site.name))
+        .unwrap()
+        .clone();
+    let config = cf.get_distribution_config().id(summary.id()).send().await.unwrap();
+    let config = config.distribution_config().unwrap();
+    let origin = &config.origins().unwrap().items()[0];
+    assert!(origin.origin_access_control_id().is_some_and(|id| !id.is_empty()));
+    assert_eq!(origin.domain_name(), format!("{bucket}.s3.us-east-1.amazonaws.com"));
+    let behavior = config.default_cache_behavior().unwrap();
+    assert_eq!(behavior.viewer_protocol_policy().as_str(), "redirect-to-https");
+    assert_eq!(behavior.compress(), Some(true));
+    assert_eq!(config.http_version().unwrap().as_str(), "http2and3");
+    let errors = config.custom_error_responses().unwrap().items();
+    assert!(errors.iter().any(|e| e.error_code() == 404
+        && e.response_page_path() == Some("/index.html")
+        && e.response_code() == Some("200")));
+    // The bucket admits exactly that distribution.
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(policy["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceArn"], summary.arn());
+    assert_eq!(policy["Statement"][0]["Principal"]["Service"], "cloudfront.amazonaws.com");
+}
+
+#[tokio::test]
+async fn fresh_checkout_uploads_nothing_and_edits_are_found_by_content() {
+    testbed();
+    let site = Site::new(false, "");
+    apply(&site.root);
+
+    // A fresh CI checkout: every file rewritten with the same bytes, new mtimes.
+    for key in ["index.html", "about/index.html", "assets/app.js", "assets/app.css", "data.json"] {
+        let p = site.root.join("dist").join(key);
+        let body = std::fs::read(&p).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::fs::write(&p, body).unwrap();
+    }
+    let result = apply(&site.root);
+    assert_eq!((result["uploaded"].as_u64(), result["bytes_uploaded"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(result["invalidated_paths"], serde_json::json!([]));
+    assert_eq!(result["invalidation_id"], Value::Null, "nothing changed, nothing invalidated");
+
+    // A same-size edit is found; index.html invalidates its directory too.
+    site.write("about/index.html", "<h1>ABOUT</h1>");
+    let p = plan(&site.root);
+    assert_eq!(p["capsules"][0]["artifacts"][0]["upload_paths"], serde_json::json!(["about/index.html"]));
+    let result = apply(&site.root);
+    assert_eq!(result["uploaded"], 1);
+    assert_eq!(result["invalidated_paths"], serde_json::json!(["/about/", "/about/index.html"]));
+    assert!(result["invalidation_id"].is_string());
+    let body = s3().await.get_object().bucket(site.bucket()).key("about/index.html").send().await.unwrap();
+    assert_eq!(body.body.collect().await.unwrap().into_bytes().as_ref(), b"<h1>ABOUT</h1>");
+    assert_converged(&site.root);
+}
+
+#[tokio::test]
+async fn a_header_change_alone_reuploads_and_deletions_follow() {
+    testbed();
+    let site = Site::new(false, "");
+    apply(&site.root);
+
+    site.config(false, "[[sites.web.headers]]\nglob = \"*.json\"\ncache_control = \"no-cache\"\ncontent_type = \"application/vnd.capsule+json\"\n");
+    let result = apply(&site.root);
+    assert_eq!(result["uploaded"], 1);
+    assert_eq!(result["invalidated_paths"], serde_json::json!(["/data.json"]));
+    let head = s3().await.head_object().bucket(site.bucket()).key("data.json").send().await.unwrap();
+    assert_eq!((head.cache_control(), head.content_type()), (Some("no-cache"), Some("application/vnd.capsule+json")));
+    assert_converged(&site.root);
+
+    // Deleted files go from the bucket; immutable ones are not invalidated.
+    std::fs::remove_file(site.root.join("dist/data.json")).unwrap();
+    std::fs::remove_file(site.root.join("dist/assets/app.css")).unwrap();
+    let result = apply(&site.root);
+    assert_eq!(result["deleted"], 2);
+    assert_eq!(result["invalidated_paths"], serde_json::json!(["/data.json"]));
+    let listed = s3().await.list_objects_v2().bucket(site.bucket()).send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, [".capsule/manifest.json", "about/index.html", "assets/app.js", "index.html"]);
+    assert_converged(&site.root);
+}
+
+#[tokio::test]
+async fn large_files_go_multipart_and_are_recognised_afterwards() {
+    testbed();
+    let site = Site::new(false, "");
+    let big: String = (0..(17 * 1024 * 1024 / 16)).map(|i| format!("{i:015}\n")).collect();
+    site.write("video/big.txt", &big);
+    let result = apply(&site.root);
+    assert_eq!(result["uploaded"], 6);
+    let head = s3().await.head_object().bucket(site.bucket()).key("video/big.txt").send().await.unwrap();
+    assert!(head.e_tag().unwrap().ends_with("-3\""), "multipart ETag: {:?}", head.e_tag());
+    assert!(head.metadata().and_then(|m| m.get("sha256")).is_some_and(|s| s.len() == 64));
+    assert_converged(&site.root);
+}
+
+#[tokio::test]
+async fn turning_spa_on_updates_the_distribution_in_place() {
+    testbed();
+    let site = Site::new(false, "");
+    apply(&site.root);
+    site.config(true, "");
+    let p = plan(&site.root);
+    let changes: Vec<(String, String)> = p["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(changes, [(format!("{}.production.cloudfront_distribution.web", site.name), "update".to_string())]);
+    apply(&site.root);
+    assert_converged(&site.root);
+}
