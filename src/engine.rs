@@ -391,10 +391,10 @@ async fn plan_sites(cx: &Cx, desired: &Desired, obs: &Observation, plan: &mut Ca
             let s3 = cx.aws.s3(&bucket_resource.region);
             let exists = obs.live.contains_key(&bucket.to_string());
             let (remote, previous) = if exists {
-                (
-                    site::list_remote(&s3, &bucket_resource.aws_name).await?,
-                    site::read_manifest(&s3, &bucket_resource.aws_name).await?,
-                )
+                let remote = site::list_remote(&s3, &bucket_resource.aws_name).await?;
+                let previous = site::read_manifest(&s3, &bucket_resource.aws_name).await?;
+                let previous = site::recover_headers(&s3, &bucket_resource.aws_name, &local, &remote, previous).await?;
+                (remote, previous)
             } else {
                 (BTreeMap::new(), None)
             };
@@ -471,10 +471,10 @@ pub async fn reconcile(
 pub async fn ship_sites(r: &mut Reconcile) -> anyhow::Result<()> {
     for sp in &r.sites {
         let s3 = r.cx.aws.s3(&sp.region);
-        let report = site::sync(&s3, &sp.bucket, &sp.sync, &format!("site {}", sp.name))
+        let paths = site::invalidation_paths(&sp.sync, sp.previous.as_ref());
+        let report = site::sync(&s3, &sp.bucket, &sp.sync, sp.previous.as_ref(), &paths, &format!("site {}", sp.name))
             .await
             .map_err(|e| anyhow::anyhow!("site {}: {e}", sp.name))?;
-        let paths = site::invalidation_paths(&sp.sync, sp.previous.as_ref());
         let mut invalidation_id = None;
         if !paths.is_empty() {
             let dist = r
@@ -491,6 +491,10 @@ pub async fn ship_sites(r: &mut Reconcile) -> anyhow::Result<()> {
             let id = live.outputs.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let reference = site::caller_reference(&id, &sp.sync, &paths);
             invalidation_id = site::invalidate(&r.cx.aws.cloudfront("us-east-1"), &id, &paths, &reference)
+                .await
+                .map_err(|e| anyhow::anyhow!("site {}: {e}", sp.name))?;
+            // Invalidated: nothing is pending any more.
+            site::write_manifest(&s3, &sp.bucket, &sp.sync.manifest)
                 .await
                 .map_err(|e| anyhow::anyhow!("site {}: {e}", sp.name))?;
         }

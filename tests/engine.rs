@@ -440,3 +440,66 @@ async fn an_interrupted_apply_converges_on_the_next_one() {
     }
     assert_eq!(owned, desired.resources.len());
 }
+
+#[tokio::test]
+async fn a_failure_skips_its_dependents_but_not_its_siblings() {
+    testbed();
+    let name = unique("fail");
+    let cx = Cx::new(aws().await, "123456789012".into(), name.clone(), "production".into(), "us-east-1".into(), false);
+    // A policy IAM rejects (Effect must be Allow or Deny) makes the role fail; the log
+    // group is made to depend on it; the secret is independent.
+    let bad = resource(
+        &name,
+        Kind::IamRole,
+        "web",
+        &format!("{name}-production-web"),
+        json!({
+            "path": format!("/capsule/{name}/production/"), "description": "bad", "assumed_by": "ecs-tasks.amazonaws.com",
+            "managed_policies": [],
+            "policy": { "Version": "2012-10-17", "Statement": [{ "Effect": "Maybe", "Action": ["s3:GetObject"], "Resource": ["*"] }] },
+        }),
+        vec![],
+    );
+    let dependent = resource(
+        &name,
+        Kind::LogGroup,
+        "api",
+        &format!("/capsule/{name}/production/api"),
+        json!({ "retention_days": 7 }),
+        vec![bad.address.clone()],
+    );
+    let sibling = resource(
+        &name,
+        Kind::Secret,
+        "stripe",
+        &format!("capsule/{name}/production/stripe"),
+        json!({ "description": "k", "value_source": "user" }),
+        vec![],
+    );
+    let desired = Desired {
+        capsule: name.clone(),
+        env: "production".into(),
+        region: "us-east-1".into(),
+        resources: vec![bad, dependent, sibling],
+        artifacts: vec![],
+    };
+    let (graph, obs, mut planned) = plan_of(&cx, &desired).await;
+    let ok = capsule::apply::apply(&cx, &desired, &graph, &obs, &mut planned, &|_, _| {}).await;
+    assert!(!ok);
+    let outcome = |kind: &str| {
+        let c = planned.plan.changes.iter().find(|c| c.kind == kind).unwrap();
+        (c.outcome, c.error.clone().unwrap_or_default())
+    };
+    let (o, e) = outcome("iam_role");
+    assert_eq!(o, Some(capsule::plan::Outcome::Failed));
+    assert!(e.contains("iam:PutRolePolicy"), "{e}");
+    let (o, e) = outcome("log_group");
+    assert_eq!(o, Some(capsule::plan::Outcome::Skipped));
+    assert!(e.contains(&format!("{name}.production.iam_role.web did not apply")), "{e}");
+    assert_eq!(outcome("secret").0, Some(capsule::plan::Outcome::Applied));
+    assert!(
+        adapter(Kind::LogGroup).unwrap().list_owned(&cx).await.unwrap().is_empty(),
+        "the dependent was not attempted"
+    );
+    assert_eq!(adapter(Kind::Secret).unwrap().list_owned(&cx).await.unwrap().len(), 1, "the sibling applied");
+}

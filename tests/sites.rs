@@ -255,3 +255,55 @@ async fn turning_spa_on_updates_the_distribution_in_place() {
     apply(&site.root);
     assert_converged(&site.root);
 }
+
+#[tokio::test]
+async fn a_killed_apply_converges_on_the_next_one() {
+    testbed();
+    let site = Site::new(false, "");
+    for i in 0..2000 {
+        site.write(&format!("pages/p{i}.html"), &format!("<p>page {i}</p>"));
+    }
+    // Kill the process while it uploads (resources take well under a second here).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(["apply"])
+        .current_dir(&site.root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the sync is under way (some objects are in the bucket), then kill.
+    let s3c = s3().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let n = match s3c.list_objects_v2().bucket(site.bucket()).max_keys(100).send().await {
+            Ok(o) => o.key_count().unwrap_or(0),
+            Err(_) => 0,
+        };
+        if n >= 50 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let p = plan(&site.root);
+    let left = p["capsules"][0]["artifacts"][0]["upload"].as_u64().unwrap();
+    assert!(left > 0 && left < 2005, "the apply was interrupted mid-sync ({left} files left)");
+
+    let result = apply(&site.root);
+    assert_eq!(result["uploaded"].as_u64(), Some(left), "only what was missing is uploaded");
+    assert_converged(&site.root);
+    // Nothing duplicated or orphaned: one bucket, one distribution, every file once.
+    let listed = s3().await.list_objects_v2().bucket(site.bucket()).max_keys(5000).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(2006), "2005 files and the manifest");
+    let cf = Aws::from_env().await.cloudfront("us-east-1");
+    let list = cf.list_distributions().send().await.unwrap();
+    let mine = list
+        .distribution_list()
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|d| d.comment() == format!("{}-production-web", site.name))
+        .count();
+    assert_eq!(mine, 1);
+}

@@ -28,6 +28,8 @@ pub const PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Where capsule keeps what it uploaded (headers and hashes), inside the bucket.
 pub const MANIFEST_KEY: &str = ".capsule/manifest.json";
 const UPLOAD_CONCURRENCY: usize = 32;
+/// Uploads between two manifest writes.
+const MANIFEST_EVERY: usize = 500;
 
 /// One local file and what its object must look like.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,10 @@ pub struct ManifestEntry {
 pub struct Manifest {
     pub version: u32,
     pub objects: BTreeMap<String, ManifestEntry>,
+    /// Paths a sync changed but has not invalidated yet: a sync killed between its uploads
+    /// and its invalidation leaves them here, and the next one invalidates them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_invalidation: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +199,7 @@ pub async fn scan(dir: &Path, rules: &Rules) -> anyhow::Result<Vec<LocalFile>> {
 /// Decides uploads and deletes from the local files, the bucket listing (key -> ETag) and
 /// the manifest of the previous sync. Pure.
 pub fn diff(local: &[LocalFile], remote: &BTreeMap<String, String>, previous: Option<&Manifest>) -> SyncPlan {
-    let mut plan = SyncPlan { manifest: Manifest { version: 1, objects: BTreeMap::new() }, ..Default::default() };
+    let mut plan = SyncPlan { manifest: Manifest { version: 1, ..Default::default() }, ..Default::default() };
     for f in local {
         plan.manifest.objects.insert(
             f.key.clone(),
@@ -262,7 +268,7 @@ pub fn invalidation_paths(plan: &SyncPlan, previous: Option<&Manifest>) -> Vec<S
             keys.push(k);
         }
     }
-    let mut paths: Vec<String> = Vec::new();
+    let mut paths: Vec<String> = previous.map(|m| m.pending_invalidation.clone()).unwrap_or_default();
     for k in keys {
         paths.push(format!("/{k}"));
         if is_index(k) {
@@ -324,23 +330,55 @@ pub struct SyncReport {
 }
 
 /// Uploads, then deletes, then records the manifest.
-pub async fn sync(s3: &aws_sdk_s3::Client, bucket: &str, plan: &SyncPlan, label: &str) -> Result<SyncReport, AwsError> {
+pub async fn sync(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    plan: &SyncPlan,
+    previous: Option<&Manifest>,
+    pending_invalidation: &[String],
+    label: &str,
+) -> Result<SyncReport, AwsError> {
     let total: u64 = plan.upload.iter().map(|(f, _)| f.size).sum();
     let progress = Progress::new(label, plan.upload.len() as u64, total);
+    // The manifest is rewritten after every batch: it only ever describes objects as
+    // capsule uploaded them, so a killed sync loses at most one batch of header knowledge.
+    let mut recorded: Manifest = previous.cloned().unwrap_or_default();
+    recorded.version = 1;
+    recorded.pending_invalidation = pending_invalidation.to_vec();
+    for f in plan.upload.iter().map(|(f, _)| f) {
+        recorded.objects.remove(&f.key);
+    }
     let split = plan.upload.iter().position(|(f, _)| is_index(&f.key)).unwrap_or(plan.upload.len());
     for phase in [&plan.upload[..split], &plan.upload[split..]] {
-        let results = futures::stream::iter(phase)
-            .map(|(f, _)| async {
-                let r = upload(s3, bucket, f).await;
-                progress.file_done(f.size);
-                r
-            })
-            .buffer_unordered(UPLOAD_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await;
-        if let Some(e) = results.into_iter().find_map(Result::err) {
-            progress.finish();
-            return Err(e);
+        for batch in phase.chunks(MANIFEST_EVERY) {
+            let results = futures::stream::iter(batch)
+                .map(|(f, _)| async {
+                    let r = upload(s3, bucket, f).await;
+                    progress.file_done(f.size);
+                    r.map(|()| f.key.clone())
+                })
+                .buffer_unordered(UPLOAD_CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await;
+            let mut failed = None;
+            for r in results {
+                match r {
+                    Ok(key) => {
+                        if let Some(e) = plan.manifest.objects.get(&key) {
+                            recorded.objects.insert(key, e.clone());
+                        }
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if let Some(e) = failed {
+                progress.finish();
+                let _ = write_manifest(s3, bucket, &recorded).await;
+                return Err(e);
+            }
+            if batch.len() == MANIFEST_EVERY {
+                write_manifest(s3, bucket, &recorded).await?;
+            }
         }
     }
     progress.finish();
@@ -364,22 +402,72 @@ pub async fn sync(s3: &aws_sdk_s3::Client, bucket: &str, plan: &SyncPlan, label:
             ));
         }
     }
-    let manifest = serde_json::to_vec(&plan.manifest).unwrap_or_default();
-    s3.put_object()
-        .bucket(bucket)
-        .key(MANIFEST_KEY)
-        .content_type("application/json")
-        .cache_control("no-store")
-        .body(manifest.into())
-        .send()
-        .await
-        .aws("s3:PutObject")?;
+    let mut done = plan.manifest.clone();
+    done.pending_invalidation = pending_invalidation.to_vec();
+    write_manifest(s3, bucket, &done).await?;
     Ok(SyncReport {
         uploaded: plan.upload.len() as u64,
         deleted: plan.delete.len() as u64,
         unchanged: plan.unchanged,
         bytes_uploaded: total,
     })
+}
+
+pub async fn write_manifest(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -> Result<(), AwsError> {
+    let body = serde_json::to_vec(manifest).unwrap_or_default();
+    s3.put_object()
+        .bucket(bucket)
+        .key(MANIFEST_KEY)
+        .content_type("application/json")
+        .cache_control("no-store")
+        .body(body.into())
+        .send()
+        .await
+        .aws("s3:PutObject")
+        .map(|_| ())
+}
+
+/// Manifest entries for objects whose content matches but whose headers capsule does not
+/// know (no manifest yet, or a sync killed before it recorded them), read with HEAD.
+pub async fn recover_headers(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    local: &[LocalFile],
+    remote: &BTreeMap<String, String>,
+    previous: Option<Manifest>,
+) -> Result<Option<Manifest>, AwsError> {
+    let unknown: Vec<&LocalFile> = local
+        .iter()
+        .filter(|f| remote.get(&f.key).is_some_and(|etag| *etag == f.etag))
+        .filter(|f| {
+            previous.as_ref().and_then(|m| m.objects.get(&f.key)).is_none_or(|e| remote.get(&f.key) != Some(&e.etag))
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(previous);
+    }
+    let heads = futures::stream::iter(unknown)
+        .map(|f| async move {
+            let h = s3.head_object().bucket(bucket).key(&f.key).send().await.aws("s3:HeadObject")?;
+            Ok::<_, AwsError>((
+                f.key.clone(),
+                ManifestEntry {
+                    etag: h.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                    content_type: h.content_type().unwrap_or_default().to_string(),
+                    cache_control: h.cache_control().map(str::to_string),
+                    sha256: h.metadata().and_then(|m| m.get("sha256")).cloned(),
+                },
+            ))
+        })
+        .buffer_unordered(UPLOAD_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let mut manifest = previous.unwrap_or(Manifest { version: 1, ..Default::default() });
+    for h in heads {
+        let (key, entry) = h?;
+        manifest.objects.insert(key, entry);
+    }
+    Ok(Some(manifest))
 }
 
 async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, f: &LocalFile) -> Result<(), AwsError> {
@@ -569,6 +657,16 @@ mod tests {
         let files = vec![file("a.txt", "a", None)];
         let plan = diff(&files, &remote(&files), None);
         assert_eq!(plan.upload[0].1, Why::Headers);
+    }
+
+    #[test]
+    fn paths_a_killed_sync_left_pending_are_invalidated_next_time() {
+        let files = vec![file("index.html", "a", None)];
+        let mut previous = manifest_of(&files);
+        previous.pending_invalidation = vec!["/app.js".into()];
+        let plan = diff(&files, &remote(&files), Some(&previous));
+        assert!(plan.upload.is_empty());
+        assert_eq!(invalidation_paths(&plan, Some(&previous)), ["/app.js"]);
     }
 
     #[test]

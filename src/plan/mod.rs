@@ -149,7 +149,9 @@ impl ArtifactPlan {
     pub fn has_work(&self) -> bool {
         match self {
             ArtifactPlan::Image { action, .. } => action == "build",
-            ArtifactPlan::Site { upload, delete, .. } => upload.unwrap_or(0) + delete.unwrap_or(0) > 0,
+            ArtifactPlan::Site { upload, delete, invalidate, .. } => {
+                upload.unwrap_or(0) + delete.unwrap_or(0) > 0 || !invalidate.is_empty()
+            }
         }
     }
 }
