@@ -334,10 +334,18 @@ impl Adapter for CloudfrontDistributionAdapter {
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let prefix = format!("{}-{}-", cx.capsule, cx.env);
         let mut out = Vec::new();
-        for (id, arn, _) in self.find(cx, |c| c.starts_with(&prefix)).await? {
-            if let Some(live) = self.read(cx, &id, &arn).await?
-                && live.is_owned_by(&cx.capsule, &cx.env)
-            {
+        let cf = cx.aws.cloudfront("us-east-1");
+        for (id, arn, comment) in self.find(cx, |c| c.starts_with(&prefix)).await? {
+            // Ownership needs the tags only; a delete needs the id.
+            let tags = cf.list_tags_for_resource().resource(&arn).send().await.aws("cloudfront:ListTagsForResource")?;
+            let live = Live {
+                aws_name: comment,
+                region: "us-east-1".into(),
+                outputs: BTreeMap::from([("id".into(), json!(id)), ("arn".into(), json!(arn))]),
+                tags: tags.tags().map(|t| tag_map(t.items(), |t| (Some(t.key()), t.value()))).unwrap_or_default(),
+                ..Default::default()
+            };
+            if live.is_owned_by(&cx.capsule, &cx.env) {
                 out.push(live);
             }
         }

@@ -329,10 +329,17 @@ impl Adapter for S3BucketAdapter {
             if !name.starts_with(&prefix) {
                 continue;
             }
+            // Ownership needs the tags only; a delete needs the name and region.
             let region = b.bucket_region().unwrap_or(&cx.region).to_string();
-            if let Some(live) = self.read(cx, name, &region).await?
-                && live.is_owned_by(&cx.capsule, &cx.env)
-            {
+            let tags =
+                cx.aws.s3(&region).get_bucket_tagging().bucket(name).send().await.aws("s3:GetBucketTagging").found()?;
+            let live = Live {
+                aws_name: name.to_string(),
+                region,
+                tags: tags.map(|t| tag_map(t.tag_set(), |t| (Some(t.key()), Some(t.value())))).unwrap_or_default(),
+                ..Default::default()
+            };
+            if live.is_owned_by(&cx.capsule, &cx.env) {
                 owned.push(live);
             }
         }
