@@ -307,3 +307,43 @@ async fn a_killed_apply_converges_on_the_next_one() {
         .count();
     assert_eq!(mine, 1);
 }
+
+#[tokio::test]
+async fn removing_a_site_deletes_its_infrastructure_only_with_allow_destroy() {
+    testbed();
+    let site = Site::new(false, "");
+    apply(&site.root);
+    std::fs::write(site.root.join("capsule.toml"), format!("[capsule]\nname = \"{}\"\n", site.name)).unwrap();
+    let p = plan(&site.root);
+    let mut deletes: Vec<String> = p["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "delete")
+        .map(|c| c["type"].as_str().unwrap().to_string())
+        .collect();
+    deletes.sort();
+    assert_eq!(deletes, ["cloudfront_distribution", "cloudfront_oac", "s3_bucket", "s3_bucket_policy"]);
+
+    let out = capsule(&site.root, &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--allow-destroy"));
+    let s3 = s3().await;
+    assert!(s3.head_bucket().bucket(site.bucket()).send().await.is_ok(), "refused: the bucket and its files stay");
+
+    let out = capsule(&site.root, &["apply", "--allow-destroy"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s3.head_bucket().bucket(site.bucket()).send().await.is_err(), "the bucket is gone");
+    let cf = Aws::from_env().await.cloudfront("us-east-1");
+    let list = cf.list_distributions().send().await.unwrap();
+    let left = list
+        .distribution_list()
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|d| d.comment() == format!("{}-production-web", site.name))
+        .count();
+    assert_eq!(left, 0, "the distribution was disabled, then deleted");
+    let out = capsule(&site.root, &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -112,17 +112,21 @@ impl Adapter for S3BucketPolicyAdapter {
     }
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
-        let prefix = format!("{}-{}-", cx.capsule, cx.env);
-        let out = cx.aws.s3(&cx.region).list_buckets().prefix(&prefix).send().await.aws("s3:ListBuckets")?;
+        // The policies of the capsule's own buckets that carry capsule's statement.
         let mut owned = Vec::new();
-        for b in out.buckets() {
-            let Some(name) = b.name().filter(|n| n.starts_with(&prefix)) else { continue };
-            let region = b.bucket_region().unwrap_or(&cx.region).to_string();
-            if let Some(live) = self.read(cx, name, &region).await?
-                && live.is_owned_by(&cx.capsule, &cx.env)
-                && !live.attributes["allow_read_from_distribution"].is_null()
-            {
-                owned.push(live);
+        for bucket in super::s3_bucket::S3BucketAdapter.list_owned(cx).await? {
+            let s3 = cx.aws.s3(&bucket.region);
+            let Some(policy) =
+                s3.get_bucket_policy().bucket(&bucket.aws_name).send().await.aws("s3:GetBucketPolicy").found()?
+            else {
+                continue;
+            };
+            let policy: Value = serde_json::from_str(policy.policy().unwrap_or("{}")).unwrap_or(Value::Null);
+            if let Some(reader) = reader_of(&policy) {
+                owned.push(Live {
+                    attributes: BTreeMap::from([("allow_read_from_distribution".into(), json!(reader))]),
+                    ..bucket
+                });
             }
         }
         Ok(owned)
