@@ -347,3 +347,23 @@ async fn removing_a_site_deletes_its_infrastructure_only_with_allow_destroy() {
     let out = capsule(&site.root, &["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn ci_progress_is_plain_lines_in_a_github_actions_group() {
+    testbed();
+    let site = Site::new(false, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(["apply"])
+        .current_dir(&site.root)
+        .env("CI", "true")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let group = err.find("::group::site web: 5 files").expect("a group opens");
+    let done = err.find("site web: 5/5 files").expect("a plain progress line");
+    let end = err.find("::endgroup::").expect("the group closes");
+    assert!(group < done && done < end, "{err}");
+    assert!(!err.contains('\r') && !err.contains("\x1b["), "no terminal control in CI logs");
+}

@@ -1,5 +1,6 @@
 //! Progress of long transfers: a bar with bytes and files on a terminal, plain throttled
-//! lines in CI (`CI=true`) or when stderr is not a terminal.
+//! lines in CI (`CI=true`) or when stderr is not a terminal, inside a `::group::` block under
+//! GitHub Actions (`GITHUB_ACTIONS=true`).
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ pub struct Progress {
     state: Mutex<(u64, u64, Instant)>,
     total_files: u64,
     total_bytes: u64,
+    grouped: bool,
 }
 
 const LINE_EVERY: Duration = Duration::from_secs(5);
@@ -29,7 +31,18 @@ impl Progress {
             bar.set_message(format!("{label}: 0/{total_files} files"));
             bar
         });
-        Progress { label: label.to_string(), bar, state: Mutex::new((0, 0, Instant::now())), total_files, total_bytes }
+        let grouped = bar.is_none() && total_files > 0 && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        if grouped {
+            eprintln!("::group::{label}: {total_files} files, {total_bytes} bytes");
+        }
+        Progress {
+            label: label.to_string(),
+            bar,
+            state: Mutex::new((0, 0, Instant::now())),
+            total_files,
+            total_bytes,
+            grouped,
+        }
     }
 
     /// One more file of `bytes` done.
@@ -53,6 +66,15 @@ impl Progress {
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+        if self.bar.is_none()
+            && let Ok(s) = self.state.lock()
+            && s.0 > 0
+        {
+            eprintln!("{}: {}/{} files, {}/{} bytes, done", self.label, s.0, self.total_files, s.1, self.total_bytes);
+        }
+        if self.grouped {
+            eprintln!("::endgroup::");
         }
     }
 }
