@@ -26,6 +26,13 @@ pub enum PlanFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChangedFormat {
+    Text,
+    Json,
+    Matrix,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Selection {
     /// Directory searched for capsule.toml files (gitignore-aware).
@@ -82,6 +89,18 @@ pub enum Command {
     },
     /// Print the JSON Schema of capsule.toml.
     Schema,
+    /// List the capsules changed between two revisions (a matrix for GitHub Actions).
+    Changed {
+        /// The revision to compare against (e.g. the pull request's base).
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value = "HEAD")]
+        head: String,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ChangedFormat,
+    },
     /// Manage secret values (never printed, never in git).
     Secrets {
         #[command(subcommand)]
@@ -125,6 +144,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 envs,
                 plural(envs)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Changed { base, head, root, format } => {
+            let project = load(&root)?;
+            let changed = crate::git::changed_capsules(&project, &base, &head)?;
+            match format {
+                ChangedFormat::Text => {
+                    for c in &changed {
+                        println!("{}\t{}\t{}", c.capsule, c.dir, c.because);
+                    }
+                }
+                ChangedFormat::Json => println!("{}", serde_json::to_string_pretty(&changed)?),
+                ChangedFormat::Matrix => println!("{}", crate::git::matrix(&changed)),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {

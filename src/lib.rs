@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod git;
 pub mod model;
 pub mod plan;
 pub mod render;
