@@ -89,6 +89,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of capsule.toml.
     Schema,
+    /// Plan every capsule against live AWS; exit 2 when live state drifted from the files.
+    Drift {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
     /// List the capsules changed between two revisions (a matrix for GitHub Actions).
     Changed {
         /// The revision to compare against (e.g. the pull request's base).
@@ -144,6 +151,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 envs,
                 plural(envs)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Drift { root, format } => {
+            let project = load(&root)?;
+            let targets = engine::select(&project, &Targets { root: root.clone(), ..Default::default() })?;
+            let plan = runtime()?.block_on(online_plan(&project, &targets))?;
+            emit(&plan, format, None)?;
+            if plan.has_errors() {
+                return Ok(ExitCode::from(1));
+            }
+            if plan.has_changes() {
+                eprintln!("Drift: live AWS differs from the configuration (above).");
+                return Ok(ExitCode::from(2));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Changed { base, head, root, format } => {

@@ -503,3 +503,30 @@ async fn a_failure_skips_its_dependents_but_not_its_siblings() {
     );
     assert_eq!(adapter(Kind::Secret).unwrap().list_owned(&cx).await.unwrap().len(), 1, "the sibling applied");
 }
+
+#[tokio::test]
+async fn drift_exits_2_when_live_state_was_changed_outside_capsule() {
+    testbed();
+    let name = unique("drf");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("capsule.toml"),
+        format!("[capsule]\nname = \"{name}\"\n[secrets]\nstripe = {{ description = \"key\" }}\n"),
+    )
+    .unwrap();
+    let out = capsule(dir.path(), &["apply"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = capsule(dir.path(), &["drift"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let sm = aws().await.secrets("us-east-1");
+    sm.update_secret()
+        .secret_id(format!("capsule/{name}/production/stripe"))
+        .description("edited by hand")
+        .send()
+        .await
+        .unwrap();
+    let out = capsule(dir.path(), &["drift"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("description: \"edited by hand\" -> \"key\""), "{}", text(&out));
+}
