@@ -96,6 +96,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
+    /// The GitHub Actions entry points.
+    Github {
+        #[command(subcommand)]
+        command: GithubCommand,
+    },
     /// List the capsules changed between two revisions (a matrix for GitHub Actions).
     Changed {
         /// The revision to compare against (e.g. the pull request's base).
@@ -112,6 +117,16 @@ pub enum Command {
     Secrets {
         #[command(subcommand)]
         command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GithubCommand {
+    /// On `pull_request`: plan the changed capsules and keep the pull request's one plan
+    /// comment up to date.
+    Plan {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
     },
 }
 
@@ -153,6 +168,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Github { command: GithubCommand::Plan { root } } => runtime()?.block_on(github_plan(&root)),
         Command::Drift { root, format } => {
             let project = load(&root)?;
             let targets = engine::select(&project, &Targets { root: root.clone(), ..Default::default() })?;
@@ -342,6 +358,78 @@ async fn set_secret(project: &Project, capsule: &str, env: &str, name: &str) -> 
     let version = engine::put_secret_value(&r, name, value).await?;
     println!("Stored a new value for secret `{name}` of {capsule}/{env} (version {version}).");
     Ok(())
+}
+
+/// `capsule github plan`: reads the event, plans the changed capsules (offline for forks or
+/// without credentials), comments, and writes the step summary and outputs.
+async fn github_plan(root: &Path) -> anyhow::Result<ExitCode> {
+    use crate::github::{self, GitHub};
+    let env = github::Env::from_process()?;
+    let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&event_path)?)?;
+    let pr = github::pull_request(&event)?;
+    let gh = GitHub::new(&env)?;
+    let run_url = env.run_url();
+    let append = |path: &Option<std::path::PathBuf>, text: &str| -> anyhow::Result<()> {
+        if let Some(p) = path {
+            use std::io::Write as _;
+            std::fs::OpenOptions::new().create(true).append(true).open(p)?.write_all(text.as_bytes())?;
+        }
+        Ok(())
+    };
+    let project = match config::load_project(root) {
+        Ok(p) => p,
+        Err(diags) => {
+            for d in &diags.0 {
+                println!("{}", github::annotation(d));
+            }
+            let body = format!(
+                "{}\n## capsule plan\n\n:x: The configuration has {} error(s); nothing was planned.\n\n```\n{diags}\n```\n",
+                github::MARKER,
+                diags.len()
+            );
+            gh.upsert_comment(pr.number, &body).await?;
+            append(&env.step_summary, &body)?;
+            append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
+            eprintln!("{diags}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let changed = crate::git::changed_capsules(&project, &pr.base_sha, &pr.head_sha)?;
+    let mut targets = Vec::new();
+    for c in &changed {
+        let i = project.capsules.iter().position(|p| p.name == c.capsule).unwrap_or_default();
+        targets.extend(c.environments.iter().map(|e| (i, e.clone())));
+    }
+    let mut note = None;
+    let plan = if pr.from_fork {
+        note = Some("This pull request comes from a fork, which gets no AWS credentials: this is an offline plan (every resource shown as created).".to_string());
+        engine::offline_plan(&project, &targets, &engine::default_region())?
+    } else {
+        match engine::Session::connect().await {
+            Ok(session) => {
+                let mut capsules = Vec::new();
+                for (i, e) in &targets {
+                    capsules.push(engine::reconcile(&session, &project, *i, e, false).await?.planned.plan);
+                }
+                Plan::new(capsules, false)
+            }
+            Err(e) => {
+                note = Some(format!("AWS could not be reached ({e}): this is an offline plan."));
+                engine::offline_plan(&project, &targets, &engine::default_region())?
+            }
+        }
+    };
+    if changed.is_empty() {
+        note = Some("No capsule changed in this pull request.".into());
+    }
+    let body = github::comment_body(&plan, run_url.as_deref(), note.as_deref());
+    let outcome = gh.upsert_comment(pr.number, &body).await?;
+    append(&env.step_summary, &github::step_summary(&plan, run_url.as_deref()))?;
+    append(&env.output, &github::outputs(&plan))?;
+    print!("{}", render::text(&plan, false));
+    eprintln!("Plan comment on pull request #{}: {outcome:?}.", pr.number);
+    Ok(if plan.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn color_for(out: Option<&Path>) -> bool {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod git;
+pub mod github;
 pub mod model;
 pub mod plan;
 pub mod render;
