@@ -1,28 +1,12 @@
 //! `capsule changed` on real git repositories made in temporary directories.
 
+mod common;
+
+use common::{commit, write};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use git2::{IndexAddOption, Repository, Signature};
-
-fn write(root: &Path, rel: &str, body: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, body).unwrap();
-}
-
-/// Stages everything and commits; returns the commit id.
-fn commit(repo: &Repository, message: &str) -> String {
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], IndexAddOption::DEFAULT, None).unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = Signature::now("test", "test@example.com").unwrap();
-    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
-    let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents).unwrap().to_string()
-}
+use git2::Repository;
 
 fn changed(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_capsule")).arg("changed").args(args).arg("--root").arg(root).output().unwrap()

@@ -2,6 +2,9 @@
 //! re-plan, edits, removals, ownership, the account guard and interrupted applies. Real
 //! AWS SDK calls against moto; state is read back through the AWS APIs.
 
+mod common;
+
+use common::{testbed, text, unique};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -13,21 +16,6 @@ use capsule::engine::{observe, plan_live};
 use capsule::model::{Address, Desired, Graph, Kind, Resource, ownership_tags, reference};
 use capsule::plan::Action;
 use serde_json::{Value, json};
-
-/// Fails (never skips) when the test bed is not there: scripts/test starts it.
-fn testbed() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| v.starts_with("http://127.0.0.1")),
-        "these tests need the local test bed: eval \"$(scripts/testbed up)\" (scripts/test does it)"
-    );
-}
-
-/// A capsule name no other test uses.
-fn unique(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}{}{}", nanos % 100_000, N.fetch_add(1, Ordering::SeqCst))
-}
 
 fn capsule(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_capsule"));
@@ -44,10 +32,6 @@ fn capsule(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         return child.wait_with_output().unwrap();
     }
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn plan_json(dir: &Path) -> Value {

@@ -2,14 +2,16 @@
 //! and JSON shapes (comments with pagination and `Link`, PATCH, 422 over 65,536 characters,
 //! 401 without the token), on a real git repository, planning against the test bed.
 
+mod common;
+
+use common::{commit, text, write};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use git2::{IndexAddOption, Repository, Signature};
+use git2::Repository;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -137,23 +139,6 @@ async fn github_server() -> (String, Shared) {
     (base, state)
 }
 
-fn write(root: &Path, rel: &str, body: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, body).unwrap();
-}
-
-fn commit(repo: &Repository, message: &str) -> String {
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], IndexAddOption::DEFAULT, None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = Signature::now("test", "test@example.com").unwrap();
-    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
-    let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents).unwrap().to_string()
-}
-
 struct Run {
     dir: tempfile::TempDir,
     summary: std::path::PathBuf,
@@ -176,10 +161,6 @@ fn github_plan(base_url: &str, run: &Run, base: &str, head: &str, token: &str) -
         .env("GITHUB_OUTPUT", &run.output)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

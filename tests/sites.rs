@@ -2,32 +2,17 @@
 //! CloudFront APIs, sync by content (never by modification time), headers, deletions,
 //! invalidations, multipart objects and convergence.
 
+mod common;
+
+use common::{testbed, text, unique};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capsule::aws::Aws;
 use serde_json::Value;
 
-fn testbed() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| v.starts_with("http://127.0.0.1")),
-        "these tests need the local test bed: eval \"$(scripts/testbed up)\" (scripts/test does it)"
-    );
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}{}{}", nanos % 100_000, N.fetch_add(1, Ordering::SeqCst))
-}
-
 fn capsule(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_capsule")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// Applies and returns the site artifact of the apply document.
