@@ -139,6 +139,29 @@ pub trait Adapter: Send + Sync {
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError>;
 }
 
+/// A read right after a write must find the resource.
+pub trait Visible {
+    fn visible(self, operation: &'static str) -> Result<Live, AwsError>;
+}
+
+impl Visible for Option<Live> {
+    fn visible(self, operation: &'static str) -> Result<Live, AwsError> {
+        self.ok_or_else(|| AwsError::new(ErrorKind::Transient, operation, "not found right after it was written"))
+    }
+}
+
+impl Live {
+    /// `self` if it carries this capsule's ownership tags; a conflict otherwise (capsule
+    /// never adopts a look-alike).
+    pub fn ensure_owned(self, cx: &Cx, operation: &'static str) -> Result<Live, AwsError> {
+        if self.is_owned_by(&cx.capsule, &cx.env) {
+            Ok(self)
+        } else {
+            Err(AwsError::new(ErrorKind::Conflict, operation, format!("{} exists and is not capsule's", self.aws_name)))
+        }
+    }
+}
+
 /// Reads a string attribute.
 pub fn attr_str<'a>(attrs: &'a BTreeMap<String, Value>, key: &str) -> &'a str {
     attrs.get(key).and_then(Value::as_str).unwrap_or_default()

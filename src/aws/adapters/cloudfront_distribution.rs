@@ -21,6 +21,7 @@ use aws_sdk_cloudfront::types::{
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::{attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -235,13 +236,7 @@ impl Adapter for CloudfrontDistributionAdapter {
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         if let Some(live) = self.observe(cx, r).await? {
-            if !live.is_owned_by(&cx.capsule, &cx.env) {
-                return Err(AwsError::new(
-                    ErrorKind::Conflict,
-                    "cloudfront:CreateDistribution",
-                    format!("distribution {} exists and is not capsule's", r.aws_name),
-                ));
-            }
+            let live = live.ensure_owned(cx, "cloudfront:CreateDistribution")?;
             return self.update(cx, r, attrs, &live).await;
         }
         let tags = Tags::builder()
@@ -262,9 +257,7 @@ impl Adapter for CloudfrontDistributionAdapter {
         let d = out.distribution().ok_or_else(|| {
             AwsError::new(ErrorKind::Other, "cloudfront:CreateDistributionWithTags", "no distribution in the answer")
         })?;
-        self.read(cx, d.id(), d.arn()).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "cloudfront:GetDistribution", "not visible after create")
-        })
+        self.read(cx, d.id(), d.arn()).await?.visible("cloudfront:GetDistribution")
     }
 
     async fn update(
@@ -290,9 +283,7 @@ impl Adapter for CloudfrontDistributionAdapter {
             .await
             .aws("cloudfront:UpdateDistribution")?;
         let arn = live.outputs.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
-        self.read(cx, &id, &arn)
-            .await?
-            .ok_or_else(|| AwsError::new(ErrorKind::Transient, "cloudfront:GetDistribution", "vanished during update"))
+        self.read(cx, &id, &arn).await?.visible("cloudfront:GetDistribution")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

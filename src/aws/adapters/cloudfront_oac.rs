@@ -10,6 +10,7 @@ use aws_sdk_cloudfront::types::{
 };
 use serde_json::{Value, json};
 
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_str;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource, TAG_COMPONENT, TAG_ENV, TAG_MANAGED_BY, TAG_NAME};
@@ -97,13 +98,7 @@ impl Adapter for CloudfrontOacAdapter {
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         if let Some(live) = self.observe(cx, r).await? {
-            if !live.is_owned_by(&cx.capsule, &cx.env) {
-                return Err(AwsError::new(
-                    ErrorKind::Conflict,
-                    "cloudfront:CreateOriginAccessControl",
-                    format!("origin access control {} exists and is not capsule's", r.aws_name),
-                ));
-            }
+            let live = live.ensure_owned(cx, "cloudfront:CreateOriginAccessControl")?;
             return self.update(cx, r, attrs, &live).await;
         }
         cx.aws
@@ -113,9 +108,7 @@ impl Adapter for CloudfrontOacAdapter {
             .send()
             .await
             .aws("cloudfront:CreateOriginAccessControl")?;
-        self.observe(cx, r).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "cloudfront:ListOriginAccessControls", "not visible after create")
-        })
+        self.observe(cx, r).await?.visible("cloudfront:ListOriginAccessControls")
     }
 
     async fn update(
@@ -135,9 +128,7 @@ impl Adapter for CloudfrontOacAdapter {
             .send()
             .await
             .aws("cloudfront:UpdateOriginAccessControl")?;
-        self.observe(cx, r).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "cloudfront:ListOriginAccessControls", "vanished during update")
-        })
+        self.observe(cx, r).await?.visible("cloudfront:ListOriginAccessControls")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

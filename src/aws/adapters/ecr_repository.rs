@@ -10,6 +10,7 @@ use aws_sdk_ecr::types::{
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::{attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -114,16 +115,8 @@ impl Adapter for EcrRepositoryAdapter {
         {
             return Err(e);
         }
-        let live = self.read(cx, &r.aws_name, &r.region).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "ecr:DescribeRepositories", "repository not visible after create")
-        })?;
-        if !live.is_owned_by(&cx.capsule, &cx.env) {
-            return Err(AwsError::new(
-                ErrorKind::Conflict,
-                "ecr:CreateRepository",
-                format!("repository {} exists and is not capsule's", r.aws_name),
-            ));
-        }
+        let live = self.read(cx, &r.aws_name, &r.region).await?.visible("ecr:DescribeRepositories")?;
+        let live = live.ensure_owned(cx, "ecr:CreateRepository")?;
         self.update(cx, r, attrs, &live).await
     }
 
@@ -164,9 +157,7 @@ impl Adapter for EcrRepositoryAdapter {
                 .await
                 .aws("ecr:PutLifecyclePolicy")?;
         }
-        self.read(cx, name, &r.region).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "ecr:DescribeRepositories", "repository vanished during update")
-        })
+        self.read(cx, name, &r.region).await?.visible("ecr:DescribeRepositories")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -8,6 +8,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_str;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -177,9 +178,7 @@ impl IamRoleAdapter {
                 .aws("iam:DetachRolePolicy")
                 .found()?;
         }
-        self.read(cx, name, &r.region)
-            .await?
-            .ok_or_else(|| AwsError::new(ErrorKind::Transient, "iam:GetRole", "role vanished during update"))
+        self.read(cx, name, &r.region).await?.visible("iam:GetRole")
     }
 }
 
@@ -227,17 +226,8 @@ impl Adapter for IamRoleAdapter {
         {
             return Err(e);
         }
-        let live = self
-            .read(cx, &r.aws_name, &r.region)
-            .await?
-            .ok_or_else(|| AwsError::new(ErrorKind::Transient, "iam:GetRole", "role not visible after create"))?;
-        if !live.is_owned_by(&cx.capsule, &cx.env) {
-            return Err(AwsError::new(
-                ErrorKind::Conflict,
-                "iam:CreateRole",
-                format!("role {} exists and is not capsule's", r.aws_name),
-            ));
-        }
+        let live = self.read(cx, &r.aws_name, &r.region).await?.visible("iam:GetRole")?;
+        let live = live.ensure_owned(cx, "iam:CreateRole")?;
         self.converge(cx, r, attrs, &live).await
     }
 

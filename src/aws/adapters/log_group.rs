@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_i64;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -104,9 +105,7 @@ impl Adapter for LogGroupAdapter {
             }
         }
         self.put_retention(cx, r, attrs).await?;
-        self.observe(cx, r).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "logs:DescribeLogGroups", "log group not visible after create")
-        })
+        self.observe(cx, r).await?.visible("logs:DescribeLogGroups")
     }
 
     async fn update(
@@ -117,9 +116,7 @@ impl Adapter for LogGroupAdapter {
         _live: &Live,
     ) -> Result<Live, AwsError> {
         self.put_retention(cx, r, attrs).await?;
-        self.observe(cx, r).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "logs:DescribeLogGroups", "log group vanished during update")
-        })
+        self.observe(cx, r).await?.visible("logs:DescribeLogGroups")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

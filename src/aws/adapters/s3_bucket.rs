@@ -13,6 +13,7 @@ use aws_sdk_s3::types::{
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::{attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -175,9 +176,7 @@ impl S3BucketAdapter {
                 .await
                 .aws("s3:PutBucketVersioning")?;
         }
-        self.read(cx, name, &r.region)
-            .await?
-            .ok_or_else(|| AwsError::new(ErrorKind::Transient, "s3:HeadBucket", "bucket vanished"))
+        self.read(cx, name, &r.region).await?.visible("s3:HeadBucket")
     }
 
     /// Deletes every object (and version) of a bucket, 1,000 keys per request.
@@ -276,13 +275,7 @@ impl Adapter for S3BucketAdapter {
             Ok(_) => None,
             Err(e) if e.kind == ErrorKind::Conflict => {
                 let live = self.read(cx, &r.aws_name, &r.region).await?.ok_or(e.clone())?;
-                if !live.is_owned_by(&cx.capsule, &cx.env) {
-                    return Err(AwsError::new(
-                        ErrorKind::Conflict,
-                        "s3:CreateBucket",
-                        format!("bucket {} exists and is not capsule's", r.aws_name),
-                    ));
-                }
+                let live = live.ensure_owned(cx, "s3:CreateBucket")?;
                 Some(live)
             }
             Err(e) => return Err(e),

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_str;
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct S3BucketPolicyAdapter;
@@ -69,9 +70,7 @@ impl S3BucketPolicyAdapter {
             .send()
             .await
             .aws("s3:PutBucketPolicy")?;
-        self.read(cx, &r.aws_name, &r.region)
-            .await?
-            .ok_or_else(|| AwsError::new(ErrorKind::Transient, "s3:GetBucketPolicy", "policy not visible after put"))
+        self.read(cx, &r.aws_name, &r.region).await?.visible("s3:GetBucketPolicy")
     }
 }
 

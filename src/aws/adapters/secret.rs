@@ -9,6 +9,7 @@ use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_str;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -101,9 +102,7 @@ impl Adapter for SecretAdapter {
             }
             Err(e) => return Err(e),
         }
-        self.observe(cx, r).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "secretsmanager:DescribeSecret", "secret not visible after create")
-        })
+        self.observe(cx, r).await?.visible("secretsmanager:DescribeSecret")
     }
 
     async fn update(
@@ -128,9 +127,7 @@ impl Adapter for SecretAdapter {
             .send()
             .await
             .aws("secretsmanager:TagResource")?;
-        self.observe(cx, r).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "secretsmanager:DescribeSecret", "secret vanished during update")
-        })
+        self.observe(cx, r).await?.visible("secretsmanager:DescribeSecret")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_str;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -173,9 +174,7 @@ impl Adapter for SecurityGroupAdapter {
                     .send()
                     .await
                     .aws("ec2:CreateSecurityGroup")?;
-                self.find(cx, &r.aws_name, &r.region).await?.ok_or_else(|| {
-                    AwsError::new(ErrorKind::Transient, "ec2:DescribeSecurityGroups", "group not visible after create")
-                })?
+                self.find(cx, &r.aws_name, &r.region).await?.visible("ec2:DescribeSecurityGroups")?
             }
         };
         self.update(cx, r, attrs, &live).await
@@ -190,9 +189,7 @@ impl Adapter for SecurityGroupAdapter {
     ) -> Result<Live, AwsError> {
         let have = live.attributes.get("ingress").and_then(Value::as_array).cloned().unwrap_or_default();
         self.set_rules(cx, &r.region, &live.aws_name, &have, &desired_rules(attrs)).await?;
-        self.find(cx, &r.aws_name, &r.region).await?.ok_or_else(|| {
-            AwsError::new(ErrorKind::Transient, "ec2:DescribeSecurityGroups", "group vanished during update")
-        })
+        self.find(cx, &r.aws_name, &r.region).await?.visible("ec2:DescribeSecurityGroups")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
