@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Project};
+use crate::deploy;
 use crate::engine::{self, Selection as Targets};
 use crate::plan::Plan;
 use crate::render;
@@ -91,8 +92,8 @@ pub enum Command {
     Schema,
     /// Plan every capsule against live AWS; exit 2 when live state drifted from the files.
     Drift {
-        #[arg(long, default_value = ".")]
-        root: PathBuf,
+        #[command(flatten)]
+        select: Selection,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
@@ -113,6 +114,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ChangedFormat,
     },
+    /// Break the apply lock of a capsule environment whose holder is gone (a cancelled or
+    /// crashed run). Prints who held it.
+    Unlock {
+        capsule: String,
+        env: String,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// Manage secret values (never printed, never in git).
     Secrets {
         #[command(subcommand)]
@@ -125,8 +134,18 @@ pub enum GithubCommand {
     /// On `pull_request`: plan the changed capsules and keep the pull request's one plan
     /// comment up to date.
     Plan {
-        #[arg(long, default_value = ".")]
-        root: PathBuf,
+        #[command(flatten)]
+        select: Selection,
+    },
+    /// On `push` to the default branch: apply the capsules the pushed commits changed
+    /// (environments in declaration order, stopping at the first failure), then comment the
+    /// outcome on the pull request the commit came from.
+    Apply {
+        #[command(flatten)]
+        select: Selection,
+        /// Allow deleting or replacing stateful resources (databases, caches, buckets).
+        #[arg(long)]
+        allow_destroy: bool,
     },
 }
 
@@ -168,10 +187,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Github { command: GithubCommand::Plan { root } } => runtime()?.block_on(github_plan(&root)),
-        Command::Drift { root, format } => {
+        Command::Github { command: GithubCommand::Plan { select } } => runtime()?.block_on(github_plan(&select)),
+        Command::Github { command: GithubCommand::Apply { select, allow_destroy } } => {
+            runtime()?.block_on(github_apply(&select, allow_destroy))
+        }
+        Command::Unlock { capsule, env, root } => {
             let project = load(&root)?;
-            let targets = engine::select(&project, &Targets { root: root.clone(), ..Default::default() })?;
+            runtime()?.block_on(unlock(&project, &capsule, &env))
+        }
+        Command::Drift { select, format } => {
+            let project = load(&select.root)?;
+            let targets = engine::select(&project, &select.targets())?;
             let plan = runtime()?.block_on(online_plan(&project, &targets))?;
             emit(&plan, format, None)?;
             if plan.has_errors() {
@@ -242,7 +268,7 @@ async fn online_plan(project: &Project, targets: &[(usize, String)]) -> anyhow::
     Ok(Plan::new(capsules, false))
 }
 
-/// Plans and applies each target in order, stopping at the first that fails or is refused.
+/// `capsule apply`: each target in order under its lock; stops at the first failure.
 async fn apply(
     project: &Project,
     targets: &[(usize, String)],
@@ -252,85 +278,22 @@ async fn apply(
 ) -> anyhow::Result<ExitCode> {
     let session = engine::Session::connect().await?;
     let human = format != PlanFormat::Json;
-    let mut done = Vec::new();
-    let mut ok = true;
-    let mut refused = false;
-    for (i, env) in targets {
-        let mut r = engine::reconcile(&session, project, *i, env, allow_destroy).await?;
-        let single = Plan::new(vec![r.planned.plan.clone()], false);
-        if human {
-            print!("{}", render::text(&single, color_for(None)));
-        }
-        if !r.planned.plan.errors.is_empty() {
-            eprintln!(
-                "Refusing to apply {}/{}: the plan has errors (above). Nothing was changed.",
-                r.desired.capsule, r.desired.env
-            );
-            done.push(r.planned.plan);
-            ok = false;
-            refused = true;
-            break;
-        }
-        let destructive = engine::destructive_stateful(&r.planned.plan);
-        if !allow_destroy && !destructive.is_empty() {
-            let list: Vec<String> = destructive
-                .iter()
-                .map(|c| {
-                    format!(
-                        "  {} ({})",
-                        c.address,
-                        if c.action == crate::plan::Action::Delete { "delete" } else { "replace" }
-                    )
-                })
-                .collect();
-            eprintln!(
-                "Refusing to apply {}/{}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
-                r.desired.capsule,
-                r.desired.env,
-                list.join("\n")
-            );
-            done.push(r.planned.plan);
-            ok = false;
-            refused = true;
-            break;
-        }
-        let report = |c: &crate::plan::Change, took: std::time::Duration| {
-            let outcome = match c.outcome {
-                Some(crate::plan::Outcome::Applied) => "done",
-                Some(crate::plan::Outcome::Failed) => "FAILED",
-                _ => "skipped",
-            };
-            let error = c.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
-            eprintln!("{:>3} {} {outcome} ({:.1}s){error}", c.action.symbol(), c.address, took.as_secs_f64());
-        };
-        let mut applied =
-            crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &report).await;
-        if applied && let Err(e) = engine::ship_sites(&mut r).await {
-            eprintln!("{e}");
-            applied = false;
-        }
-        done.push(r.planned.plan);
-        if !applied {
-            ok = false;
-            break;
-        }
-    }
-    let mut doc = Plan::new(done, false);
-    doc.ok = Some(ok);
+    let opts = deploy::Options { allow_destroy, human, color: color_for(None) };
+    let run = deploy::apply_all(&session, project, targets, &opts).await;
     if human {
-        let s = doc.summary;
+        let s = run.doc.summary;
         let line = format!("{} created, {} updated, {} replaced, {} deleted.", s.create, s.update, s.replace, s.delete);
-        if ok {
+        if run.ok {
             println!("Apply complete: {line}");
-        } else if refused {
+        } else if run.refused.is_some() {
             println!("Apply refused (see above): that capsule environment was not changed.");
         } else {
             println!("Apply FAILED (see the errors above). The next apply continues from live state.");
         }
     } else {
-        emit(&doc, PlanFormat::Json, out)?;
+        emit(&run.doc, PlanFormat::Json, out)?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if run.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// `capsule secrets set`: the value comes from stdin and goes to Secrets Manager only.
@@ -362,7 +325,8 @@ async fn set_secret(project: &Project, capsule: &str, env: &str, name: &str) -> 
 
 /// `capsule github plan`: reads the event, plans the changed capsules (offline for forks or
 /// without credentials), comments, and writes the step summary and outputs.
-async fn github_plan(root: &Path) -> anyhow::Result<ExitCode> {
+async fn github_plan(select: &Selection) -> anyhow::Result<ExitCode> {
+    let root = select.root.as_path();
     use crate::github::{self, GitHub};
     let env = github::Env::from_process()?;
     let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
@@ -370,13 +334,6 @@ async fn github_plan(root: &Path) -> anyhow::Result<ExitCode> {
     let pr = github::pull_request(&event)?;
     let gh = GitHub::new(&env)?;
     let run_url = env.run_url();
-    let append = |path: &Option<std::path::PathBuf>, text: &str| -> anyhow::Result<()> {
-        if let Some(p) = path {
-            use std::io::Write as _;
-            std::fs::OpenOptions::new().create(true).append(true).open(p)?.write_all(text.as_bytes())?;
-        }
-        Ok(())
-    };
     let project = match config::load_project(root) {
         Ok(p) => p,
         Err(diags) => {
@@ -388,7 +345,7 @@ async fn github_plan(root: &Path) -> anyhow::Result<ExitCode> {
                 github::MARKER,
                 diags.len()
             );
-            gh.upsert_comment(pr.number, &body).await?;
+            gh.upsert_comment(pr.number, github::MARKER, &body).await?;
             append(&env.step_summary, &body)?;
             append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
             eprintln!("{diags}");
@@ -396,11 +353,7 @@ async fn github_plan(root: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     let changed = crate::git::changed_capsules(&project, &pr.base_sha, &pr.head_sha)?;
-    let mut targets = Vec::new();
-    for c in &changed {
-        let i = project.capsules.iter().position(|p| p.name == c.capsule).unwrap_or_default();
-        targets.extend(c.environments.iter().map(|e| (i, e.clone())));
-    }
+    let targets = only_selected(&project, select, changed_targets(&project, &changed))?;
     let mut note = None;
     let plan = if pr.from_fork {
         note = Some("This pull request comes from a fork, which gets no AWS credentials: this is an offline plan (every resource shown as created).".to_string());
@@ -423,13 +376,156 @@ async fn github_plan(root: &Path) -> anyhow::Result<ExitCode> {
     if changed.is_empty() {
         note = Some("No capsule changed in this pull request.".into());
     }
-    let body = github::comment_body(&plan, run_url.as_deref(), note.as_deref());
-    let outcome = gh.upsert_comment(pr.number, &body).await?;
     append(&env.step_summary, &github::step_summary(&plan, run_url.as_deref()))?;
     append(&env.output, &github::outputs(&plan))?;
     print!("{}", render::text(&plan, false));
-    eprintln!("Plan comment on pull request #{}: {outcome:?}.", pr.number);
+    let body = github::comment_body(&plan, github::MARKER, run_url.as_deref(), note.as_deref());
+    match gh.upsert_comment(pr.number, github::MARKER, &body).await {
+        Ok(outcome) => eprintln!("Plan comment on pull request #{}: {outcome:?}.", pr.number),
+        // A fork's pull_request token is read-only: the plan is in the step summary.
+        Err(github::GitHubError::Api { status: 403, .. }) if pr.from_fork => eprintln!(
+            "The token of a fork's pull request may not comment (HTTP 403): the plan is in the step summary only."
+        ),
+        Err(e) => return Err(e.into()),
+    }
     Ok(if plan.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The changed capsules' environments, capsules and environments in declaration order.
+fn changed_targets(project: &Project, changed: &[crate::git::ChangedCapsule]) -> Vec<(usize, String)> {
+    let mut t = Vec::new();
+    for (i, c) in project.capsules.iter().enumerate() {
+        if let Some(ch) = changed.iter().find(|ch| ch.capsule == c.name) {
+            t.extend(c.environments.iter().filter(|e| ch.environments.contains(&e.name)).map(|e| (i, e.name.clone())));
+        }
+    }
+    t
+}
+
+/// Narrows targets to `--capsule` / `--env` (a fan-out job's share); a name that is no
+/// capsule or environment at all is an error, not an empty run.
+fn only_selected(
+    project: &Project,
+    select: &Selection,
+    targets: Vec<(usize, String)>,
+) -> anyhow::Result<Vec<(usize, String)>> {
+    // engine::select validates the names against the project.
+    let allowed = engine::select(project, &select.targets())?;
+    Ok(targets.into_iter().filter(|t| allowed.contains(t)).collect())
+}
+
+/// Appends to a GitHub Actions file (step summary, outputs) when it is set.
+fn append(path: &Option<PathBuf>, text: &str) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// `capsule github apply`: reads the push event, applies the changed capsules under their
+/// locks, writes the step summary and outputs, and comments on the merged pull request.
+async fn github_apply(select: &Selection, allow_destroy: bool) -> anyhow::Result<ExitCode> {
+    let root = select.root.as_path();
+    use crate::github::{self, GitHub};
+    let env = github::Env::from_process()?;
+    let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&event_path)?)?;
+    let push = github::push(&event)?;
+    let gh = GitHub::new(&env)?;
+    let run_url = env.run_url();
+    let project = match config::load_project(root) {
+        Ok(p) => p,
+        Err(diags) => {
+            for d in &diags.0 {
+                println!("{}", github::annotation(d));
+            }
+            append(&env.step_summary, &format!("## capsule apply: :x: invalid configuration\n\n```\n{diags}\n```\n"))?;
+            append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
+            eprintln!("{diags}\nNothing was sent to AWS.");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // Capsules in declaration order, each with its environments in declaration order.
+    let targets: Vec<(usize, String)> = match &push.before {
+        Some(before) => changed_targets(&project, &crate::git::changed_capsules(&project, before, &push.after)?),
+        None => {
+            eprintln!("The push created the branch: every capsule counts as changed.");
+            engine::select(&project, &Targets { root: root.to_path_buf(), ..Default::default() })?
+        }
+    };
+    let targets = only_selected(&project, select, targets)?;
+    if targets.is_empty() {
+        eprintln!("No capsule changed in this push; nothing to apply.");
+        append(&env.step_summary, "## capsule apply\n\nNo capsule changed in this push.\n")?;
+        append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let session = engine::Session::connect().await?;
+    let opts = deploy::Options { allow_destroy, human: true, color: false };
+    let run = deploy::apply_all(&session, &project, &targets, &opts).await;
+    let doc = run.doc;
+    // Environments not reached after a failure are listed, so nobody thinks they deployed.
+    let not_reached: Vec<String> =
+        targets.iter().skip(run.attempted).map(|(i, e)| format!("`{}` · {e}", project.capsules[*i].name)).collect();
+    let mut note = run.refused.clone();
+    if !not_reached.is_empty() {
+        let more = format!("Not applied after the failure: {}.", not_reached.join(", "));
+        note = Some(match note {
+            Some(n) => format!("{n}\n\n{more}"),
+            None => more,
+        });
+    }
+    let note = note.map(|n| n.replace('\n', "\n> "));
+    append(&env.step_summary, &github::step_summary(&doc, run_url.as_deref()))?;
+    append(&env.output, &github::outputs(&doc))?;
+    let marker = github::apply_marker(&push.after);
+    match gh.pulls_for_commit(&push.after).await {
+        Ok(pulls) => match pulls.first() {
+            Some(pr) => {
+                let body = github::comment_body(&doc, &marker, run_url.as_deref(), note.as_deref());
+                match gh.upsert_comment(pr.number, &marker, &body).await {
+                    Ok(o) => eprintln!("Apply comment on pull request #{}: {o:?}.", pr.number),
+                    Err(e) => eprintln!("warning: could not comment on pull request #{}: {e}", pr.number),
+                }
+            }
+            None => eprintln!("Commit {} came from no pull request: no comment.", push.after),
+        },
+        Err(e) => eprintln!("warning: could not find the pull request of {}: {e}", push.after),
+    }
+    let s = doc.summary;
+    if run.ok {
+        println!(
+            "Apply complete: {} created, {} updated, {} replaced, {} deleted.",
+            s.create, s.update, s.replace, s.delete
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("Apply FAILED or refused (see above). The next apply continues from live state.");
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `capsule unlock`: breaks a stale apply lock and says whose it was.
+async fn unlock(project: &Project, capsule: &str, env: &str) -> anyhow::Result<ExitCode> {
+    let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
+    c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule `{capsule}` has no environment `{env}`"))?;
+    let session = engine::Session::connect().await?;
+    let region = engine::region_of(&session, c, env);
+    match crate::lock::break_lock(&session.aws, &session.account, &region, capsule, env).await? {
+        Some(h) => println!(
+            "Broke the apply lock of {capsule}/{env}, held by {} since {}{}.",
+            h.owner,
+            h.acquired_at,
+            h.run_url.map(|u| format!(" ({u})")).unwrap_or_default()
+        ),
+        None => println!("{capsule}/{env} was not locked."),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn color_for(out: Option<&Path>) -> bool {

@@ -437,6 +437,14 @@ async fn plan_sites(cx: &Cx, desired: &Desired, obs: &Observation, plan: &mut Ca
     out
 }
 
+/// The region a capsule environment deploys to (the file's, else the session's default).
+pub fn region_of(session: &Session, capsule: &crate::config::Capsule, env: &str) -> String {
+    capsule
+        .environment(env)
+        .and_then(|e| e.config.capsule.region.clone())
+        .unwrap_or_else(|| session.default_region.clone())
+}
+
 /// Expands, observes and plans one capsule environment.
 pub async fn reconcile(
     session: &Session,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{commit, text, write};
+use common::{commit, testbed, text, unique, write};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Command, Output};
@@ -26,6 +26,10 @@ struct State {
     next_id: u64,
     /// (method, path) of every request.
     requests: Vec<(String, String)>,
+    /// (commit sha, pull request number): what `GET /repos/o/r/commits/{sha}/pulls` lists.
+    commit_pulls: Vec<(String, u64)>,
+    /// Answer writes with 403, as GitHub does for a fork's read-only `pull_request` token.
+    read_only: bool,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -36,6 +40,22 @@ fn comment_json(base: &str, id: u64, body: &str) -> Value {
         "html_url": format!("https://github.com/o/r/pull/5#issuecomment-{id}"), "body": body,
         "user": { "login": "github-actions[bot]", "id": 41898282, "type": "Bot" },
         "created_at": "2026-11-29T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z", "author_association": "NONE"
+    })
+}
+
+/// A pull request as the commits/{sha}/pulls endpoint returns it (the fields GitHub sends
+/// that a client may read; capsule reads number, merged_at and merge_commit_sha).
+fn pull_json(base: &str, number: u64, merge_sha: &str) -> Value {
+    json!({
+        "url": format!("{base}/repos/o/r/pulls/{number}"), "id": 1000 + number, "number": number,
+        "html_url": format!("https://github.com/o/r/pull/{number}"), "state": "closed", "locked": false,
+        "title": "Deploy a change", "user": { "login": "dev", "id": 1, "type": "User" },
+        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z",
+        "closed_at": "2026-11-29T00:00:00Z", "merged_at": "2026-11-29T00:00:00Z",
+        "merge_commit_sha": merge_sha, "draft": false,
+        "head": { "ref": "feature", "sha": "feedface", "repo": { "full_name": "o/r" } },
+        "base": { "ref": "main", "sha": "cafebabe", "repo": { "full_name": "o/r" } },
+        "author_association": "MEMBER"
     })
 }
 
@@ -69,6 +89,12 @@ async fn handle(req: Request<Incoming>, state: Shared, base: String) -> Result<R
         serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes()).unwrap_or(Value::Null);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let mut s = state.lock().unwrap();
+    if s.read_only && method != "GET" {
+        return Ok(reply(
+            StatusCode::FORBIDDEN,
+            json!({ "message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment", "status": "403" }),
+        ));
+    }
     Ok(match (method.as_str(), parts.as_slice()) {
         ("GET", ["repos", "o", "r", "issues", n, "comments"]) => {
             let n: u64 = n.parse().unwrap();
@@ -114,6 +140,11 @@ async fn handle(req: Request<Incoming>, state: Shared, base: String) -> Result<R
                 reply(StatusCode::NOT_FOUND, json!({ "message": "Not Found" }))
             }
         }
+        ("GET", ["repos", "o", "r", "commits", sha, "pulls"]) => {
+            let pulls: Vec<Value> =
+                s.commit_pulls.iter().filter(|(c, _)| c == sha).map(|(c, n)| pull_json(&base, *n, c)).collect();
+            reply(StatusCode::OK, Value::Array(pulls))
+        }
         _ => reply(StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
     })
 }
@@ -146,17 +177,29 @@ struct Run {
 }
 
 fn github_plan(base_url: &str, run: &Run, base: &str, head: &str, token: &str) -> Output {
-    let event = run.dir.path().join("event.json");
-    std::fs::write(&event, json!({ "pull_request": { "number": 5, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "o/r" } } } }).to_string()).unwrap();
+    let event = json!({ "pull_request": { "number": 5, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "o/r" } } } });
+    github(base_url, run, "plan", &event, token)
+}
+
+/// Runs `capsule github COMMAND` as GitHub Actions would, with `event` as the event file.
+fn github(base_url: &str, run: &Run, command: &str, event: &Value, token: &str) -> Output {
+    github_with(base_url, run, &[command], event, token)
+}
+
+fn github_with(base_url: &str, run: &Run, args: &[&str], event: &Value, token: &str) -> Output {
+    let path = run.dir.path().join("event.json");
+    std::fs::write(&path, event.to_string()).unwrap();
     Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(["github", "plan", "--root"])
+        .arg("github")
+        .args(args)
+        .arg("--root")
         .arg(run.dir.path().join("repo"))
         .env("GITHUB_API_URL", base_url)
         .env("GITHUB_REPOSITORY", "o/r")
         .env("GITHUB_TOKEN", token)
         .env("GITHUB_RUN_ID", "42")
         .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_EVENT_PATH", &path)
         .env("GITHUB_STEP_SUMMARY", &run.summary)
         .env("GITHUB_OUTPUT", &run.output)
         .output()
@@ -285,4 +328,162 @@ async fn config_errors_become_annotations_and_a_comment() {
     assert_eq!(s.comments.len(), 1);
     assert!(s.comments[0].2.contains("nothing was planned"));
     assert_eq!(std::fs::read_to_string(&run.output).unwrap(), "has_changes=false\ndestroy=false\ncapsules=[]\n");
+}
+
+/// `capsule plan --detailed-exitcode` of one capsule: 0 when live AWS matches, 2 when not.
+fn plan_code(root: &std::path::Path, capsule: &str) -> Option<i32> {
+    let out = Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(["plan", "--detailed-exitcode", "--capsule", capsule, "--root"])
+        .arg(root)
+        .output()
+        .unwrap();
+    out.status.code()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_on_push_applies_only_changed_capsules_and_comments_on_the_pull_request() {
+    testbed();
+    let (url, state) = github_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
+    let root = run.dir.path().join("repo");
+    let repo = Repository::init(&root).unwrap();
+    let (app, other) = (unique("push"), unique("still"));
+    let capsule = |name: &str, secrets: &str| format!("[capsule]\nname = \"{name}\"\n[secrets]\n{secrets}");
+    write(&root, "app/capsule.toml", &capsule(&app, "a = {}\n"));
+    write(&root, "other/capsule.toml", &capsule(&other, "x = {}\n"));
+    let base = commit(&repo, "base");
+    write(&root, "app/capsule.toml", &capsule(&app, "a = {}\nb = { description = \"new\" }\n"));
+    let head = commit(&repo, "merge pull request #7");
+    state.lock().unwrap().commit_pulls.push((head.clone(), 7));
+
+    let push = json!({ "ref": "refs/heads/main", "before": base, "after": head, "repository": { "full_name": "o/r" } });
+    let out = github(&url, &run, "apply", &push, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    // Applied in AWS: the changed capsule plans no change any more; the untouched one was
+    // not applied (it would still be created).
+    assert_eq!(plan_code(&root, &app), Some(0), "the changed capsule was applied");
+    assert_eq!(plan_code(&root, &other), Some(2), "the untouched capsule was left alone");
+
+    let marker = format!("<!-- capsule:apply {head} -->");
+    {
+        let s = state.lock().unwrap();
+        let comments: Vec<&(u64, u64, String)> = s.comments.iter().filter(|c| c.2.contains(&marker)).collect();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(comments[0].0, 7, "the comment goes to the pull request the commit came from");
+        let body = &comments[0].2;
+        assert!(body.contains("capsule apply: :white_check_mark: applied"), "{body}");
+        assert!(body.contains(&format!("`{app}` · production")) && !body.contains(&other), "{body}");
+        assert!(s.requests.iter().any(|(m, p)| m == "GET" && p == &format!("/repos/o/r/commits/{head}/pulls")));
+    }
+    let summary = std::fs::read_to_string(&run.summary).unwrap();
+    assert!(summary.contains("## capsule apply: :white_check_mark: applied"), "{summary}");
+    let outputs = std::fs::read_to_string(&run.output).unwrap();
+    assert!(outputs.contains(&format!("capsules=[\"{app}\"]")), "{outputs}");
+
+    // The job re-run: still one apply comment for that commit.
+    let out = github(&url, &run, "apply", &push, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(state.lock().unwrap().comments.iter().filter(|c| c.2.contains(&marker)).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_apply_stops_and_says_so_on_the_pull_request() {
+    testbed();
+    let (url, state) = github_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
+    let root = run.dir.path().join("repo");
+    let repo = Repository::init(&root).unwrap();
+    let name = unique("fail");
+    // Two environments in declaration order; the first is locked by someone else, so the
+    // run stops there and the second is not applied.
+    let body = format!(
+        "[capsule]\nname = \"{name}\"\n[secrets]\na = {{}}\n[environments.staging]\n[environments.production]\n"
+    );
+    write(&root, "README.md", "no capsule yet");
+    let base = commit(&repo, "base");
+    write(&root, "capsule.toml", &body);
+    let head = commit(&repo, "add the capsule");
+    state.lock().unwrap().commit_pulls.push((head.clone(), 9));
+    let aws = capsule::aws::Aws::from_env().await;
+    let region = aws.region().unwrap();
+    let account = aws.account_id(&region).await.unwrap();
+    let held = capsule::lock::acquire(&aws, &account, &region, &name, "staging").await.unwrap();
+
+    let push = json!({ "before": base, "after": head });
+    let out = github(&url, &run, "apply", &push, TOKEN);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("{name}/staging is locked")), "{}", text(&out));
+    {
+        let s = state.lock().unwrap();
+        let c = s.comments.iter().find(|c| c.0 == 9).expect("a comment on the pull request");
+        assert!(c.2.contains("capsule apply: :x: failed"), "{}", c.2);
+        assert!(
+            c.2.contains("is locked") && c.2.contains(&format!("Not applied after the failure: `{name}` · production")),
+            "{}",
+            c.2
+        );
+    }
+    held.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_gets_an_offline_plan_in_the_summary_when_it_may_not_comment() {
+    let (url, state) = github_server().await;
+    state.lock().unwrap().read_only = true;
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
+    let root = run.dir.path().join("repo");
+    let repo = Repository::init(&root).unwrap();
+    write(&root, "README.md", "r");
+    let base = commit(&repo, "base");
+    write(&root, "capsule.toml", "[capsule]\nname = \"forked\"\n[secrets]\na = {}\n");
+    let head = commit(&repo, "a fork adds a capsule");
+    let event = json!({ "pull_request": { "number": 3, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "someone/r" } } } });
+    let out = github(&url, &run, "plan", &event, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("HTTP 403"), "{}", text(&out));
+    let summary = std::fs::read_to_string(&run.summary).unwrap();
+    assert!(summary.contains("Offline plan") && summary.contains("`forked` · production"), "{summary}");
+    assert!(std::fs::read_to_string(&run.output).unwrap().contains("has_changes=true"));
+    assert!(state.lock().unwrap().comments.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_job_applies_only_its_environment() {
+    testbed();
+    let (url, _state) = github_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
+    let root = run.dir.path().join("repo");
+    let repo = Repository::init(&root).unwrap();
+    let name = unique("fan");
+    write(&root, "README.md", "r");
+    let base = commit(&repo, "base");
+    write(
+        &root,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n[secrets]\na = {{}}\n[environments.staging]\n[environments.production]\n"
+        ),
+    );
+    let head = commit(&repo, "add the capsule");
+    let push = json!({ "before": base, "after": head });
+    let out = github_with(&url, &run, &["apply", "--capsule", &name, "--env", "staging"], &push, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    let code = |env: &str| {
+        Command::new(env!("CARGO_BIN_EXE_capsule"))
+            .args(["plan", "--detailed-exitcode", "--env", env, "--root"])
+            .arg(&root)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(code("staging"), Some(0), "staging was applied");
+    assert_eq!(code("production"), Some(2), "production is another job's");
+    let out = github_with(&url, &run, &["apply", "--capsule", "nosuch"], &push, TOKEN);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("no capsule named `nosuch`"), "{}", text(&out));
 }

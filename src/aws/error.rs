@@ -92,6 +92,7 @@ const CONFLICT: &[&str] = &[
     "ConcurrentModificationException",
     "ConflictException",
     "PreconditionFailed",
+    "ConditionalRequestConflict",
     "DeleteConflict",
     "InvalidRequestException",
 ];

@@ -10,8 +10,14 @@ use serde::{Deserialize, Serialize};
 use crate::plan::{Action, Plan};
 use crate::render;
 
-/// The hidden marker that identifies capsule's comment on a pull request.
+/// The hidden marker that identifies capsule's plan comment on a pull request.
 pub const MARKER: &str = "<!-- capsule:plan -->";
+
+/// The hidden marker of the apply comment for one pushed commit (one per commit, so a
+/// re-run of the same apply updates its comment instead of adding another).
+pub fn apply_marker(sha: &str) -> String {
+    format!("<!-- capsule:apply {sha} -->")
+}
 /// GitHub rejects comment bodies longer than this.
 pub const COMMENT_LIMIT: usize = 65_536;
 /// GitHub shows at most this much of a step summary.
@@ -91,6 +97,32 @@ pub fn pull_request(event: &serde_json::Value) -> Result<PullRequest, GitHubErro
     Ok(PullRequest { number, base_sha, head_sha, from_fork })
 }
 
+/// What `github apply` needs of a `push` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    /// The commit before the push; `None` for a new branch (all zeros), when every
+    /// capsule counts as changed.
+    pub before: Option<String>,
+    pub after: String,
+}
+
+pub fn push(event: &serde_json::Value) -> Result<Push, GitHubError> {
+    let s = |k: &str| event.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let after = s("after").ok_or_else(|| GitHubError::Event("not a push event: `after` missing".into()))?;
+    let before = s("before").filter(|b| !b.is_empty() && b.chars().any(|c| c != '0'));
+    Ok(Push { before, after })
+}
+
+/// A pull request as `GET /repos/{o}/{r}/commits/{sha}/pulls` lists it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PullSummary {
+    pub number: u64,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Comment {
     pub id: u64,
@@ -158,11 +190,20 @@ impl GitHub {
         Ok(out)
     }
 
-    /// Keeps exactly one comment carrying `MARKER` with `body`: creates it, updates it, or
-    /// leaves it alone when it already says the same.
-    pub async fn upsert_comment(&self, number: u64, body: &str) -> Result<CommentOutcome, GitHubError> {
+    /// The pull requests a commit belongs to; the one it was merged by comes first.
+    pub async fn pulls_for_commit(&self, sha: &str) -> Result<Vec<PullSummary>, GitHubError> {
+        let path = format!("/repos/{}/commits/{sha}/pulls", self.repository);
+        let resp = self.request(reqwest::Method::GET, &format!("{}{path}?per_page=100", self.api)).send().await?;
+        let mut pulls = Self::check("GET", &path, resp).await?.json::<Vec<PullSummary>>().await?;
+        pulls.sort_by_key(|p| (p.merge_commit_sha.as_deref() != Some(sha), p.merged_at.is_none()));
+        Ok(pulls)
+    }
+
+    /// Keeps exactly one comment carrying `marker` with `body` (which contains the marker):
+    /// creates it, updates it, or leaves it alone when it already says the same.
+    pub async fn upsert_comment(&self, number: u64, marker: &str, body: &str) -> Result<CommentOutcome, GitHubError> {
         let existing =
-            self.comments(number).await?.into_iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(MARKER)));
+            self.comments(number).await?.into_iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
         let payload = serde_json::json!({ "body": body });
         match existing {
             Some(c) if c.body.as_deref() == Some(body) => Ok(CommentOutcome::Unchanged),
@@ -195,10 +236,11 @@ pub fn next_link(header: Option<&str>) -> Option<String> {
     })
 }
 
-/// The pull-request comment for `plan`: the full Markdown when it fits GitHub's limit,
-/// else per capsule its summary and destructive changes, pointing to the step summary.
-pub fn comment_body(plan: &Plan, run_url: Option<&str>, note: Option<&str>) -> String {
-    let mut head = format!("{MARKER}\n");
+/// The pull-request comment for `plan` (or an apply document), headed by `marker`: the
+/// full Markdown when it fits GitHub's limit, else per capsule its summary and destructive
+/// changes, pointing to the step summary.
+pub fn comment_body(plan: &Plan, marker: &str, run_url: Option<&str>, note: Option<&str>) -> String {
+    let mut head = format!("{marker}\n");
     if let Some(n) = note {
         head.push_str(&format!("> [!NOTE]\n> {n}\n\n"));
     }
@@ -206,8 +248,14 @@ pub fn comment_body(plan: &Plan, run_url: Option<&str>, note: Option<&str>) -> S
     if full.len() < COMMENT_LIMIT {
         return full;
     }
+    let (title, what) = match plan.ok {
+        None => ("capsule plan".to_string(), "plan"),
+        Some(ok) => {
+            (format!("capsule apply: {}", if ok { ":white_check_mark: applied" } else { ":x: failed" }), "result")
+        }
+    };
     let mut short = format!(
-        "{head}## capsule plan\n\nThe full plan is too long for a comment: it is in the [run's summary]({}).\n\n",
+        "{head}## {title}\n\nThe full {what} is too long for a comment: it is in the [run's summary]({}).\n\n",
         run_url.unwrap_or("#")
     );
     for c in &plan.capsules {
@@ -313,7 +361,7 @@ mod tests {
     fn a_3000_resource_plan_stays_under_the_comment_limit() {
         let plan = big_plan(3000);
         assert!(render::markdown(&plan, None).len() > COMMENT_LIMIT, "the test plan must be too big for a comment");
-        let body = comment_body(&plan, Some("https://github.com/o/r/actions/runs/9"), None);
+        let body = comment_body(&plan, MARKER, Some("https://github.com/o/r/actions/runs/9"), None);
         assert!(body.len() < COMMENT_LIMIT, "{}", body.len());
         assert!(body.starts_with(MARKER));
         assert!(body.contains("run's summary](https://github.com/o/r/actions/runs/9)"));
@@ -324,7 +372,7 @@ mod tests {
     #[test]
     fn small_plans_are_commented_in_full() {
         let plan = big_plan(3);
-        let body = comment_body(&plan, None, Some("Offline plan"));
+        let body = comment_body(&plan, MARKER, None, Some("Offline plan"));
         assert!(body.contains("<details>") && body.contains("> [!NOTE]\n> Offline plan"));
         assert_eq!(outputs(&plan), "has_changes=true\ndestroy=true\ncapsules=[\"big\"]\n");
     }
@@ -337,5 +385,14 @@ mod tests {
             PullRequest { number: 7, base_sha: "b".into(), head_sha: "h".into(), from_fork: true }
         );
         assert!(pull_request(&serde_json::json!({ "push": {} })).is_err());
+    }
+
+    #[test]
+    fn push_events_treat_a_new_branch_as_everything_changed() {
+        let p = push(&serde_json::json!({ "before": "a1", "after": "b2" })).unwrap();
+        assert_eq!(p, Push { before: Some("a1".into()), after: "b2".into() });
+        let zeros = "0".repeat(40);
+        assert_eq!(push(&serde_json::json!({ "before": zeros, "after": "b2" })).unwrap().before, None);
+        assert!(push(&serde_json::json!({ "pull_request": {} })).is_err());
     }
 }

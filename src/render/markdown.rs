@@ -2,13 +2,23 @@ use std::fmt::Write;
 
 use super::show_value;
 use super::text::artifact_line;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Outcome, Plan};
 
 /// Markdown for a pull-request comment: a section per capsule and environment, changes
 /// collapsible, destructive changes under a warning banner. `run_url` links the CI run.
 pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "## capsule plan\n");
+    match plan.ok {
+        None => {
+            let _ = writeln!(out, "## capsule plan\n");
+        }
+        Some(true) => {
+            let _ = writeln!(out, "## capsule apply: :white_check_mark: applied\n");
+        }
+        Some(false) => {
+            let _ = writeln!(out, "## capsule apply: :x: failed\n");
+        }
+    }
     if plan.offline {
         let _ = writeln!(
             out,
@@ -69,7 +79,13 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
                     (Some(r), a) if a != Action::Create => format!(" ({r})"),
                     _ => String::new(),
                 };
-                let _ = writeln!(out, "{sign} {}{reason}", ch.address);
+                let outcome = match (ch.outcome, &ch.error) {
+                    (Some(Outcome::Failed), Some(e)) => format!(" — FAILED: {}", e.replace('\n', " ")),
+                    (Some(Outcome::Failed), None) => " — FAILED".into(),
+                    (Some(Outcome::Skipped), _) => " — skipped".into(),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "{sign} {}{reason}{outcome}", ch.address);
                 if ch.action != Action::Create {
                     for a in &ch.attributes {
                         let forces = if a.forces_replacement { " # forces replacement" } else { "" };
@@ -94,7 +110,8 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
         }
     }
     if let Some(url) = run_url {
-        let _ = writeln!(out, "[Full plan and logs]({url})");
+        let what = if plan.ok.is_some() { "Logs" } else { "Full plan and logs" };
+        let _ = writeln!(out, "[{what}]({url})");
     }
     out
 }

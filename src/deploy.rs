@@ -1,0 +1,144 @@
+//! Applying a list of capsule environments in order: take the environment's lock, plan it
+//! against live AWS, refuse what must be refused, apply, ship artifacts, release the lock.
+//! Shared by `capsule apply` and `capsule github apply`; stops at the first failure.
+
+use crate::config::Project;
+use crate::engine::{self, Session};
+use crate::plan::{Action, CapsulePlan, Change, Outcome, Plan, PlanError};
+use crate::{lock, render};
+
+/// How an apply run went.
+pub struct Applied {
+    /// The applied plans (the last one failed or was refused when `ok` is false), with
+    /// `ok` set.
+    pub doc: Plan,
+    pub ok: bool,
+    /// A target was refused before anything changed (plan errors, destructive changes, a
+    /// held lock): the reason, for people.
+    pub refused: Option<String>,
+    /// How many targets were started (the last one may have failed); the rest were not.
+    pub attempted: usize,
+}
+
+/// Options of one run.
+pub struct Options {
+    pub allow_destroy: bool,
+    /// Print each plan and each change's outcome for people (stdout/stderr).
+    pub human: bool,
+    /// Print the text plan with colour.
+    pub color: bool,
+}
+
+/// Applies `targets` in order, each under its lock; stops at the first that fails or is
+/// refused.
+pub async fn apply_all(session: &Session, project: &Project, targets: &[(usize, String)], opts: &Options) -> Applied {
+    let mut done = Vec::new();
+    let mut refused = None;
+    let mut ok = true;
+    let mut attempted = 0;
+    for (i, env) in targets {
+        attempted += 1;
+        let capsule = &project.capsules[*i];
+        let region = engine::region_of(session, capsule, env);
+        let held = match lock::acquire(&session.aws, &session.account, &region, &capsule.name, env).await {
+            Ok(l) => l,
+            Err(e) => {
+                let msg = format!("Refusing to apply {}/{env}: {e}\nNothing was changed.", capsule.name);
+                eprintln!("{msg}");
+                refused = Some(msg);
+                ok = false;
+                break;
+            }
+        };
+        let outcome = apply_one(session, project, *i, env, opts).await;
+        if let Err(e) = held.release().await {
+            eprintln!("warning: could not release the apply lock of {}/{env}: {e}", capsule.name);
+        }
+        match outcome {
+            Ok((plan, Verdict::Done)) => done.push(plan),
+            Ok((plan, Verdict::Failed)) => {
+                done.push(plan);
+                ok = false;
+                break;
+            }
+            Ok((plan, Verdict::Refused(reason))) => {
+                done.push(plan);
+                refused = Some(reason);
+                ok = false;
+                break;
+            }
+            Err(e) => {
+                let msg = format!("{}/{env}: {e:#}", capsule.name);
+                eprintln!("{msg}");
+                ok = false;
+                break;
+            }
+        }
+    }
+    let mut doc = Plan::new(done, false);
+    doc.ok = Some(ok);
+    Applied { doc, ok, refused, attempted }
+}
+
+enum Verdict {
+    Done,
+    Failed,
+    /// Refused before any change, with the reason.
+    Refused(String),
+}
+
+/// Plans and applies one environment (its lock held). Returns the plan with outcomes.
+async fn apply_one(
+    session: &Session,
+    project: &Project,
+    capsule: usize,
+    env: &str,
+    opts: &Options,
+) -> anyhow::Result<(CapsulePlan, Verdict)> {
+    let mut r = engine::reconcile(session, project, capsule, env, opts.allow_destroy).await?;
+    if opts.human {
+        print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), opts.color));
+    }
+    let name = format!("{}/{}", r.desired.capsule, r.desired.env);
+    if !r.planned.plan.errors.is_empty() {
+        let msg = format!("Refusing to apply {name}: the plan has errors (above). Nothing was changed.");
+        eprintln!("{msg}");
+        return Ok((r.planned.plan, Verdict::Refused(msg)));
+    }
+    let destructive = engine::destructive_stateful(&r.planned.plan);
+    if !opts.allow_destroy && !destructive.is_empty() {
+        let list: Vec<String> = destructive
+            .iter()
+            .map(|c| format!("  {} ({})", c.address, if c.action == Action::Delete { "delete" } else { "replace" }))
+            .collect();
+        let msg = format!(
+            "Refusing to apply {name}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
+            list.join("\n")
+        );
+        eprintln!("{msg}");
+        return Ok((r.planned.plan, Verdict::Refused(msg)));
+    }
+    let report = |c: &Change, took: std::time::Duration| {
+        let outcome = match c.outcome {
+            Some(Outcome::Applied) => "done",
+            Some(Outcome::Failed) => "FAILED",
+            _ => "skipped",
+        };
+        let error = c.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+        eprintln!("{:>3} {} {outcome} ({:.1}s){error}", c.action.symbol(), c.address, took.as_secs_f64());
+    };
+    if !crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &report).await {
+        return Ok((r.planned.plan, Verdict::Failed));
+    }
+    if let Err(e) = engine::ship_sites(&mut r).await {
+        eprintln!("{e}");
+        // Recorded in the document, so JSON readers and the PR comment see why.
+        r.planned.plan.errors.push(PlanError {
+            address: format!("{}.{}.artifacts", r.desired.capsule, r.desired.env),
+            message: e.to_string(),
+            hint: Some("the next apply re-plans the sync from what is in the bucket".into()),
+        });
+        return Ok((r.planned.plan, Verdict::Failed));
+    }
+    Ok((r.planned.plan, Verdict::Done))
+}
