@@ -250,8 +250,10 @@ def ecs():
 
 @pytest.fixture
 def cluster(ecs):
+    # These tests check settled services: rollouts in this cluster complete at once.
+    # test_ecs_rollout.py checks the rollouts themselves.
     name = unique("cluster")
-    ecs.create_cluster(clusterName=name)
+    ecs.create_cluster(clusterName=name, tags=[{"key": "capsule.testbed/rollout-seconds", "value": "0"}])
     return name
 
 
