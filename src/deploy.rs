@@ -127,7 +127,10 @@ async fn apply_one(
         let error = c.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
         eprintln!("{:>3} {} {outcome} ({:.1}s){error}", c.action.symbol(), c.address, took.as_secs_f64());
     };
-    if !crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &report).await {
+    let applied =
+        crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &r.images, &report).await;
+    engine::record_images(&mut r);
+    if !applied {
         return Ok((r.planned.plan, Verdict::Failed));
     }
     if let Err(e) = engine::ship_sites(&mut r).await {

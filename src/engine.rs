@@ -88,6 +88,8 @@ fn offline_artifact(a: &Artifact) -> ArtifactPlan {
             action: "build".into(),
             tag: None,
             reason: Some("offline: the registry was not read".into()),
+            pushed: None,
+            digest: None,
         },
         Artifact::Site { name, dir, .. } => {
             let files = count_files(dir);
@@ -127,6 +129,7 @@ use std::collections::{BTreeMap, HashSet};
 use futures::StreamExt;
 use serde_json::Value;
 
+use crate::artifacts::image::{self, ImagePlan, Registry, Shipper};
 use crate::artifacts::site;
 use crate::aws::adapters::{adapter, managed_kinds};
 use crate::aws::{Cx, Live};
@@ -251,7 +254,7 @@ pub fn desired_attributes(
 /// The plan of one capsule environment against what was observed. `guard` is the
 /// configured account and `account` the one the credentials belong to.
 pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &str, guard: Option<&str>) -> Planned {
-    let outputs = live_outputs(obs);
+    let mut outputs = live_outputs(obs);
     let mut errors = obs.errors.clone();
     if let Some(guard) = guard
         && guard != account
@@ -286,7 +289,23 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
         }
         let attrs = desired_attributes(r, &outputs);
         let observed = live.map(|l| Observed { attributes: l.attributes.clone(), outputs: l.outputs.clone() });
-        changes.push(plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement()));
+        let change = plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement());
+        // What a change gives anew is unknown until it is applied: dependents plan against
+        // "(known after apply)", not against the value about to be replaced.
+        match change.action {
+            Action::Replace => {
+                outputs.remove(&address);
+            }
+            Action::Update => {
+                if let Some(o) = outputs.get_mut(&address) {
+                    for k in a.outputs_changed_by_update() {
+                        o.remove(*k);
+                    }
+                }
+            }
+            _ => {}
+        }
+        changes.push(change);
         targets.push(Target::Desired(i));
     }
     for (kind, live) in &obs.undeclared {
@@ -364,6 +383,8 @@ pub struct Reconcile {
     pub cx: Cx,
     /// Per site artifact (same order as the plan's site artifacts): what its sync will do.
     pub sites: Vec<SitePlan>,
+    /// The images to build and push (or already in the registry).
+    pub images: Shipper,
 }
 
 /// A site's sync, planned against its bucket.
@@ -445,6 +466,96 @@ pub fn region_of(session: &Session, capsule: &crate::config::Capsule, env: &str)
         .unwrap_or_else(|| session.default_region.clone())
 }
 
+/// Tags every image's context by content and asks the registry (one request per image)
+/// whether it has the tag. An image already there is pinned into its repository's
+/// outputs, so task definitions plan against the digest they would get.
+async fn plan_images(
+    cx: &Cx,
+    desired: &Desired,
+    obs: &mut Observation,
+) -> (Shipper, Vec<(usize, ArtifactPlan)>, Vec<PlanError>) {
+    let mut plans = Vec::new();
+    let mut artifacts = Vec::new();
+    let mut errors = Vec::new();
+    let has_images = desired.artifacts.iter().any(|a| matches!(a, Artifact::Image { .. }));
+    let registry = if has_images {
+        match Registry::connect(&cx.aws, &cx.region).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.push(PlanError {
+                    address: format!("{}.{}.images", desired.capsule, desired.env),
+                    message: e.to_string(),
+                    hint: Some("for a local registry, set CAPSULE_REGISTRY=host:port".into()),
+                });
+                None
+            }
+        }
+    } else {
+        None
+    };
+    for (i, a) in desired.artifacts.iter().enumerate() {
+        let Artifact::Image { name, context, dockerfile, repository } = a else { continue };
+        let Some(repo) = desired.get(repository) else { continue };
+        let address = format!("{}.{}.image.{name}", desired.capsule, desired.env);
+        let tag = match image::context_tag(context, dockerfile) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(PlanError { address, message: e.to_string(), hint: None });
+                continue;
+            }
+        };
+        let exists = obs.live.contains_key(&repository.to_string());
+        let mut plan = ImagePlan {
+            name: name.clone(),
+            context: context.clone(),
+            dockerfile: dockerfile.clone(),
+            repository: repository.to_string(),
+            repository_name: repo.aws_name.clone(),
+            tag,
+            digest: None,
+        };
+        if let (true, Some(registry)) = (exists, &registry) {
+            match registry.digest(&plan.repository_name, &plan.tag.tag).await {
+                Ok(d) => plan.digest = d,
+                Err(e) => errors.push(PlanError { address, message: e.to_string(), hint: None }),
+            }
+        }
+        if let (Some(d), Some(registry), Some(live)) = (&plan.digest, &registry, obs.live.get_mut(&plan.repository)) {
+            let pinned = image::pinned(&registry.repository_ref(&plan.repository_name), d);
+            live.outputs.insert("image".into(), Value::String(pinned));
+        }
+        artifacts.push((
+            i,
+            ArtifactPlan::Image {
+                name: name.clone(),
+                action: if plan.digest.is_some() { "up-to-date" } else { "build" }.into(),
+                tag: Some(plan.tag.tag.clone()),
+                reason: plan.reason(exists),
+                pushed: None,
+                digest: None,
+            },
+        ));
+        plans.push(plan);
+    }
+    (Shipper::new(registry, plans), artifacts, errors)
+}
+
+/// Copies what shipping did into the plan's image artifacts (apply documents).
+pub fn record_images(r: &mut Reconcile) {
+    for a in r.planned.plan.artifacts.iter_mut() {
+        let ArtifactPlan::Image { name, pushed, digest, .. } = a else { continue };
+        // Shipped in this run, or already in the registry at plan time.
+        let done = r.images.shipped(name).or_else(|| {
+            let p = r.images.plans().iter().find(|p| p.name == *name)?;
+            Some(image::Shipped { pushed: false, digest: p.digest.clone()? })
+        });
+        if let Some(s) = done {
+            *pushed = Some(s.pushed);
+            *digest = Some(s.digest);
+        }
+    }
+}
+
 /// Expands, observes and plans one capsule environment.
 pub async fn reconcile(
     session: &Session,
@@ -467,11 +578,16 @@ pub async fn reconcile(
         desired.region.clone(),
         allow_destroy,
     );
-    let observation = observe(&cx, &desired).await;
+    let mut observation = observe(&cx, &desired).await;
+    let (images, image_artifacts, image_errors) = plan_images(&cx, &desired, &mut observation).await;
     let mut planned =
         plan_live(&desired, &graph, &observation, &session.account, environment.config.capsule.account.as_deref());
+    for (i, a) in image_artifacts {
+        planned.plan.artifacts[i] = a;
+    }
+    planned.plan.errors.extend(image_errors);
     let sites = plan_sites(&cx, &desired, &observation, &mut planned.plan).await;
-    Ok(Reconcile { desired, graph, observation, planned, cx, sites })
+    Ok(Reconcile { desired, graph, observation, planned, cx, sites, images })
 }
 
 /// Syncs every planned site and invalidates what changed; results go into the plan's

@@ -4,6 +4,8 @@
 
 mod common;
 
+use capsule::artifacts::image::Shipper;
+
 use common::{testbed, text, unique};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -307,7 +309,7 @@ fn changed(planned: &capsule::engine::Planned) -> Vec<(String, Action)> {
 async fn apply_all(cx: &Cx, desired: &Desired) -> bool {
     let (graph, obs, mut planned) = plan_of(cx, desired).await;
     assert!(planned.plan.errors.is_empty(), "{:?}", planned.plan.errors);
-    capsule::apply::apply(cx, desired, &graph, &obs, &mut planned, &|_, _| {}).await
+    capsule::apply::apply(cx, desired, &graph, &obs, &mut planned, &Shipper::default(), &|_, _| {}).await
 }
 
 #[tokio::test]
@@ -373,7 +375,7 @@ async fn every_adapter_converges_and_diffs_only_what_changed() {
     got.sort();
     assert_eq!(got.iter().filter(|(_, a)| *a == Action::Delete).count(), 5, "{got:?}");
     assert!(
-        capsule::apply::apply(&cx, &shrunk, &graph, &obs, &mut planned, &|_, _| {}).await,
+        capsule::apply::apply(&cx, &shrunk, &graph, &obs, &mut planned, &Shipper::default(), &|_, _| {}).await,
         "{:#?}",
         planned.plan.changes
     );
@@ -401,8 +403,9 @@ async fn an_interrupted_apply_converges_on_the_next_one() {
             stop.notify_one();
         }
     };
+    let no_images = Shipper::default();
     tokio::select! {
-        _ = capsule::apply::apply(&cx, &desired, &graph, &obs, &mut planned, &report) => panic!("apply finished before it was interrupted"),
+        _ = capsule::apply::apply(&cx, &desired, &graph, &obs, &mut planned, &no_images, &report) => panic!("apply finished before it was interrupted"),
         _ = stop.notified() => {}
     }
     let (_, _, planned) = plan_of(&cx, &desired).await;
@@ -468,7 +471,7 @@ async fn a_failure_skips_its_dependents_but_not_its_siblings() {
         artifacts: vec![],
     };
     let (graph, obs, mut planned) = plan_of(&cx, &desired).await;
-    let ok = capsule::apply::apply(&cx, &desired, &graph, &obs, &mut planned, &|_, _| {}).await;
+    let ok = capsule::apply::apply(&cx, &desired, &graph, &obs, &mut planned, &Shipper::default(), &|_, _| {}).await;
     assert!(!ok);
     let outcome = |kind: &str| {
         let c = planned.plan.changes.iter().find(|c| c.kind == kind).unwrap();

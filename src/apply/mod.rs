@@ -9,6 +9,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 
+use crate::artifacts::image::Shipper;
 use crate::aws::adapters::{ALL_KINDS, adapter};
 use crate::aws::{AwsError, Cx, ErrorKind, Live};
 use crate::engine::{Observation, Planned, Target, desired_attributes, live_outputs};
@@ -36,6 +37,7 @@ pub async fn apply(
     graph: &Graph,
     obs: &Observation,
     planned: &mut Planned,
+    images: &Shipper,
     report: &(dyn Fn(&crate::plan::Change, std::time::Duration) + Sync),
 ) -> bool {
     let n = desired.resources.len();
@@ -82,7 +84,9 @@ pub async fn apply(
             let action = planned.plan.changes[ci].action;
             let address = r.address.to_string();
             let live = obs.live.get(&address).cloned();
-            if action == Action::NoOp {
+            // A repository whose image must still be built runs even when it is unchanged.
+            let builds_image = images.plans().iter().any(|p| p.repository == address && p.digest.is_none());
+            if action == Action::NoOp && !builds_image {
                 state[ri] = State::Done;
                 planned.plan.changes[ci].outcome = Some(Outcome::Applied);
                 continue;
@@ -104,12 +108,26 @@ pub async fn apply(
             running.push(Box::pin(async move {
                 let started = Instant::now();
                 let result = match (action, live) {
+                    (Action::NoOp, live) => Ok(live),
                     (Action::Update, Some(live)) => a.update(cx, r, &attrs, &live).await.map(Some),
                     (Action::Replace, Some(live)) => match a.delete(cx, &live).await {
                         Ok(()) => a.create(cx, r, &attrs).await.map(Some),
                         Err(e) => Err(e),
                     },
                     _ => a.create(cx, r, &attrs).await.map(Some),
+                };
+                // The repository's image: built and pushed once it exists, pinned by digest
+                // into its outputs for the task definitions.
+                let result = match result {
+                    Ok(Some(mut live)) if builds_image => match images.ship(&address).await {
+                        Ok(Some(pinned)) => {
+                            live.outputs.insert("image".into(), serde_json::Value::String(pinned));
+                            Ok(Some(live))
+                        }
+                        Ok(None) => Ok(Some(live)),
+                        Err(e) => Err(AwsError::new(ErrorKind::Other, "image", e)),
+                    },
+                    other => other,
                 };
                 (ri, result, started)
             }));

@@ -112,6 +112,12 @@ pub trait Adapter: Send + Sync {
         &[]
     }
 
+    /// Outputs an update gives new values (e.g. a task definition's revision ARN), so
+    /// dependents plan them as unknown until the update is applied.
+    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Brings desired attributes (references resolved) into the canonical form `observe`
     /// reports, e.g. sorted rule lists, so equal states compare equal.
     fn normalize(&self, _attrs: &mut BTreeMap<String, Value>) {}

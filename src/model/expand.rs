@@ -368,7 +368,8 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             json!({
                 "type": "application",
                 "scheme": "internet-facing",
-                "ip_address_type": "dualstack",
+                // IPv4: the default VPC's subnets have no IPv6 ranges, which dualstack needs.
+                "ip_address_type": "ipv4",
                 "subnets": "vpc:public",
                 "security_groups": [reference(&sg, "id")],
                 "idle_timeout_seconds": 60,
@@ -635,7 +636,10 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             "load_balancer": load_balancer,
             "subnets": "vpc:private-or-default",
             "security_groups": [reference(&sg, "id")],
-            "assign_public_ip": false,
+            // The default VPC has public subnets only and no NAT: a task reaches ECR, Secrets
+            // Manager and CloudWatch Logs through its public IP. Its security group still
+            // admits nothing but the load balancer.
+            "assign_public_ip": true,
         }), svc_deps);
         if let Some(a) = &s.autoscale {
             let target = b.add(

@@ -88,6 +88,11 @@ pub enum ArtifactPlan {
         action: String,
         tag: Option<String>,
         reason: Option<String>,
+        /// After apply: whether this run pushed the image, and the digest task definitions pin.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pushed: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
     },
     Site {
         name: String,

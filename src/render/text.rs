@@ -81,10 +81,15 @@ pub fn text(plan: &Plan, color: bool) -> String {
 
 pub(crate) fn artifact_line(a: &ArtifactPlan) -> String {
     match a {
-        ArtifactPlan::Image { name, action, tag, reason } => {
+        ArtifactPlan::Image { name, action, tag, reason, pushed, digest } => {
             let mut s = format!("image {name}: {action}");
             if let Some(t) = tag {
                 s.push_str(&format!(" (tag {t})"));
+            }
+            match (pushed, digest) {
+                (Some(true), Some(d)) => s.push_str(&format!(", pushed {d}")),
+                (Some(false), Some(d)) => s.push_str(&format!(", already in the registry as {d}")),
+                _ => {}
             }
             if let Some(r) = reason {
                 s.push_str(&format!(" — {r}"));

@@ -1,9 +1,18 @@
 //! One adapter per resource type, read and write code side by side.
 
+mod autoscaling;
 mod cloudfront_distribution;
 mod cloudfront_oac;
 mod ecr_repository;
+mod ecs_cluster;
+mod ecs_service;
+mod ecs_task_definition;
+mod event_rule;
 mod iam_role;
+mod lb;
+mod lb_listener;
+mod lb_listener_rule;
+mod lb_target_group;
 mod log_group;
 mod s3_bucket;
 mod s3_bucket_policy;
@@ -22,10 +31,20 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::IamRole => &iam_role::IamRoleAdapter,
         Kind::SecurityGroup => &security_group::SecurityGroupAdapter,
         Kind::EcrRepository => &ecr_repository::EcrRepositoryAdapter,
+        Kind::EcsCluster => &ecs_cluster::EcsClusterAdapter,
+        Kind::EcsTaskDefinition => &ecs_task_definition::EcsTaskDefinitionAdapter,
+        Kind::EcsService => &ecs_service::EcsServiceAdapter,
         Kind::S3Bucket => &s3_bucket::S3BucketAdapter,
         Kind::S3BucketPolicy => &s3_bucket_policy::S3BucketPolicyAdapter,
         Kind::CloudfrontOac => &cloudfront_oac::CloudfrontOacAdapter,
         Kind::CloudfrontDistribution => &cloudfront_distribution::CloudfrontDistributionAdapter,
+        Kind::Lb => &lb::LbAdapter,
+        Kind::LbTargetGroup => &lb_target_group::LbTargetGroupAdapter,
+        Kind::LbListener => &lb_listener::LbListenerAdapter,
+        Kind::LbListenerRule => &lb_listener_rule::LbListenerRuleAdapter,
+        Kind::AutoscalingTarget => &autoscaling::AutoscalingTargetAdapter,
+        Kind::AutoscalingPolicy => &autoscaling::AutoscalingPolicyAdapter,
+        Kind::EventRule => &event_rule::EventRuleAdapter,
         _ => return None,
     })
 }

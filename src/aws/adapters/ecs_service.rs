@@ -1,0 +1,457 @@
+//! ECS services on Fargate, with the deployment circuit breaker and rollback on. After a
+//! create or an update that starts a deployment, the adapter watches *that* deployment until
+//! it completes (printing the service's new events), and fails with the stopped tasks'
+//! reasons, mapped to a likely fix, when ECS fails it or rolls it back. An autoscaled
+//! service's desired count is the autoscaler's: capsule never sets it after creation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus, LaunchType,
+    LoadBalancer, NetworkConfiguration, PropagateTags, Service, ServiceField,
+};
+use serde_json::{Value, json};
+
+use super::ecs_cluster::{ecs_tags, tag_map};
+use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::model::{Kind, Resource, aws_name};
+
+pub struct EcsServiceAdapter;
+
+/// The desired count an autoscaled service declares (the autoscaler owns the number).
+const AUTOSCALED: &str = "(autoscaled)";
+/// The subnets placeholder: every subnet of the VPC capsule deploys into.
+const VPC_SUBNETS: &str = "vpc:private-or-default";
+
+fn cluster_name(cx: &Cx) -> String {
+    aws_name(&[&cx.capsule, &cx.env], 255)
+}
+
+fn invalid(op: &'static str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(ErrorKind::Invalid, op, e.to_string())
+}
+
+fn duration_env(key: &str, default: Duration) -> Duration {
+    std::env::var(key).ok().and_then(|v| humantime::parse_duration(v.trim()).ok()).unwrap_or(default)
+}
+
+impl EcsServiceAdapter {
+    async fn read(&self, cx: &Cx, r: &Resource) -> Result<Option<(Live, Service)>, AwsError> {
+        let out = cx
+            .aws
+            .ecs(&r.region)
+            .describe_services()
+            .cluster(cluster_name(cx))
+            .services(&r.aws_name)
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .aws("ecs:DescribeServices")
+            .found()?;
+        let Some(s) = out.and_then(|o| o.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned()) else {
+            return Ok(None);
+        };
+        let autoscaled = r.attributes.get("desired_count").and_then(Value::as_str) == Some(AUTOSCALED);
+        Ok(Some((self.live_of(cx, &r.region, autoscaled, &s).await?, s)))
+    }
+
+    /// `autoscaled`: the desired count is the autoscaler's, reported as such.
+    async fn live_of(&self, cx: &Cx, region: &str, autoscaled: bool, s: &Service) -> Result<Live, AwsError> {
+        let net = s.network_configuration().and_then(|n| n.awsvpc_configuration());
+        let mut subnets: Vec<String> = net.map(|n| n.subnets().to_vec()).unwrap_or_default();
+        subnets.sort();
+        let network = cx.network().await?;
+        let subnets = if subnets == network.subnets { json!(VPC_SUBNETS) } else { json!(subnets) };
+        let mut groups: Vec<&str> =
+            net.map(|n| n.security_groups().iter().map(String::as_str).collect()).unwrap_or_default();
+        groups.sort();
+        let breaker = s.deployment_configuration().and_then(|d| d.deployment_circuit_breaker());
+        let lb = s.load_balancers().first().map(|l| {
+            json!({ "target_group": l.target_group_arn(), "container": l.container_name(), "port": l.container_port() })
+        });
+        Ok(Live {
+            aws_name: s.service_name().unwrap_or_default().to_string(),
+            region: region.to_string(),
+            attributes: BTreeMap::from([
+                ("cluster".into(), json!(s.cluster_arn())),
+                ("task_definition".into(), json!(s.task_definition())),
+                ("launch_type".into(), json!(s.launch_type().map(|l| l.as_str()))),
+                ("desired_count".into(), if autoscaled { json!(AUTOSCALED) } else { json!(s.desired_count()) }),
+                (
+                    "deployment_circuit_breaker".into(),
+                    json!({ "enable": breaker.is_some_and(|b| b.enable()), "rollback": breaker.is_some_and(|b| b.rollback()) }),
+                ),
+                (
+                    "health_check_grace_seconds".into(),
+                    if lb.is_some() { json!(s.health_check_grace_period_seconds().unwrap_or(0)) } else { Value::Null },
+                ),
+                ("load_balancer".into(), lb.unwrap_or(Value::Null)),
+                ("subnets".into(), subnets),
+                ("security_groups".into(), json!(groups)),
+                (
+                    "assign_public_ip".into(),
+                    json!(net.and_then(|n| n.assign_public_ip()) == Some(&AssignPublicIp::Enabled)),
+                ),
+            ]),
+            outputs: BTreeMap::from([
+                ("arn".into(), json!(s.service_arn())),
+                ("name".into(), json!(s.service_name())),
+                ("cluster_name".into(), json!(cluster_name(cx))),
+            ]),
+            tags: tag_map(s.tags()),
+        })
+    }
+
+    async fn network(&self, cx: &Cx, attrs: &BTreeMap<String, Value>) -> Result<NetworkConfiguration, AwsError> {
+        const OP: &str = "ecs:CreateService";
+        let subnets: Vec<String> = match attrs.get("subnets") {
+            Some(Value::String(s)) if s == VPC_SUBNETS => cx.network().await?.subnets.clone(),
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => cx.network().await?.subnets.clone(),
+        };
+        let groups: Vec<String> = attrs
+            .get("security_groups")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let vpc = AwsVpcConfiguration::builder()
+            .set_subnets(Some(subnets))
+            .set_security_groups(Some(groups))
+            .assign_public_ip(if attr_bool(attrs, "assign_public_ip") {
+                AssignPublicIp::Enabled
+            } else {
+                AssignPublicIp::Disabled
+            })
+            .build()
+            .map_err(|e| invalid(OP, e))?;
+        Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+    }
+
+    fn deployment_configuration(attrs: &BTreeMap<String, Value>) -> DeploymentConfiguration {
+        let b = attrs.get("deployment_circuit_breaker");
+        let flag = |k: &str| b.and_then(|b| b.get(k)).and_then(Value::as_bool).unwrap_or(true);
+        let breaker = DeploymentCircuitBreaker::builder().enable(flag("enable")).rollback(flag("rollback")).build();
+        DeploymentConfiguration::builder()
+            .deployment_circuit_breaker(breaker)
+            .maximum_percent(200)
+            .minimum_healthy_percent(100)
+            .build()
+    }
+
+    fn load_balancers(attrs: &BTreeMap<String, Value>) -> Vec<LoadBalancer> {
+        match attrs.get("load_balancer") {
+            Some(lb @ Value::Object(_)) => vec![
+                LoadBalancer::builder()
+                    .target_group_arn(lb.get("target_group").and_then(Value::as_str).unwrap_or_default())
+                    .container_name(lb.get("container").and_then(Value::as_str).unwrap_or_default())
+                    .container_port(lb.get("port").and_then(Value::as_i64).unwrap_or_default() as i32)
+                    .build(),
+            ],
+            _ => vec![],
+        }
+    }
+
+    /// Watches the deployment `id` of the service until it completes; prints new events;
+    /// fails with the stopped tasks' reasons when it fails or is rolled back.
+    async fn watch(&self, cx: &Cx, r: &Resource, id: &str, mut seen: BTreeSet<String>) -> Result<(), AwsError> {
+        let poll = duration_env("CAPSULE_ROLLOUT_POLL", Duration::from_secs(5));
+        let timeout = duration_env("CAPSULE_ROLLOUT_TIMEOUT", Duration::from_secs(30 * 60));
+        let started = Instant::now();
+        let name = &r.aws_name;
+        loop {
+            let Some((_, s)) = self.read(cx, r).await? else {
+                return Err(AwsError::new(
+                    ErrorKind::Other,
+                    "ecs:DescribeServices",
+                    format!("service {name} vanished during its rollout"),
+                ));
+            };
+            let mut fresh: Vec<_> = s.events().iter().filter(|e| e.id().is_some_and(|i| !seen.contains(i))).collect();
+            fresh.reverse(); // ECS lists newest first
+            for e in fresh {
+                seen.insert(e.id().unwrap_or_default().to_string());
+                eprintln!("      service {name}: {}", e.message().unwrap_or_default());
+            }
+            let mine = s.deployments().iter().find(|d| d.id() == Some(id));
+            let state = mine.and_then(|d| d.rollout_state()).map(|s| s.as_str().to_string());
+            match state.as_deref() {
+                Some("COMPLETED") => {
+                    eprintln!(
+                        "      service {name}: deployment {id} completed in {:.0}s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    return Ok(());
+                }
+                Some("FAILED") => {
+                    let reason = mine.and_then(|d| d.rollout_state_reason()).unwrap_or("failed").to_string();
+                    return Err(self.failure(cx, r, id, &reason).await);
+                }
+                None if mine.is_none() => {
+                    // Replaced before completing: rolled back (or superseded by another apply).
+                    return Err(self.failure(cx, r, id, "the deployment was rolled back").await);
+                }
+                _ => {}
+            }
+            if started.elapsed() > timeout {
+                return Err(AwsError::new(
+                    ErrorKind::Other,
+                    "ecs:DescribeServices",
+                    format!(
+                        "service {name}: deployment {id} did not complete within {} (still {}); ECS goes on with it. \
+                         Raise CAPSULE_ROLLOUT_TIMEOUT, or look at the service's events",
+                        humantime::format_duration(timeout),
+                        state.unwrap_or_else(|| "pending".into())
+                    ),
+                ));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// The error for a failed deployment: ECS's reason, then per stopped task (up to three)
+    /// why it stopped and what probably fixes it.
+    async fn failure(&self, cx: &Cx, r: &Resource, id: &str, reason: &str) -> AwsError {
+        let ecs = cx.aws.ecs(&r.region);
+        let cluster = cluster_name(cx);
+        let mut lines = vec![format!("service {}: deployment {id} failed: {reason}", r.aws_name)];
+        let arns = ecs
+            .list_tasks()
+            .cluster(&cluster)
+            .service_name(&r.aws_name)
+            .desired_status(DesiredStatus::Stopped)
+            .send()
+            .await
+            .map(|o| o.task_arns().to_vec())
+            .unwrap_or_default();
+        if !arns.is_empty()
+            && let Ok(out) = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await
+        {
+            let mut hints = BTreeSet::new();
+            for t in out.tasks().iter().filter(|t| t.started_by() == Some(id)).take(3) {
+                let task = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("?");
+                let why = t.stopped_reason().unwrap_or("no reason given");
+                lines.push(format!(
+                    "  task {task} stopped{}: {why}",
+                    t.stop_code().map(|c| format!(" ({})", c.as_str())).unwrap_or_default()
+                ));
+                for c in t.containers() {
+                    let mut parts = Vec::new();
+                    if let Some(code) = c.exit_code() {
+                        parts.push(format!("exit code {code}"));
+                    }
+                    if let Some(h) = c.health_status().filter(|h| h.as_str() == "UNHEALTHY") {
+                        parts.push(format!("health {}", h.as_str()));
+                    }
+                    if let Some(reason) = c.reason() {
+                        parts.push(reason.to_string());
+                    }
+                    if !parts.is_empty() {
+                        lines.push(format!("    container {}: {}", c.name().unwrap_or("?"), parts.join(", ")));
+                    }
+                }
+                hints.insert(hint(
+                    why,
+                    t.containers().iter().any(|c| c.exit_code().is_some_and(|e| e != 0 && e != 137)),
+                ));
+            }
+            for h in hints.into_iter().flatten() {
+                lines.push(format!("  likely fix: {h}"));
+            }
+        }
+        lines.push(
+            "  ECS rolled the service back to its previous task definition where it could; the next apply retries."
+                .into(),
+        );
+        AwsError::new(ErrorKind::Other, "ecs rollout", lines.join("\n"))
+    }
+}
+
+/// A likely fix for a stopped task's reason.
+fn hint(reason: &str, exited: bool) -> Option<&'static str> {
+    if reason.contains("CannotPullContainerError") {
+        Some(
+            "the image cannot be pulled: check that it exists in the registry, that the execution role may read the repository, and that tasks reach the registry (public IP in a public subnet, or NAT / VPC endpoints)",
+        )
+    } else if reason.contains("ResourceInitializationError") || reason.contains("secretsmanager") {
+        Some(
+            "a secret cannot be read: check that every secret the service uses has a value (`capsule secrets set`) and that the execution role may read it",
+        )
+    } else if reason.contains("health check") {
+        Some(
+            "the container does not pass its health check: check [services.NAME.health] path and the port the app listens on, and give it time to start with health.grace",
+        )
+    } else if reason.contains("Essential container") || exited {
+        Some("the container exits: read its log group (/capsule/<capsule>/<env>/<service>) for the error")
+    } else {
+        None
+    }
+}
+
+#[async_trait]
+impl Adapter for EcsServiceAdapter {
+    fn kind(&self) -> Kind {
+        Kind::EcsService
+    }
+
+    fn forces_replacement(&self) -> &'static [&'static str] {
+        // ECS cannot move a service to another cluster, launch type or load balancer
+        // container in place.
+        &["cluster", "launch_type"]
+    }
+
+    fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        if let Some(Value::Array(g)) = attrs.get_mut("security_groups") {
+            g.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+
+    async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        Ok(self.read(cx, r).await?.map(|(l, _)| l))
+    }
+
+    async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
+        const OP: &str = "ecs:CreateService";
+        if let Some((existing, _)) = self.read(cx, r).await? {
+            let existing = existing.ensure_owned(cx, OP)?;
+            return self.update(cx, r, attrs, &existing).await;
+        }
+        // An autoscaled service starts at one task; the scalable target's minimum takes over.
+        let count = attr_i64(attrs, "desired_count").unwrap_or(1) as i32;
+        let mut req = cx
+            .aws
+            .ecs(&r.region)
+            .create_service()
+            .cluster(attr_str(attrs, "cluster"))
+            .service_name(&r.aws_name)
+            .task_definition(attr_str(attrs, "task_definition"))
+            .launch_type(LaunchType::from(attr_str(attrs, "launch_type")))
+            .desired_count(count)
+            .network_configuration(self.network(cx, attrs).await?)
+            .deployment_configuration(Self::deployment_configuration(attrs))
+            .set_load_balancers(Some(Self::load_balancers(attrs)))
+            .propagate_tags(PropagateTags::Service)
+            .enable_ecs_managed_tags(true)
+            .set_tags(Some(ecs_tags(cx, r)));
+        if let Some(grace) = attr_i64(attrs, "health_check_grace_seconds") {
+            req = req.health_check_grace_period_seconds(grace as i32);
+        }
+        let out = req.send().await.aws(OP)?;
+        let id = out
+            .service()
+            .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
+            .and_then(|d| d.id())
+            .map(str::to_string);
+        if let Some(id) = id {
+            self.watch(cx, r, &id, BTreeSet::new()).await?;
+        }
+        self.observe(cx, r).await?.visible("ecs:DescribeServices")
+    }
+
+    async fn update(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>, _: &Live) -> Result<Live, AwsError> {
+        const OP: &str = "ecs:UpdateService";
+        let before = self.read(cx, r).await?;
+        let seen: BTreeSet<String> = before
+            .as_ref()
+            .map(|(_, s)| s.events().iter().filter_map(|e| e.id().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let old_primary = before
+            .as_ref()
+            .and_then(|(_, s)| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")).and_then(|d| d.id()))
+            .map(str::to_string);
+        let mut req = cx
+            .aws
+            .ecs(&r.region)
+            .update_service()
+            .cluster(attr_str(attrs, "cluster"))
+            .service(&r.aws_name)
+            .task_definition(attr_str(attrs, "task_definition"))
+            .network_configuration(self.network(cx, attrs).await?)
+            .deployment_configuration(Self::deployment_configuration(attrs))
+            .set_load_balancers(Some(Self::load_balancers(attrs)));
+        // Never fight the autoscaler over the count.
+        if let Some(count) = attr_i64(attrs, "desired_count") {
+            req = req.desired_count(count as i32);
+        }
+        if let Some(grace) = attr_i64(attrs, "health_check_grace_seconds") {
+            req = req.health_check_grace_period_seconds(grace as i32);
+        }
+        let out = req.send().await.aws(OP)?;
+        let primary = out
+            .service()
+            .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
+            .and_then(|d| d.id())
+            .map(str::to_string);
+        // Only a new deployment is watched; a count change alone starts none.
+        if let Some(id) = primary.filter(|p| Some(p) != old_primary.as_ref()) {
+            self.watch(cx, r, &id, seen).await?;
+        }
+        self.observe(cx, r).await?.visible("ecs:DescribeServices")
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        cx.aws
+            .ecs(&live.region)
+            .delete_service()
+            .cluster(cluster_name(cx))
+            .service(&live.aws_name)
+            .force(true)
+            .send()
+            .await
+            .aws("ecs:DeleteService")
+            .found()
+            .map(|_| ())
+    }
+
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
+        let ecs = cx.aws.ecs(&cx.region);
+        let cluster = cluster_name(cx);
+        let Some(list) = ecs.list_services().cluster(&cluster).send().await.aws("ecs:ListServices").found()? else {
+            return Ok(vec![]);
+        };
+        let arns = list.service_arns().to_vec();
+        let mut out = Vec::new();
+        for chunk in arns.chunks(10) {
+            let described = ecs
+                .describe_services()
+                .cluster(&cluster)
+                .set_services(Some(chunk.to_vec()))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .aws("ecs:DescribeServices")?;
+            for s in described.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
+                let live = self.live_of(cx, &cx.region, false, s).await?;
+                if live.is_owned_by(&cx.capsule, &cx.env) {
+                    out.push(live);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint;
+
+    #[test]
+    fn stopped_task_reasons_map_to_fixes() {
+        assert!(
+            hint("CannotPullContainerError: pull image manifest has been retried", false)
+                .unwrap()
+                .contains("image cannot be pulled")
+        );
+        assert!(
+            hint("ResourceInitializationError: unable to pull secrets or registry auth", false)
+                .unwrap()
+                .contains("secret")
+        );
+        assert!(hint("Task failed ELB health checks in (target-group arn)", false).unwrap().contains("health"));
+        assert!(hint("Task failed container health checks", false).unwrap().contains("health"));
+        assert!(hint("Essential container in task exited", true).unwrap().contains("log group"));
+        assert_eq!(hint("Scaling activity initiated by deployment", false), None);
+    }
+}

@@ -1,0 +1,226 @@
+//! ELBv2 target groups, named `r.aws_name` (at most 32 characters) and tagged.
+//!
+//! Attributes: `port`, `protocol`, `target_type`, `vpc` (all four force a replacement;
+//! `"vpc:default"` is the default VPC and is reported as that placeholder while the group
+//! lives there), `health_path`, `health_matcher` (HTTP codes, e.g. `"200-399"`),
+//! `deregistration_delay_seconds`. Outputs: `arn`, `name`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum};
+use serde_json::{Value, json};
+
+use super::lb::{describe_tags, elb_tags, int_of, owned, tags_of_arn};
+use crate::aws::adapter::{Visible, attr_str};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::model::{Kind, Resource};
+
+pub struct LbTargetGroupAdapter;
+
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+impl LbTargetGroupAdapter {
+    async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
+        let out = cx
+            .aws
+            .elb(region)
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .aws("elbv2:DescribeTargetGroups")
+            .found()?;
+        let Some(tg) =
+            out.and_then(|o| o.target_groups().iter().find(|t| t.target_group_name() == Some(name)).cloned())
+        else {
+            return Ok(None);
+        };
+        let tags = tags_of_arn(cx, region, tg.target_group_arn().unwrap_or_default()).await?;
+        self.live_of(cx, &tg, tags, region).await.map(Some)
+    }
+
+    async fn live_of(
+        &self,
+        cx: &Cx,
+        tg: &TargetGroup,
+        tags: BTreeMap<String, String>,
+        region: &str,
+    ) -> Result<Live, AwsError> {
+        let arn = tg.target_group_arn().unwrap_or_default().to_string();
+        let attrs = cx
+            .aws
+            .elb(region)
+            .describe_target_group_attributes()
+            .target_group_arn(&arn)
+            .send()
+            .await
+            .aws("elbv2:DescribeTargetGroupAttributes")?;
+        let delay = attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+            .and_then(|a| a.value())
+            .and_then(|v| v.parse::<i64>().ok());
+        let vpc = tg.vpc_id().unwrap_or_default();
+        let vpc = if vpc == cx.network().await?.vpc_id { "vpc:default".to_string() } else { vpc.to_string() };
+        Ok(Live {
+            aws_name: tg.target_group_name().unwrap_or_default().to_string(),
+            region: region.to_string(),
+            attributes: BTreeMap::from([
+                ("port".into(), json!(tg.port())),
+                ("protocol".into(), json!(tg.protocol().map(|p| p.as_str()))),
+                ("target_type".into(), json!(tg.target_type().map(|t| t.as_str()))),
+                ("vpc".into(), json!(vpc)),
+                ("health_path".into(), json!(tg.health_check_path())),
+                ("health_matcher".into(), json!(tg.matcher().and_then(|m| m.http_code()))),
+                ("deregistration_delay_seconds".into(), json!(delay)),
+            ]),
+            outputs: BTreeMap::from([("arn".into(), json!(arn)), ("name".into(), json!(tg.target_group_name()))]),
+            tags,
+        })
+    }
+
+    async fn vpc_id(&self, cx: &Cx, attrs: &BTreeMap<String, Value>) -> Result<String, AwsError> {
+        match attr_str(attrs, "vpc") {
+            "" | "vpc:default" => Ok(cx.network().await?.vpc_id.clone()),
+            v if v.starts_with("vpc:") => Err(AwsError::new(
+                ErrorKind::Invalid,
+                "elbv2:CreateTargetGroup",
+                format!("unknown VPC placeholder `{v}` (capsule knows `vpc:default`)"),
+            )),
+            v => Ok(v.to_string()),
+        }
+    }
+
+    async fn set_delay(
+        &self,
+        cx: &Cx,
+        region: &str,
+        arn: &str,
+        attrs: &BTreeMap<String, Value>,
+        live: Option<&Live>,
+    ) -> Result<(), AwsError> {
+        let Some(delay) = int_of(attrs.get("deregistration_delay_seconds")) else {
+            return Ok(());
+        };
+        if live.is_some_and(|l| l.attributes.get("deregistration_delay_seconds") == Some(&json!(delay))) {
+            return Ok(());
+        }
+        cx.aws
+            .elb(region)
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .attributes(TargetGroupAttribute::builder().key(DEREGISTRATION_DELAY).value(delay.to_string()).build())
+            .send()
+            .await
+            .aws("elbv2:ModifyTargetGroupAttributes")
+            .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl Adapter for LbTargetGroupAdapter {
+    fn kind(&self) -> Kind {
+        Kind::LbTargetGroup
+    }
+
+    fn forces_replacement(&self) -> &'static [&'static str] {
+        &["port", "protocol", "target_type", "vpc"]
+    }
+
+    fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        for key in ["port", "deregistration_delay_seconds"] {
+            if let Some(n) = int_of(attrs.get(key)) {
+                attrs.insert(key.into(), json!(n));
+            }
+        }
+    }
+
+    async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        self.find(cx, &r.aws_name, &r.region).await
+    }
+
+    async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
+        if let Some(live) = self.observe(cx, r).await? {
+            let live = live.ensure_owned(cx, "elbv2:CreateTargetGroup")?;
+            return self.update(cx, r, attrs, &live).await;
+        }
+        let mut create = cx
+            .aws
+            .elb(&r.region)
+            .create_target_group()
+            .name(&r.aws_name)
+            .protocol(ProtocolEnum::from(attr_str(attrs, "protocol")))
+            .set_port(int_of(attrs.get("port")).map(|p| p as i32))
+            .vpc_id(self.vpc_id(cx, attrs).await?)
+            .target_type(TargetTypeEnum::from(attr_str(attrs, "target_type")))
+            .set_tags(Some(elb_tags(cx, r)));
+        if let Some(path) = attrs.get("health_path").and_then(Value::as_str) {
+            create = create.health_check_path(path);
+        }
+        if let Some(codes) = attrs.get("health_matcher").and_then(Value::as_str) {
+            create = create.matcher(Matcher::builder().http_code(codes).build());
+        }
+        let out = create.send().await.aws("elbv2:CreateTargetGroup")?;
+        let arn = out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
+        self.set_delay(cx, &r.region, &arn, attrs, None).await?;
+        self.find(cx, &r.aws_name, &r.region).await?.visible("elbv2:DescribeTargetGroups")
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        live: &Live,
+    ) -> Result<Live, AwsError> {
+        let arn = live.outputs.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
+        let differs = |k: &str| attrs.get(k).is_some_and(|v| live.attributes.get(k) != Some(v));
+        if differs("health_path") || differs("health_matcher") {
+            let mut modify = cx.aws.elb(&r.region).modify_target_group().target_group_arn(&arn);
+            if let Some(path) = attrs.get("health_path").and_then(Value::as_str) {
+                modify = modify.health_check_path(path);
+            }
+            if let Some(codes) = attrs.get("health_matcher").and_then(Value::as_str) {
+                modify = modify.matcher(Matcher::builder().http_code(codes).build());
+            }
+            modify.send().await.aws("elbv2:ModifyTargetGroup")?;
+        }
+        self.set_delay(cx, &r.region, &arn, attrs, Some(live)).await?;
+        self.find(cx, &r.aws_name, &r.region).await?.visible("elbv2:DescribeTargetGroups")
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let Some(arn) = live.outputs.get("arn").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        cx.aws
+            .elb(&live.region)
+            .delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .aws("elbv2:DeleteTargetGroup")
+            .found()
+            .map(|_| ())
+    }
+
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
+        let mut all = Vec::new();
+        let mut pages = cx.aws.elb(&cx.region).describe_target_groups().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            all.extend(page.aws("elbv2:DescribeTargetGroups")?.target_groups().iter().cloned());
+        }
+        let arns: Vec<String> = all.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
+        let mut tags = describe_tags(cx, &cx.region, &arns).await?;
+        let mut out = Vec::new();
+        for tg in all {
+            let t = tags.remove(tg.target_group_arn().unwrap_or_default()).unwrap_or_default();
+            if owned(cx, &t) {
+                out.push(self.live_of(cx, &tg, t, &cx.region).await?);
+            }
+        }
+        Ok(out)
+    }
+}

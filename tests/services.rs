@@ -1,0 +1,189 @@
+//! Container services end to end on the test bed: images really built by buildah from
+//! small contexts (`FROM scratch` + files) and pushed to the registry, task definitions
+//! pinned by digest, services rolled out and watched (the test bed simulates deployments),
+//! failed rollouts reported with the stopped tasks' reasons.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use capsule::aws::Aws;
+use common::{testbed, text, unique, write};
+use serde_json::Value;
+
+fn capsule(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("CAPSULE_ROLLOUT_POLL", "200ms")
+        .env("CAPSULE_BUILDER", "buildah")
+        .output()
+        .unwrap()
+}
+
+fn apply(dir: &Path) -> (Value, String) {
+    let out = capsule(dir, &["apply", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    (serde_json::from_slice(&out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn plan(dir: &Path) -> Value {
+    let out = capsule(dir, &["plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn image<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["capsules"][0]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "image" && a["name"] == name)
+        .unwrap()
+}
+
+fn changes(doc: &Value) -> Vec<(String, String)> {
+    doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Two workers built from one context, and the context's files.
+fn project(name: &str, env: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n");
+    write(root, "app/hello.txt", "hello v1\n");
+    write(
+        root,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n\n[services.worker]\nbuild = \"app\"\ncommand = [\"/hello\"]\n{env}\n\
+             [services.mailer]\nbuild = \"app\"\n"
+        ),
+    );
+    dir
+}
+
+async fn task_definition(family: &str) -> aws_sdk_ecs::types::TaskDefinition {
+    let ecs = Aws::from_env().await.ecs("us-east-1");
+    ecs.describe_task_definition().task_definition(family).send().await.unwrap().task_definition.unwrap()
+}
+
+async fn service(cluster: &str, name: &str) -> aws_sdk_ecs::types::Service {
+    let ecs = Aws::from_env().await.ecs("us-east-1");
+    let out = ecs.describe_services().cluster(cluster).services(name).send().await.unwrap();
+    out.services()[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_build_once_push_pin_by_digest_and_roll_out() {
+    testbed();
+    let name = unique("svc");
+    let dir = project(&name, "");
+    let registry = std::env::var("CAPSULE_REGISTRY").unwrap();
+
+    let p = plan(dir.path());
+    assert_eq!(image(&p, "worker")["action"], "build");
+    assert!(image(&p, "worker")["reason"].as_str().unwrap().contains("first build"), "{p:#}");
+
+    let (doc, log) = apply(dir.path());
+    assert_eq!(doc["ok"], true);
+    let (worker, mailer) = (image(&doc, "worker"), image(&doc, "mailer"));
+    assert_eq!(worker["pushed"], true, "{doc:#}");
+    let digest = worker["digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert_eq!(mailer["digest"], worker["digest"], "one context, one image");
+    assert_eq!(log.matches("building").count(), 1, "two services sharing a context build once:\n{log}");
+
+    // The task definition pins the digest the registry holds for the tag.
+    let td = task_definition(&format!("{name}-production-worker")).await;
+    let repo = format!("{name}-production-worker");
+    assert_eq!(td.container_definitions()[0].image(), Some(format!("{registry}/{repo}@{digest}").as_str()));
+    assert_eq!(td.container_definitions()[0].command(), ["/hello"]);
+    let tag = worker["tag"].as_str().unwrap();
+    let resp = reqwest::Client::new()
+        .head(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["docker-content-digest"].to_str().unwrap(), digest);
+    // The service runs that task definition, rolled out to completion, circuit breaker on.
+    let s = service(&format!("{name}-production"), "worker").await;
+    assert_eq!(s.task_definition(), td.task_definition_arn());
+    assert_eq!(s.deployments()[0].rollout_state().map(|r| r.as_str()), Some("COMPLETED"));
+    let breaker = s.deployment_configuration().unwrap().deployment_circuit_breaker().unwrap();
+    assert!(breaker.enable() && breaker.rollback());
+    assert!(log.contains("service worker: deployment") && log.contains("completed"), "{log}");
+
+    // Nothing changed: nothing to build, nothing to change.
+    let p = plan(dir.path());
+    assert_eq!(changes(&p), vec![], "{p:#}");
+    assert_eq!(image(&p, "worker")["action"], "up-to-date");
+    let (doc, log) = apply(dir.path());
+    assert_eq!(image(&doc, "worker")["pushed"], false);
+    assert!(!log.contains("building"), "{log}");
+
+    // A context edit: new tag, built and pushed, the service rolled to the new digest.
+    write(dir.path(), "app/hello.txt", "hello v2\n");
+    let p = plan(dir.path());
+    assert_eq!(image(&p, "worker")["action"], "build");
+    assert!(image(&p, "worker")["reason"].as_str().unwrap().contains("new context hash"), "{p:#}");
+    let planned = changes(&p);
+    assert!(
+        planned.contains(&(format!("{name}.production.ecs_task_definition.worker"), "update".into())),
+        "{planned:?}"
+    );
+    assert!(planned.contains(&(format!("{name}.production.ecs_service.worker"), "update".into())), "{planned:?}");
+    let (doc, _) = apply(dir.path());
+    let new_digest = image(&doc, "worker")["digest"].as_str().unwrap().to_string();
+    assert_ne!(new_digest, digest);
+    let td2 = task_definition(&format!("{name}-production-worker")).await;
+    assert_eq!(td2.revision(), td.revision() + 1);
+    assert!(td2.container_definitions()[0].image().unwrap().ends_with(&new_digest));
+    assert_eq!(service(&format!("{name}-production"), "worker").await.task_definition(), td2.task_definition_arn());
+    assert_eq!(changes(&plan(dir.path())), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_rollout_fails_the_apply_with_the_stopped_tasks_reasons() {
+    testbed();
+    let name = unique("bad");
+    let dir = project(&name, "");
+    apply(dir.path());
+    // The new revision cannot pull its image (the test bed fails it like ECS would).
+    let toml = std::fs::read_to_string(dir.path().join("capsule.toml")).unwrap();
+    let failing = toml.replace(
+        "command = [\"/hello\"]\n",
+        "command = [\"/hello\"]\n[services.worker.env]\nCAPSULE_TESTBED_FAIL = \"image-pull\"\n",
+    );
+    std::fs::write(dir.path().join("capsule.toml"), failing).unwrap();
+    let before = task_definition(&format!("{name}-production-worker")).await;
+
+    let out = capsule(dir.path(), &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let log = text(&out);
+    assert!(log.contains("service worker: deployment") && log.contains("failed"), "{log}");
+    assert!(log.contains("CannotPullContainerError"), "the stopped tasks' reasons are shown:\n{log}");
+    assert!(log.contains("likely fix: the image cannot be pulled"), "{log}");
+    assert!(log.contains("Apply FAILED"), "{log}");
+    // ECS rolled the service back to the revision that worked.
+    let s = service(&format!("{name}-production"), "worker").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut s = s;
+    while s.task_definition() != before.task_definition_arn() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        s = service(&format!("{name}-production"), "worker").await;
+    }
+    assert_eq!(s.task_definition(), before.task_definition_arn(), "rolled back");
+    // The next plan still wants the change: the failure is not forgotten.
+    let p = plan(dir.path());
+    assert!(changes(&p).contains(&(format!("{name}.production.ecs_service.worker"), "update".into())), "{p:#}");
+}
