@@ -187,3 +187,103 @@ async fn a_failing_rollout_fails_the_apply_with_the_stopped_tasks_reasons() {
     let p = plan(dir.path());
     assert!(changes(&p).contains(&(format!("{name}.production.ecs_service.worker"), "update".into())), "{p:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_autoscaled_service_gets_its_load_balancer_scaling_and_scheduled_job() {
+    testbed();
+    let name = unique("pub");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n");
+    write(root, "app/hello.txt", "hello\n");
+    write(
+        root,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n\n[services.web]\nbuild = \"app\"\nport = 8080\npublic = true\n\
+             health = {{ path = \"/healthz\", grace = \"45s\" }}\n\n[services.web.autoscale]\nmin = 2\nmax = 5\ncpu = 50\n\n\
+             [jobs.nightly]\nservice = \"web\"\nschedule = \"cron(0 3 * * ? *)\"\ncommand = [\"/hello\", \"--nightly\"]\n"
+        ),
+    );
+    let (doc, _) = apply(root);
+    assert_eq!(doc["ok"], true);
+    let aws = Aws::from_env().await;
+    let cluster = format!("{name}-production");
+
+    // Load balancer: HTTP listener (no certificate yet) whose rule forwards to the service's
+    // target group, health-checked on the service's path and port.
+    let elb = aws.elb("us-east-1");
+    let lbs = elb.describe_load_balancers().names(format!("{name}-production")).send().await.unwrap();
+    let lb = &lbs.load_balancers()[0];
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+    let listeners = elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+    let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("an HTTP listener");
+    let rules = elb.describe_rules().listener_arn(http.listener_arn().unwrap()).send().await.unwrap();
+    let rule = rules.rules().iter().find(|r| !r.is_default().unwrap_or(false)).expect("the service's rule");
+    let tg_arn = rule.actions()[0].target_group_arn().unwrap().to_string();
+    let tgs = elb.describe_target_groups().target_group_arns(&tg_arn).send().await.unwrap();
+    let tg = &tgs.target_groups()[0];
+    assert_eq!((tg.port(), tg.health_check_path()), (Some(8080), Some("/healthz")));
+    assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+
+    // The service sits behind that target group, with the grace period from health.grace.
+    let s = service(&cluster, "web").await;
+    assert_eq!(s.load_balancers()[0].target_group_arn(), Some(tg_arn.as_str()));
+    assert_eq!(s.load_balancers()[0].container_port(), Some(8080));
+    assert_eq!(s.health_check_grace_period_seconds(), Some(45));
+
+    // Its security group admits the service port from the load balancer's group only.
+    let ec2 = aws.ec2("us-east-1");
+    let group = s.network_configuration().unwrap().awsvpc_configuration().unwrap().security_groups()[0].to_string();
+    let groups = ec2.describe_security_groups().group_ids(&group).send().await.unwrap();
+    let ingress = groups.security_groups()[0].ip_permissions();
+    assert_eq!(ingress.len(), 1, "{ingress:?}");
+    assert_eq!((ingress[0].from_port(), ingress[0].to_port()), (Some(8080), Some(8080)));
+    assert!(ingress[0].ip_ranges().is_empty(), "no CIDR may reach the service directly");
+    assert_eq!(ingress[0].user_id_group_pairs()[0].group_id(), lb.security_groups().first().map(String::as_str));
+
+    // Autoscaling: target tracking on CPU between min and max.
+    let scaling = aws.autoscaling("us-east-1");
+    let resource = format!("service/{cluster}/web");
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids(&resource)
+        .send()
+        .await
+        .unwrap();
+    let t = &targets.scalable_targets()[0];
+    assert_eq!((t.min_capacity(), t.max_capacity()), (2, 5));
+    let policies = scaling
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id(&resource)
+        .send()
+        .await
+        .unwrap();
+    let tt = policies.scaling_policies()[0].target_tracking_scaling_policy_configuration().unwrap();
+    assert_eq!(tt.target_value(), 50.0);
+
+    // The nightly job: an EventBridge schedule running the job's task definition on Fargate.
+    let events = aws.events("us-east-1");
+    let rule_name = format!("{name}-production-job-nightly");
+    let r = events.describe_rule().name(&rule_name).send().await.unwrap();
+    assert_eq!(r.schedule_expression(), Some("cron(0 3 * * ? *)"));
+    let targets = events.list_targets_by_rule().rule(&rule_name).send().await.unwrap();
+    let ecs_target = targets.targets()[0].ecs_parameters().unwrap();
+    let job_td = task_definition(&format!("{name}-production-job-nightly")).await;
+    assert_eq!(Some(ecs_target.task_definition_arn()), job_td.task_definition_arn());
+    assert_eq!(job_td.container_definitions()[0].command(), ["/hello", "--nightly"]);
+    let web_td = task_definition(&format!("{name}-production-web")).await;
+    assert_eq!(
+        job_td.container_definitions()[0].image(),
+        web_td.container_definitions()[0].image(),
+        "the service's image"
+    );
+
+    // The autoscaler moves the count: capsule does not fight it.
+    let ecs = aws.ecs("us-east-1");
+    ecs.update_service().cluster(&cluster).service("web").desired_count(4).send().await.unwrap();
+    let p = plan(root);
+    assert_eq!(changes(&p), vec![], "{p:#}");
+}

@@ -676,13 +676,21 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             .keys()
             .map(|j| reference(&b.addr(Kind::EcsTaskDefinition, &format!("job-{j}")), "family_arn"))
             .collect();
-        let pass: Vec<Value> = c
+        let passed_roles: Vec<Address> = c
             .jobs
             .values()
             .flat_map(|j| [format!("{}-execution", j.service), format!("{}-task", j.service)])
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .map(|role| reference(&b.addr(Kind::IamRole, &role), "arn"))
+            .map(|role| b.addr(Kind::IamRole, &role))
+            .collect();
+        let pass: Vec<Value> = passed_roles.iter().map(|a| reference(a, "arn")).collect();
+        // The policy names the job task definitions and the roles it passes: they exist first.
+        let events_deps: Vec<Address> = c
+            .jobs
+            .keys()
+            .map(|j| b.addr(Kind::EcsTaskDefinition, &format!("job-{j}")))
+            .chain(passed_roles.iter().cloned())
             .collect();
         let events_role = b.add(
             Kind::IamRole,
@@ -697,7 +705,7 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
                     json!({ "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": pass }),
                 ],
             ),
-            vec![],
+            events_deps,
         );
         for (name, j) in &c.jobs {
             let Some(s) = c.services.get(&j.service) else {
