@@ -1,0 +1,94 @@
+"""A counting HTTP proxy for benchmarks: forwards every request to UPSTREAM unchanged and
+counts it, by AWS service (from the SigV4 credential scope) or, for a Docker Registry, by
+method and endpoint kind. GET /__counts returns the counts as JSON; DELETE /__counts
+resets them.
+
+    python bench/count_proxy.py PORT UPSTREAM_URL
+"""
+
+import http.client
+import json
+import re
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+PORT = int(sys.argv[1])
+UPSTREAM = urlsplit(sys.argv[2])
+COUNTS: Counter = Counter()
+LOCK = threading.Lock()
+SCOPE = re.compile(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/aws4_request")
+HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+
+
+def key(method: str, path: str, headers) -> str:
+    m = SCOPE.search(headers.get("Authorization", ""))
+    if m:
+        target = headers.get("X-Amz-Target", "")
+        op = target.rsplit(".", 1)[-1] if target else ""
+        return f"aws:{m.group(1)}" + (f":{op}" if op else "")
+    kind = "other"
+    if path.startswith("/v2/"):
+        kind = "manifests" if "/manifests/" in path else "blobs" if "/blobs/" in path else "v2"
+    return f"registry:{method}:{kind}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _forward(self):
+        if self.path == "/__counts":
+            with LOCK:
+                body = json.dumps(dict(COUNTS)).encode()
+                if self.command == "DELETE":
+                    COUNTS.clear()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+        with LOCK:
+            COUNTS[key(self.command, self.path, self.headers)] += 1
+        conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        if body is not None:
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            headers["Content-Length"] = str(len(body))
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in HOP and k.lower() != "content-length":
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    def _read_chunked(self) -> bytes:
+        out = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += self.rfile.read(size)
+            self.rfile.readline()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
