@@ -91,6 +91,14 @@ fn offline_artifact(a: &Artifact) -> ArtifactPlan {
             pushed: None,
             digest: None,
         },
+        Artifact::Prebuilt { name, image } => ArtifactPlan::Image {
+            name: name.clone(),
+            action: "prebuilt".into(),
+            tag: Some(image.clone()),
+            reason: Some("offline: not resolved to a digest".into()),
+            pushed: None,
+            digest: None,
+        },
         Artifact::Site { name, dir, .. } => {
             let files = count_files(dir);
             ArtifactPlan::Site {
@@ -471,7 +479,7 @@ pub fn region_of(session: &Session, capsule: &crate::config::Capsule, env: &str)
 /// outputs, so task definitions plan against the digest they would get.
 async fn plan_images(
     cx: &Cx,
-    desired: &Desired,
+    desired: &mut Desired,
     obs: &mut Observation,
 ) -> (Shipper, Vec<(usize, ArtifactPlan)>, Vec<PlanError>) {
     let mut plans = Vec::new();
@@ -493,7 +501,30 @@ async fn plan_images(
     } else {
         None
     };
-    for (i, a) in desired.artifacts.iter().enumerate() {
+    let declared = desired.artifacts.clone();
+    for (i, a) in declared.iter().enumerate() {
+        if let Artifact::Prebuilt { name, image } = a {
+            let (digest, reason) = match image::resolve_prebuilt(image).await {
+                Ok(Some(d)) => (Some(d.clone()), format!("pinned to {d}")),
+                Ok(None) => (None, "already pinned by digest".to_string()),
+                Err(e) => (None, format!("used as written: its digest could not be read ({e})")),
+            };
+            if let Some(d) = &digest {
+                pin_prebuilt(desired, image, &format!("{image}@{d}"));
+            }
+            artifacts.push((
+                i,
+                ArtifactPlan::Image {
+                    name: name.clone(),
+                    action: "prebuilt".into(),
+                    tag: Some(image.clone()),
+                    reason: Some(reason),
+                    pushed: None,
+                    digest,
+                },
+            ));
+            continue;
+        }
         let Artifact::Image { name, context, dockerfile, repository } = a else { continue };
         let Some(repo) = desired.get(repository) else { continue };
         let address = format!("{}.{}.image.{name}", desired.capsule, desired.env);
@@ -540,6 +571,17 @@ async fn plan_images(
     (Shipper::new(registry, plans), artifacts, errors)
 }
 
+/// Replaces `image` by `pinned` in every task definition's container.
+fn pin_prebuilt(desired: &mut Desired, image: &str, pinned: &str) {
+    for r in desired.resources.iter_mut().filter(|r| r.address.kind == Kind::EcsTaskDefinition) {
+        if let Some(Value::Object(c)) = r.attributes.get_mut("container")
+            && c.get("image").and_then(Value::as_str) == Some(image)
+        {
+            c.insert("image".into(), Value::String(pinned.to_string()));
+        }
+    }
+}
+
 /// Copies what shipping did into the plan's image artifacts (apply documents).
 pub fn record_images(r: &mut Reconcile) {
     for a in r.planned.plan.artifacts.iter_mut() {
@@ -568,7 +610,7 @@ pub async fn reconcile(
     let environment =
         capsule.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", capsule.name))?;
     let ctx = ExpandContext { account: session.account.clone(), default_region: session.default_region.clone() };
-    let desired = model::expand(capsule, environment, &ctx);
+    let mut desired = model::expand(capsule, environment, &ctx);
     let graph = Graph::build(&desired.resources)?;
     let cx = Cx::new(
         session.aws.clone(),
@@ -579,7 +621,7 @@ pub async fn reconcile(
         allow_destroy,
     );
     let mut observation = observe(&cx, &desired).await;
-    let (images, image_artifacts, image_errors) = plan_images(&cx, &desired, &mut observation).await;
+    let (images, image_artifacts, image_errors) = plan_images(&cx, &mut desired, &mut observation).await;
     let mut planned =
         plan_live(&desired, &graph, &observation, &session.account, environment.config.capsule.account.as_deref());
     for (i, a) in image_artifacts {

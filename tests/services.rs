@@ -287,3 +287,45 @@ async fn a_public_autoscaled_service_gets_its_load_balancer_scaling_and_schedule
     let p = plan(root);
     assert_eq!(changes(&p), vec![], "{p:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prebuilt_images_are_pinned_when_their_registry_answers() {
+    testbed();
+    let registry = std::env::var("CAPSULE_REGISTRY").unwrap();
+    // A prebuilt image in the registry, pushed with buildah as any CI would.
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), "Dockerfile", "FROM scratch\nCOPY v.txt /v.txt\n");
+    write(ctx.path(), "v.txt", &unique("prebuilt"));
+    let repo = unique("prebuilt");
+    let reference = format!("{registry}/{repo}/app:1.0");
+    let run = |args: &[&str]| {
+        let out = Command::new("buildah").args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    run(&["bud", "--quiet", "-t", &reference, ctx.path().to_str().unwrap()]);
+    run(&["push", "--tls-verify=false", &reference, &format!("docker://{reference}")]);
+
+    let name = unique("pre");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n[services.app]\nimage = \"{reference}\"\n[services.proxy]\nimage = \"nginx:1.27\"\n"
+        ),
+    );
+    let p = plan(dir.path());
+    let app = image(&p, "app");
+    assert_eq!(app["action"], "prebuilt");
+    let digest = app["digest"].as_str().expect("resolved").to_string();
+    assert!(app["reason"].as_str().unwrap().contains(&digest));
+    let proxy = image(&p, "proxy");
+    assert!(proxy["digest"].is_null() && proxy["reason"].as_str().unwrap().contains("used as written"), "{proxy}");
+
+    apply(dir.path());
+    let td = task_definition(&format!("{name}-production-app")).await;
+    assert_eq!(td.container_definitions()[0].image(), Some(format!("{reference}@{digest}").as_str()));
+    let td = task_definition(&format!("{name}-production-proxy")).await;
+    assert_eq!(td.container_definitions()[0].image(), Some("nginx:1.27"));
+    assert_eq!(changes(&plan(dir.path())), vec![]);
+}

@@ -607,3 +607,120 @@ impl Shipper {
         self.built.lock().await.values().filter(|r| r.is_ok()).count()
     }
 }
+
+/// An image reference split into registry host, repository and tag (`nginx:1.27` is
+/// `registry-1.docker.io`, `library/nginx`, `1.27`). `None` when it already names a digest.
+pub fn parse_reference(image: &str) -> Option<(String, String, String)> {
+    if image.contains('@') {
+        return None;
+    }
+    let (host, rest) = match image.split_once('/') {
+        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            (first.to_string(), rest.to_string())
+        }
+        _ => ("docker.io".to_string(), image.to_string()),
+    };
+    // A tag follows the last `:` after the last `/`.
+    let (repo, tag) = match rest.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+        _ => (rest.clone(), "latest".to_string()),
+    };
+    let (host, repo) = if host == "docker.io" {
+        ("registry-1.docker.io".to_string(), if repo.contains('/') { repo } else { format!("library/{repo}") })
+    } else {
+        (host, repo)
+    };
+    Some((host, repo, tag))
+}
+
+/// Resolves a prebuilt image's tag to its digest with the Registry v2 API: one `HEAD`, or
+/// two when the registry asks for an anonymous bearer token first. Plain HTTP only for the
+/// `CAPSULE_REGISTRY` host. Private registries that need credentials are not resolved.
+pub async fn resolve_prebuilt(image: &str) -> Result<Option<String>, String> {
+    let Some((host, repo, tag)) = parse_reference(image) else { return Ok(None) };
+    let local = std::env::var("CAPSULE_REGISTRY").ok().filter(|h| *h == host).is_some();
+    let base = if local { format!("http://{host}") } else { format!("https://{host}") };
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("capsule/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{base}/v2/{repo}/manifests/{tag}");
+    let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+                  application/vnd.docker.distribution.manifest.list.v2+json, \
+                  application/vnd.docker.distribution.manifest.v2+json";
+    let head = |token: Option<String>| {
+        let mut req = http.head(&url).header("Accept", accept);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let mut resp = head(None).await.map_err(|e| format!("{host}: {e}"))?;
+    if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+        && let Some(challenge) = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok())
+        && let Some(token_url) = bearer_token_url(challenge)
+    {
+        let body: serde_json::Value = http
+            .get(&token_url)
+            .send()
+            .await
+            .map_err(|e| format!("{host} token: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("{host} token: {e}"))?;
+        let token = body.get("token").or_else(|| body.get("access_token")).and_then(|t| t.as_str()).map(str::to_string);
+        resp = head(token).await.map_err(|e| format!("{host}: {e}"))?;
+    }
+    match resp.status().as_u16() {
+        200 => Ok(resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string)),
+        404 => Err(format!("{image} is not in its registry")),
+        s => Err(format!("{host} answered HTTP {s}")),
+    }
+}
+
+/// The token URL of a `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
+fn bearer_token_url(challenge: &str) -> Option<String> {
+    let params = challenge.strip_prefix("Bearer ")?;
+    let mut realm = None;
+    let mut query = Vec::new();
+    for part in params.split(',') {
+        let (k, v) = part.trim().split_once('=')?;
+        let v = v.trim_matches('"');
+        match k {
+            "realm" => realm = Some(v.to_string()),
+            "service" | "scope" => query
+                .push(format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))),
+            _ => {}
+        }
+    }
+    Some(format!("{}?{}", realm?, query.join("&")))
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    #[test]
+    fn references_split_like_docker_does() {
+        let r = |s: &str| parse_reference(s).map(|(h, r, t)| format!("{h}|{r}|{t}"));
+        assert_eq!(r("nginx:1.27").as_deref(), Some("registry-1.docker.io|library/nginx|1.27"));
+        assert_eq!(r("grafana/grafana").as_deref(), Some("registry-1.docker.io|grafana/grafana|latest"));
+        assert_eq!(r("ghcr.io/o/app:v2").as_deref(), Some("ghcr.io|o/app|v2"));
+        assert_eq!(r("127.0.0.1:5056/prebuilt/app:1.0").as_deref(), Some("127.0.0.1:5056|prebuilt/app|1.0"));
+        assert_eq!(r("localhost:5000/app").as_deref(), Some("localhost:5000|app|latest"));
+        assert_eq!(r("nginx@sha256:abc"), None);
+    }
+
+    #[test]
+    fn bearer_challenges_become_token_urls() {
+        let c = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#;
+        assert_eq!(
+            bearer_token_url(c).as_deref(),
+            Some(
+                "https://auth.docker.io/token?service=registry%2Edocker%2Eio&scope=repository%3Alibrary%2Fnginx%3Apull"
+            )
+        );
+        assert_eq!(bearer_token_url("Basic realm=\"x\""), None);
+    }
+}

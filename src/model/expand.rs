@@ -27,6 +27,8 @@ pub struct ExpandContext {
 pub enum Artifact {
     /// A container image built from a context and pushed to the service's repository.
     Image { name: String, context: PathBuf, dockerfile: String, repository: Address },
+    /// A prebuilt image (`image = "..."`), pinned to its digest when the registry tells it.
+    Prebuilt { name: String, image: String },
     /// A folder synced to a bucket behind a distribution.
     Site { name: String, dir: PathBuf, spa: bool, headers: Vec<HeaderRule>, bucket: Address, distribution: Address },
 }
@@ -557,7 +559,10 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
         });
         let image = match (&repo, &s.image) {
             (Some(repo), _) => reference(repo, "image"),
-            (None, Some(image)) => json!(image),
+            (None, Some(image)) => {
+                artifacts.push(Artifact::Prebuilt { name: name.clone(), image: image.clone() });
+                json!(image)
+            }
             (None, None) => Value::Null,
         };
         let container = json!({
