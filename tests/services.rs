@@ -201,7 +201,7 @@ async fn a_public_autoscaled_service_gets_its_load_balancer_scaling_and_schedule
         "capsule.toml",
         &format!(
             "[capsule]\nname = \"{name}\"\n\n[services.web]\nbuild = \"app\"\nport = 8080\npublic = true\n\
-             health = {{ path = \"/healthz\", grace = \"45s\" }}\n\n[services.web.autoscale]\nmin = 2\nmax = 5\ncpu = 50\n\n\
+             health = {{ path = \"/healthz\", grace = \"45s\" }}\n\n[services.web.env]\nMODE = \"public\"\nAPI_KEY = {{ secret = \"api-key\" }}\n\n[secrets]\napi-key = {{ description = \"the API key\" }}\n\n[services.web.autoscale]\nmin = 2\nmax = 5\ncpu = 50\n\n\
              [jobs.nightly]\nservice = \"web\"\nschedule = \"cron(0 3 * * ? *)\"\ncommand = [\"/hello\", \"--nightly\"]\n"
         ),
     );
@@ -275,6 +275,18 @@ async fn a_public_autoscaled_service_gets_its_load_balancer_scaling_and_schedule
     assert_eq!(Some(ecs_target.task_definition_arn()), job_td.task_definition_arn());
     assert_eq!(job_td.container_definitions()[0].command(), ["/hello", "--nightly"]);
     let web_td = task_definition(&format!("{name}-production-web")).await;
+    // Secrets reach the container only as references: the environment holds no value.
+    let c = &web_td.container_definitions()[0];
+    let secret = aws
+        .secrets("us-east-1")
+        .describe_secret()
+        .secret_id(format!("capsule/{name}/production/api-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.secrets().len(), 1);
+    assert_eq!((c.secrets()[0].name(), c.secrets()[0].value_from()), ("API_KEY", secret.arn().unwrap()));
+    assert_eq!(c.environment().iter().map(|kv| kv.name().unwrap()).collect::<Vec<_>>(), ["MODE"]);
     assert_eq!(
         job_td.container_definitions()[0].image(),
         web_td.container_definitions()[0].image(),
