@@ -88,6 +88,23 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Delete everything one capsule environment owns in AWS (data included), after
+    /// `--confirm NAME` repeats the capsule's name.
+    Destroy {
+        #[arg(long = "capsule", value_name = "NAME")]
+        capsule: String,
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// The capsule's name again: destroying deletes databases, buckets and secrets.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of capsule.toml.
     Schema,
     /// Plan every capsule against live AWS; exit 2 when live state drifted from the files.
@@ -191,6 +208,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Github { command: GithubCommand::Apply { select, allow_destroy } } => {
             runtime()?.block_on(github_apply(&select, allow_destroy))
         }
+        Command::Destroy { capsule, env, confirm, root, format, out } => {
+            if confirm.as_deref() != Some(capsule.as_str()) {
+                anyhow::bail!(
+                    "capsule destroy deletes every resource of {capsule}/{env}, data included. Nothing was done.\n\
+                     Repeat the capsule's name to confirm: capsule destroy --capsule {capsule} --env {env} --confirm {capsule}"
+                );
+            }
+            let project = load(&root)?;
+            let targets = engine::select(
+                &project,
+                &Targets { root: root.clone(), capsules: vec![capsule.clone()], env: Some(env.clone()) },
+            )?;
+            runtime()?.block_on(destroy(&project, &targets, format, out.as_deref()))
+        }
         Command::Unlock { capsule, env, root } => {
             let project = load(&root)?;
             runtime()?.block_on(unlock(&project, &capsule, &env))
@@ -278,7 +309,7 @@ async fn apply(
 ) -> anyhow::Result<ExitCode> {
     let session = engine::Session::connect().await?;
     let human = format != PlanFormat::Json;
-    let opts = deploy::Options { allow_destroy, human, color: color_for(None) };
+    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human, color: color_for(None) };
     let run = deploy::apply_all(&session, project, targets, &opts).await;
     if human {
         let s = run.doc.summary;
@@ -289,6 +320,29 @@ async fn apply(
             println!("Apply refused (see above): that capsule environment was not changed.");
         } else {
             println!("Apply FAILED (see the errors above). The next apply continues from live state.");
+        }
+    } else {
+        emit(&run.doc, PlanFormat::Json, out)?;
+    }
+    Ok(if run.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `capsule destroy`: everything the capsule environment owns, under its lock.
+async fn destroy(
+    project: &Project,
+    targets: &[(usize, String)],
+    format: PlanFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let session = engine::Session::connect().await?;
+    let human = format != PlanFormat::Json;
+    let opts = deploy::Options { allow_destroy: true, goal: engine::Goal::Nothing, human, color: color_for(None) };
+    let run = deploy::apply_all(&session, project, targets, &opts).await;
+    if human {
+        if run.ok {
+            println!("Destroy complete: {} deleted.", run.doc.summary.delete);
+        } else {
+            println!("Destroy FAILED (see above). Run it again: it continues with what is left.");
         }
     } else {
         emit(&run.doc, PlanFormat::Json, out)?;
@@ -466,7 +520,7 @@ async fn github_apply(select: &Selection, allow_destroy: bool) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     let session = engine::Session::connect().await?;
-    let opts = deploy::Options { allow_destroy, human: true, color: false };
+    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false };
     let run = deploy::apply_all(&session, &project, &targets, &opts).await;
     let doc = run.doc;
     // Environments not reached after a failure are listed, so nobody thinks they deployed.

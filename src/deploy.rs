@@ -23,6 +23,8 @@ pub struct Applied {
 /// Options of one run.
 pub struct Options {
     pub allow_destroy: bool,
+    /// Declared state, or nothing (`capsule destroy`).
+    pub goal: engine::Goal,
     /// Print each plan and each change's outcome for people (stdout/stderr).
     pub human: bool,
     /// Print the text plan with colour.
@@ -95,7 +97,7 @@ async fn apply_one(
     env: &str,
     opts: &Options,
 ) -> anyhow::Result<(CapsulePlan, Verdict)> {
-    let mut r = engine::reconcile(session, project, capsule, env, opts.allow_destroy).await?;
+    let mut r = engine::reconcile_to(session, project, capsule, env, opts.allow_destroy, opts.goal).await?;
     if opts.human {
         print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), opts.color));
     }

@@ -598,6 +598,15 @@ pub fn record_images(r: &mut Reconcile) {
     }
 }
 
+/// What a reconcile aims at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// The capsule environment as its file declares it.
+    Declared,
+    /// Nothing: every resource the capsule environment owns is deleted (`capsule destroy`).
+    Nothing,
+}
+
 /// Expands, observes and plans one capsule environment.
 pub async fn reconcile(
     session: &Session,
@@ -606,11 +615,28 @@ pub async fn reconcile(
     env: &str,
     allow_destroy: bool,
 ) -> anyhow::Result<Reconcile> {
+    reconcile_to(session, project, capsule, env, allow_destroy, Goal::Declared).await
+}
+
+/// Like [`reconcile`], towards `goal`.
+pub async fn reconcile_to(
+    session: &Session,
+    project: &Project,
+    capsule: usize,
+    env: &str,
+    allow_destroy: bool,
+    goal: Goal,
+) -> anyhow::Result<Reconcile> {
     let capsule = &project.capsules[capsule];
     let environment =
         capsule.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", capsule.name))?;
     let ctx = ExpandContext { account: session.account.clone(), default_region: session.default_region.clone() };
     let mut desired = model::expand(capsule, environment, &ctx);
+    if goal == Goal::Nothing {
+        // Everything the capsule environment owns becomes undeclared, hence deleted.
+        desired.resources.clear();
+        desired.artifacts.clear();
+    }
     let graph = Graph::build(&desired.resources)?;
     let cx = Cx::new(
         session.aws.clone(),

@@ -1,0 +1,96 @@
+//! `capsule destroy` on the test bed: refused without the capsule's name, then everything
+//! the capsule environment owns is deleted (services, images' repositories, site bucket
+//! and distribution, secrets), another environment and other capsules untouched.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{testbed, text, unique, write};
+use serde_json::Value;
+
+fn capsule(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("CAPSULE_ROLLOUT_POLL", "200ms")
+        .env("CAPSULE_BUILDER", "buildah")
+        .output()
+        .unwrap()
+}
+
+/// The plan's (address, action) pairs that are not no-ops.
+fn plan(dir: &Path, env: &str) -> Vec<(String, String)> {
+    let out = capsule(dir, &["plan", "--format", "json", "--env", env]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn destroy_needs_the_name_and_then_deletes_everything_the_environment_owns() {
+    testbed();
+    let name = unique("gone");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n");
+    write(root, "app/a.txt", "a\n");
+    write(root, "site/index.html", "<h1>hi</h1>");
+    write(
+        root,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n[secrets]\nkey = {{}}\n[services.worker]\nbuild = \"app\"\n\
+             [sites.web]\ndir = \"site\"\n[environments.staging]\n[environments.production]\n"
+        ),
+    );
+    for env in ["staging", "production"] {
+        let out = capsule(root, &["apply", "--env", env]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let declared = plan(root, "staging").len();
+    assert_eq!(declared, 0);
+
+    // Without the name, or with another one: refused, nothing touched.
+    for args in [
+        vec!["destroy", "--capsule", &name, "--env", "staging"],
+        vec!["destroy", "--capsule", &name, "--env", "staging", "--confirm", "someone-else"],
+    ] {
+        let out = capsule(root, &args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(&format!("--confirm {name}")) && text(&out).contains("Nothing was done"));
+    }
+    assert_eq!(plan(root, "staging"), vec![]);
+
+    let out =
+        capsule(root, &["destroy", "--capsule", &name, "--env", "staging", "--confirm", &name, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], true);
+    let deleted: Vec<&str> = doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "delete" && c["outcome"] == "applied")
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    for kind in ["ecs_service", "ecs_cluster", "ecr_repository", "s3_bucket", "cloudfront_distribution", "secret"] {
+        assert!(deleted.contains(&kind), "{kind} not deleted: {deleted:?}");
+    }
+    // Staging is gone: every resource would be created again. Production is untouched.
+    let again = plan(root, "staging");
+    assert!(!again.is_empty() && again.iter().all(|(_, a)| a == "create"), "{again:?}");
+    assert_eq!(plan(root, "production"), vec![]);
+    // Destroying what is gone is a no-op that succeeds.
+    let out = capsule(root, &["destroy", "--capsule", &name, "--env", "staging", "--confirm", &name]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Destroy complete: 0 deleted."), "{}", text(&out));
+}
