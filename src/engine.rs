@@ -297,7 +297,12 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
         }
         let attrs = desired_attributes(r, &outputs);
         let observed = live.map(|l| Observed { attributes: l.attributes.clone(), outputs: l.outputs.clone() });
-        let change = plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement());
+        let mut change = plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement());
+        if change.action != Action::Create
+            && let Some(why) = a.assess(&mut change)
+        {
+            errors.push(PlanError { address: address.clone(), message: why, hint: None });
+        }
         // What a change gives anew is unknown until it is applied: dependents plan against
         // "(known after apply)", not against the value about to be replaced.
         match change.action {
@@ -337,6 +342,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
                     before: v.clone(),
                     after: Value::Null,
                     forces_replacement: false,
+                    impact: None,
                 })
                 .collect(),
             stateful: kind.is_stateful(),

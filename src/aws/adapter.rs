@@ -112,6 +112,13 @@ pub trait Adapter: Send + Sync {
         &[]
     }
 
+    /// Says what a planned change does to the running resource: sets each attribute
+    /// change's `impact` (and may turn an update into a replacement). Returns why the change
+    /// must be refused (e.g. a storage decrease AWS cannot do), which becomes a plan error.
+    fn assess(&self, _change: &mut crate::plan::Change) -> Option<String> {
+        None
+    }
+
     /// Outputs an update gives new values (e.g. a task definition's revision ARN), so
     /// dependents plan them as unknown until the update is applied.
     fn outputs_changed_by_update(&self) -> &'static [&'static str] {

@@ -340,6 +340,7 @@ mod tests {
                     before: "old value".into(),
                     after: "a new value".into(),
                     forces_replacement: false,
+                    impact: None,
                 }],
                 stateful: true,
                 outcome: None,

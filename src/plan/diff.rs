@@ -69,7 +69,13 @@ pub fn plan_resource(
         change.attributes = want
             .into_iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(path, after)| AttributeChange { path, before: Value::Null, after, forces_replacement: false })
+            .map(|(path, after)| AttributeChange {
+                path,
+                before: Value::Null,
+                after,
+                forces_replacement: false,
+                impact: None,
+            })
             .collect();
         return change;
     };
@@ -80,7 +86,7 @@ pub fn plan_resource(
             continue;
         }
         let forces = forces_replacement.iter().any(|p| path == *p || path.starts_with(&format!("{p}.")));
-        change.attributes.push(AttributeChange { path, before, after, forces_replacement: forces });
+        change.attributes.push(AttributeChange { path, before, after, forces_replacement: forces, impact: None });
     }
     if change.attributes.iter().any(|a| a.forces_replacement) {
         change.action = Action::Replace;
@@ -173,6 +179,7 @@ mod tests {
             before: json!(false),
             after: json!(true),
             forces_replacement: false,
+            impact: None,
         };
         assert_eq!(c.attributes, vec![expected]);
     }

@@ -42,6 +42,10 @@ pub struct AttributeChange {
     pub before: Value,
     pub after: Value,
     pub forces_replacement: bool,
+    /// What applying this attribute change does to the running resource, where its adapter
+    /// knows (databases): `in-place`, `reboot`, `downtime` or `replacement`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -88,7 +88,11 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
                 let _ = writeln!(out, "{sign} {}{reason}{outcome}", ch.address);
                 if ch.action != Action::Create {
                     for a in &ch.attributes {
-                        let forces = if a.forces_replacement { " # forces replacement" } else { "" };
+                        let forces = match (a.forces_replacement, a.impact.as_deref()) {
+                            (true, _) => " # forces replacement".to_string(),
+                            (false, Some(impact)) => format!(" # {}", super::impact_text(impact)),
+                            _ => String::new(),
+                        };
                         let _ = writeln!(
                             out,
                             "{sign}     {}: {} -> {}{forces}",

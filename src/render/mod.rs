@@ -26,3 +26,56 @@ pub(crate) fn show_value(v: &Value) -> String {
     }
     if as_reference(v).is_some() { UNKNOWN.into() } else { mask(v).to_string() }
 }
+
+/// How an attribute change's impact reads in a plan.
+pub(crate) fn impact_text(impact: &str) -> String {
+    match impact {
+        "in-place" => "applies in place".into(),
+        "reboot" => "needs a reboot".into(),
+        "downtime" => "brief downtime".into(),
+        "replacement" => "forces replacement".into(),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{Action, AttributeChange, CapsulePlan, Change, Plan};
+    use serde_json::json;
+
+    #[test]
+    fn attribute_impacts_show_in_text_markdown_and_json() {
+        let change = Change {
+            address: "shop.production.rds_instance.main".into(),
+            kind: "rds_instance".into(),
+            action: Action::Update,
+            reason: None,
+            attributes: vec![AttributeChange {
+                path: "instance_class".into(),
+                before: json!("db.t4g.micro"),
+                after: json!("db.t4g.small"),
+                forces_replacement: false,
+                impact: Some("downtime".into()),
+            }],
+            stateful: true,
+            outcome: None,
+            error: None,
+        };
+        let plan = Plan::new(
+            vec![CapsulePlan {
+                capsule: "shop".into(),
+                environment: "production".into(),
+                region: "eu-west-1".into(),
+                changes: vec![change],
+                artifacts: vec![],
+                errors: vec![],
+            }],
+            false,
+        );
+        assert!(
+            super::text(&plan, false).contains("instance_class: \"db.t4g.micro\" -> \"db.t4g.small\" # brief downtime")
+        );
+        assert!(super::markdown(&plan, None).contains("# brief downtime"));
+        assert!(super::json(&plan).contains("\"impact\": \"downtime\""));
+    }
+}

@@ -58,7 +58,11 @@ pub fn text(plan: &Plan, color: bool) -> String {
                     Action::Delete => show_value(&a.before),
                     _ => format!("{} -> {}", show_value(&a.before), show_value(&a.after)),
                 };
-                let forces = if a.forces_replacement { p.code("31", " # forces replacement") } else { String::new() };
+                let forces = match (a.forces_replacement, a.impact.as_deref()) {
+                    (true, _) => p.code("31", " # forces replacement"),
+                    (false, Some(impact)) => p.code("33", &format!(" # {}", super::impact_text(impact))),
+                    _ => String::new(),
+                };
                 let _ = writeln!(out, "      {}: {value}{forces}", a.path);
             }
         }
