@@ -433,21 +433,23 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             }),
             vec![],
         );
-        let mut secret_refs: Vec<(String, Address)> = Vec::new();
+        // (variable, secret, output naming the value): connection settings are JSON, so a
+        // url reference names the secret's `url` key (`<arn>:url::`, ECS's JSON-key syntax).
+        let mut secret_refs: Vec<(String, Address, &str)> = Vec::new();
         let mut environment: BTreeMap<String, String> = BTreeMap::new();
         for (var, value) in &s.env {
             match value {
                 EnvValue::Secret { secret } => {
                     if let Some(a) = secrets.get(secret) {
-                        secret_refs.push((var.clone(), a.clone()));
+                        secret_refs.push((var.clone(), a.clone(), "arn"));
                     }
                 }
                 EnvValue::Text(text) => match parse_reference(text) {
                     Some(("databases", db)) if db_secrets.contains_key(db) => {
-                        secret_refs.push((var.clone(), db_secrets[db].clone()))
+                        secret_refs.push((var.clone(), db_secrets[db].clone(), "url_value_from"))
                     }
                     Some(("caches", cache)) if cache_secrets.contains_key(cache) => {
-                        secret_refs.push((var.clone(), cache_secrets[cache].clone()))
+                        secret_refs.push((var.clone(), cache_secrets[cache].clone(), "url_value_from"))
                     }
                     _ => {
                         environment.insert(var.clone(), text.clone());
@@ -456,7 +458,7 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             }
         }
         secret_refs.sort();
-        let mut secret_addrs: Vec<Address> = secret_refs.iter().map(|(_, a)| a.clone()).collect();
+        let mut secret_addrs: Vec<Address> = secret_refs.iter().map(|(_, a, _)| a.clone()).collect();
         secret_addrs.dedup();
         let mut exec_statements = vec![json!({
             "Effect": "Allow",
@@ -571,7 +573,7 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
             "command": s.command,
             "port": s.port,
             "environment": environment,
-            "secrets": secret_refs.iter().map(|(var, a)| (var.clone(), reference(a, "arn"))).collect::<BTreeMap<_, _>>(),
+            "secrets": secret_refs.iter().map(|(var, a, output)| (var.clone(), reference(a, output))).collect::<BTreeMap<_, _>>(),
             "log_group": reference(&log, "name"),
         });
         let mut td_deps = vec![execution.clone(), task_role.clone(), log.clone()];

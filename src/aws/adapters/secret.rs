@@ -30,6 +30,8 @@ fn live_of(d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecre
         outputs: BTreeMap::from([
             ("arn".into(), json!(d.arn().unwrap_or_default())),
             ("name".into(), json!(d.name().unwrap_or_default())),
+            // ECS `valueFrom` of the JSON key `url` (connection settings of databases and caches).
+            ("url_value_from".into(), json!(format!("{}:url::", d.arn().unwrap_or_default()))),
         ]),
         tags,
     }
