@@ -526,7 +526,7 @@ async fn github_apply(select: &Selection, allow_destroy: bool) -> anyhow::Result
     // Environments not reached after a failure are listed, so nobody thinks they deployed.
     let not_reached: Vec<String> =
         targets.iter().skip(run.attempted).map(|(i, e)| format!("`{}` · {e}", project.capsules[*i].name)).collect();
-    let mut note = run.refused.clone();
+    let mut note = run.refused.clone().or(run.error.clone());
     if !not_reached.is_empty() {
         let more = format!("Not applied after the failure: {}.", not_reached.join(", "));
         note = Some(match note {

@@ -18,6 +18,8 @@ pub struct Applied {
     pub refused: Option<String>,
     /// How many targets were started (the last one may have failed); the rest were not.
     pub attempted: usize,
+    /// A target could not even be planned (e.g. AWS unreachable): why.
+    pub error: Option<String>,
 }
 
 /// Options of one run.
@@ -38,6 +40,7 @@ pub async fn apply_all(session: &Session, project: &Project, targets: &[(usize, 
     let mut refused = None;
     let mut ok = true;
     let mut attempted = 0;
+    let mut error = None;
     for (i, env) in targets {
         attempted += 1;
         let capsule = &project.capsules[*i];
@@ -72,6 +75,7 @@ pub async fn apply_all(session: &Session, project: &Project, targets: &[(usize, 
             Err(e) => {
                 let msg = format!("{}/{env}: {e:#}", capsule.name);
                 eprintln!("{msg}");
+                error = Some(msg);
                 ok = false;
                 break;
             }
@@ -79,7 +83,7 @@ pub async fn apply_all(session: &Session, project: &Project, targets: &[(usize, 
     }
     let mut doc = Plan::new(done, false);
     doc.ok = Some(ok);
-    Applied { doc, ok, refused, attempted }
+    Applied { doc, ok, refused, attempted, error }
 }
 
 enum Verdict {
