@@ -1,5 +1,6 @@
 //! One adapter per resource type, read and write code side by side.
 
+mod acm_certificate;
 mod autoscaling;
 mod cloudfront_distribution;
 mod cloudfront_oac;
@@ -14,6 +15,7 @@ mod lb_listener;
 mod lb_listener_rule;
 mod lb_target_group;
 mod log_group;
+mod route53_record;
 mod s3_bucket;
 mod s3_bucket_policy;
 mod secret;
@@ -45,6 +47,8 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::AutoscalingTarget => &autoscaling::AutoscalingTargetAdapter,
         Kind::AutoscalingPolicy => &autoscaling::AutoscalingPolicyAdapter,
         Kind::EventRule => &event_rule::EventRuleAdapter,
+        Kind::Route53Record => &route53_record::Route53RecordAdapter,
+        Kind::AcmCertificate => &acm_certificate::AcmCertificateAdapter,
         _ => return None,
     })
 }
