@@ -352,3 +352,65 @@ async fn ci_progress_is_plain_lines_in_a_github_actions_group() {
     assert!(group < done && done < end, "{err}");
     assert!(!err.contains('\r') && !err.contains("\x1b["), "no terminal control in CI logs");
 }
+
+#[tokio::test]
+async fn a_site_domain_gets_a_us_east_1_certificate_the_alias_and_its_records() {
+    testbed();
+    let aws = Aws::from_env().await;
+    let zone = format!("{}.example.com", unique("z"));
+    let r53 = aws.route53("us-east-1");
+    let created = r53.create_hosted_zone().name(&zone).caller_reference(&zone).send().await.unwrap();
+    let zone_id = created.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    let name = unique("dom");
+    let domain = format!("www.{zone}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("site/index.html"), "<h1>hi</h1>").unwrap();
+    // The capsule lives in eu-west-1: CloudFront's certificate must still be in us-east-1.
+    std::fs::write(
+        dir.path().join("capsule.toml"),
+        format!(
+            "[capsule]\nname = \"{name}\"\nregion = \"eu-west-1\"\n[dns]\nzone = \"{zone}\"\n[sites.web]\ndir = \"site\"\ndomain = \"{domain}\"\n"
+        ),
+    )
+    .unwrap();
+    apply(dir.path());
+    assert_converged(dir.path());
+
+    let certs = aws.acm("us-east-1").list_certificates().send().await.unwrap();
+    let cert = certs
+        .certificate_summary_list()
+        .iter()
+        .find(|c| c.domain_name() == Some(domain.as_str()))
+        .expect("a certificate in us-east-1");
+    assert_eq!(cert.status().map(|s| s.as_str()), Some("ISSUED"));
+    let in_region = aws.acm("eu-west-1").list_certificates().send().await.unwrap();
+    assert!(!in_region.certificate_summary_list().iter().any(|c| c.domain_name() == Some(domain.as_str())));
+
+    let cf = aws.cloudfront("us-east-1");
+    let list = cf.list_distributions().send().await.unwrap();
+    let d = list
+        .distribution_list()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|d| d.comment() == format!("{name}-production-web"))
+        .expect("the distribution");
+    assert_eq!(d.aliases().unwrap().items(), [domain.clone()]);
+    let viewer = d.viewer_certificate().unwrap();
+    assert_eq!(viewer.acm_certificate_arn(), cert.certificate_arn());
+    assert_eq!(viewer.ssl_support_method().map(|m| m.as_str()), Some("sni-only"));
+
+    // A and AAAA aliases to the distribution, and the certificate's validation record.
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.unwrap();
+    let sets = records.resource_record_sets();
+    for kind in ["A", "AAAA"] {
+        let set = sets
+            .iter()
+            .find(|s| s.name() == format!("{domain}.") && s.r#type().as_str() == kind)
+            .unwrap_or_else(|| panic!("no {kind} record: {sets:#?}"));
+        let target = set.alias_target().expect("an alias").dns_name().trim_end_matches('.');
+        assert_eq!(target, d.domain_name());
+    }
+    assert!(sets.iter().any(|s| s.r#type().as_str() == "CNAME" && s.name().starts_with('_')), "validation record");
+}
