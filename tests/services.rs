@@ -341,3 +341,63 @@ async fn prebuilt_images_are_pinned_when_their_registry_answers() {
     assert_eq!(td.container_definitions()[0].image(), Some("nginx:1.27"));
     assert_eq!(changes(&plan(dir.path())), vec![]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_domain_gets_https_with_its_certificate_host_rules_and_an_alias() {
+    testbed();
+    let aws = Aws::from_env().await;
+    let zone = format!("{}.example.com", unique("svc"));
+    let r53 = aws.route53("us-east-1");
+    let created = r53.create_hosted_zone().name(&zone).caller_reference(&zone).send().await.unwrap();
+    let zone_id = created.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    let name = unique("sd");
+    let domain = format!("api.{zone}");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n");
+    write(root, "app/a.txt", "a\n");
+    write(
+        root,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\nregion = \"eu-west-1\"\n[dns]\nzone = \"{zone}\"\n\
+             [services.api]\nbuild = \"app\"\nport = 8080\npublic = true\ndomain = \"{domain}\"\n"
+        ),
+    );
+    apply(root);
+    assert_eq!(changes(&plan(root)), vec![], "a re-plan is a no-op");
+
+    // The load balancer's certificate is in the capsule's region.
+    let certs = aws.acm("eu-west-1").list_certificates().send().await.unwrap();
+    let cert = certs.certificate_summary_list().iter().find(|c| c.domain_name() == Some(domain.as_str())).unwrap();
+    let elb = aws.elb("eu-west-1");
+    let lbs = elb.describe_load_balancers().names(format!("{name}-production")).send().await.unwrap();
+    let lb = &lbs.load_balancers()[0];
+    let listeners = elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+    let by_port = |p: i32| listeners.listeners().iter().find(|l| l.port() == Some(p)).unwrap();
+    // HTTP redirects to HTTPS; HTTPS carries the certificate and the service's host rule.
+    let redirect = by_port(80).default_actions()[0].redirect_config().expect("HTTP redirects");
+    assert_eq!((redirect.protocol(), redirect.port()), (Some("HTTPS"), Some("443")));
+    let https = by_port(443);
+    assert_eq!(https.certificates()[0].certificate_arn(), cert.certificate_arn());
+    let rules = elb.describe_rules().listener_arn(https.listener_arn().unwrap()).send().await.unwrap();
+    let rule = rules.rules().iter().find(|r| !r.is_default().unwrap_or(false)).unwrap();
+    let hosts: Vec<&str> = rule
+        .conditions()
+        .iter()
+        .flat_map(|c| c.host_header_config().map(|h| h.values()).unwrap_or_default())
+        .map(String::as_str)
+        .collect();
+    assert_eq!(hosts, [domain.as_str()]);
+    // The domain is an alias to the load balancer.
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.unwrap();
+    let a = records
+        .resource_record_sets()
+        .iter()
+        .find(|s| s.name() == format!("{domain}.") && s.r#type().as_str() == "A")
+        .expect("an A record");
+    assert_eq!(
+        a.alias_target().unwrap().dns_name().trim_end_matches('.'),
+        lb.dns_name().unwrap().trim_end_matches('.')
+    );
+}

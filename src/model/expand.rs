@@ -877,11 +877,12 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
         });
     }
 
-    // Service domains point at the load balancer.
+    // Service domains point at the load balancer: an A alias only, since the load balancer
+    // is IPv4 (the default VPC's subnets have no IPv6 ranges).
     if let Some((lb, _, _, _)) = &alb {
         for (name, s) in c.services.iter().filter(|(_, s)| s.public) {
             let Some(domain) = &s.domain else { continue };
-            for rtype in ["A", "AAAA"] {
+            for rtype in ["A"] {
                 b.add(
                     Kind::Route53Record,
                     &format!("{name}-{}", rtype.to_ascii_lowercase()),
