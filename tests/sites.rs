@@ -396,7 +396,7 @@ async fn a_site_domain_gets_a_us_east_1_certificate_the_alias_and_its_records() 
         .iter()
         .find(|d| d.comment() == format!("{name}-production-web"))
         .expect("the distribution");
-    assert_eq!(d.aliases().unwrap().items(), [domain.clone()]);
+    assert_eq!(d.aliases().unwrap().items(), std::slice::from_ref(&domain));
     let viewer = d.viewer_certificate().unwrap();
     assert_eq!(viewer.acm_certificate_arn(), cert.certificate_arn());
     assert_eq!(viewer.ssl_support_method().map(|m| m.as_str()), Some("sni-only"));

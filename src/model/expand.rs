@@ -882,18 +882,16 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     if let Some((lb, _, _, _)) = &alb {
         for (name, s) in c.services.iter().filter(|(_, s)| s.public) {
             let Some(domain) = &s.domain else { continue };
-            for rtype in ["A"] {
-                b.add(
-                    Kind::Route53Record,
-                    &format!("{name}-{}", rtype.to_ascii_lowercase()),
-                    domain.clone(),
-                    json!({
-                        "zone": zone, "type": rtype, "name": domain,
-                        "alias": { "target": reference(lb, "dns_name"), "hosted_zone": reference(lb, "zone_id") },
-                    }),
-                    vec![lb.clone()],
-                );
-            }
+            b.add(
+                Kind::Route53Record,
+                &format!("{name}-a"),
+                domain.clone(),
+                json!({
+                    "zone": zone, "type": "A", "name": domain,
+                    "alias": { "target": reference(lb, "dns_name"), "hosted_zone": reference(lb, "zone_id") },
+                }),
+                vec![lb.clone()],
+            );
         }
     }
 

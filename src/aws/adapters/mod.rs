@@ -20,6 +20,7 @@ mod s3_bucket;
 mod s3_bucket_policy;
 mod secret;
 mod security_group;
+mod ses_identity;
 
 use crate::model::Kind;
 
@@ -49,6 +50,7 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::EventRule => &event_rule::EventRuleAdapter,
         Kind::Route53Record => &route53_record::Route53RecordAdapter,
         Kind::AcmCertificate => &acm_certificate::AcmCertificateAdapter,
+        Kind::SesIdentity => &ses_identity::SesIdentityAdapter,
         _ => return None,
     })
 }

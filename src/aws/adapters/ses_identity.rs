@@ -1,0 +1,220 @@
+//! SES domain identities (SES API v1: the test bed's emulator has DKIM tokens there), with
+//! Easy DKIM and a custom MAIL FROM domain. The DKIM, MAIL FROM and DMARC records are
+//! `route53_record` resources of their own; this adapter writes only the domain's
+//! verification record `_amazonses.<domain>`, with capsule's ownership marker. SES cannot
+//! tag v1 identities, so that marker is how capsule knows an identity is its own: an
+//! identity without it is someone else's and is never changed or deleted.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ses::types::{BehaviorOnMxFailure, IdentityType};
+use serde_json::{Value, json};
+
+use super::route53_record::{
+    RecordSpec, Zone, fqdn, marker_name, marker_tags, records_at, remove, write, zone_by_name,
+};
+use crate::aws::adapter::{Visible, attr_bool, attr_str};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
+use crate::model::{Kind, Resource, TAG_ENV, TAG_NAME};
+
+pub struct SesIdentityAdapter;
+
+fn verification_name(domain: &str) -> String {
+    format!("_amazonses.{}", fqdn(domain))
+}
+
+impl SesIdentityAdapter {
+    /// The identity `domain`, with the ownership read from its verification record's marker
+    /// in `zone` (when a zone is known).
+    async fn read(&self, cx: &Cx, region: &str, domain: &str, zone: Option<&Zone>) -> Result<Option<Live>, AwsError> {
+        let ses = cx.aws.ses(region);
+        let verification = ses
+            .get_identity_verification_attributes()
+            .identities(domain)
+            .send()
+            .await
+            .aws("ses:GetIdentityVerificationAttributes")?;
+        let Some(status) = verification.verification_attributes().get(domain) else {
+            return Ok(None);
+        };
+        let dkim =
+            ses.get_identity_dkim_attributes().identities(domain).send().await.aws("ses:GetIdentityDkimAttributes")?;
+        let dkim = dkim.dkim_attributes().get(domain);
+        let mail_from = ses
+            .get_identity_mail_from_domain_attributes()
+            .identities(domain)
+            .send()
+            .await
+            .aws("ses:GetIdentityMailFromDomainAttributes")?;
+        let mail_from = mail_from.mail_from_domain_attributes().get(domain).map(|m| m.mail_from_domain().to_string());
+        let tags = match zone {
+            Some(z) => records_at(cx, z, &marker_name(&verification_name(domain), "TXT"))
+                .await?
+                .first()
+                .map(marker_tags)
+                .unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        let mut outputs = BTreeMap::from([
+            ("arn".into(), json!(format!("arn:aws:ses:{region}:{}:identity/{domain}", cx.account))),
+            ("verification_status".into(), json!(status.verification_status().as_str())),
+        ]);
+        for (i, token) in dkim.map(|d| d.dkim_tokens()).unwrap_or_default().iter().enumerate().take(3) {
+            outputs.insert(format!("dkim_name_{}", i + 1), json!(format!("{token}._domainkey.{domain}")));
+            outputs.insert(format!("dkim_value_{}", i + 1), json!(format!("{token}.dkim.amazonses.com")));
+        }
+        Ok(Some(Live {
+            aws_name: domain.to_string(),
+            region: region.to_string(),
+            attributes: BTreeMap::from([
+                ("domain".into(), json!(domain)),
+                ("dkim".into(), json!(dkim.is_some_and(|d| d.dkim_enabled()))),
+                ("mail_from_domain".into(), json!(mail_from)),
+                ("zone".into(), json!(zone.map(|z| z.name.clone()))),
+            ]),
+            outputs,
+            tags,
+        }))
+    }
+
+    async fn zone(&self, cx: &Cx, attrs: &BTreeMap<String, Value>) -> Result<Zone, AwsError> {
+        zone_by_name(cx, attr_str(attrs, "zone")).await
+    }
+
+    /// DKIM and MAIL FROM as `attrs` say.
+    async fn converge(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<(), AwsError> {
+        let ses = cx.aws.ses(&r.region);
+        let domain = attr_str(attrs, "domain");
+        if attr_bool(attrs, "dkim") {
+            ses.verify_domain_dkim().domain(domain).send().await.aws("ses:VerifyDomainDkim")?;
+        }
+        // VerifyDomainDkim turns Easy DKIM on; only a difference left needs the switch.
+        let now =
+            ses.get_identity_dkim_attributes().identities(domain).send().await.aws("ses:GetIdentityDkimAttributes")?;
+        let enabled = now.dkim_attributes().get(domain).is_some_and(|d| d.dkim_enabled());
+        if enabled != attr_bool(attrs, "dkim") {
+            ses.set_identity_dkim_enabled()
+                .identity(domain)
+                .dkim_enabled(attr_bool(attrs, "dkim"))
+                .send()
+                .await
+                .aws("ses:SetIdentityDkimEnabled")?;
+        }
+        let mut mail_from = ses.set_identity_mail_from_domain().identity(domain);
+        if !attr_str(attrs, "mail_from_domain").is_empty() {
+            mail_from = mail_from
+                .mail_from_domain(attr_str(attrs, "mail_from_domain"))
+                .behavior_on_mx_failure(BehaviorOnMxFailure::UseDefaultValue);
+        }
+        mail_from.send().await.aws("ses:SetIdentityMailFromDomain")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Adapter for SesIdentityAdapter {
+    fn kind(&self) -> Kind {
+        Kind::SesIdentity
+    }
+
+    fn forces_replacement(&self) -> &'static [&'static str] {
+        &["domain"]
+    }
+
+    async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        let zone = match r.attributes.get("zone").and_then(Value::as_str) {
+            Some(z) => Some(zone_by_name(cx, z).await?),
+            None => None,
+        };
+        self.read(cx, &r.region, &r.aws_name, zone.as_ref()).await
+    }
+
+    async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
+        const OP: &str = "ses:VerifyDomainIdentity";
+        let zone = self.zone(cx, attrs).await?;
+        let domain = attr_str(attrs, "domain").to_string();
+        if let Some(existing) = self.read(cx, &r.region, &domain, Some(&zone)).await? {
+            existing.ensure_owned(cx, OP)?;
+        }
+        let token = cx
+            .aws
+            .ses(&r.region)
+            .verify_domain_identity()
+            .domain(&domain)
+            .send()
+            .await
+            .aws(OP)?
+            .verification_token()
+            .to_string();
+        let spec = RecordSpec {
+            name: verification_name(&domain),
+            rtype: "TXT".into(),
+            ttl: Some(1800),
+            values: vec![format!("\"{token}\"")],
+            alias: None,
+        };
+        write(cx, &zone, &spec, &cx.tags_of(r), Kind::SesIdentity, false).await?;
+        self.converge(cx, r, attrs).await?;
+        self.read(cx, &r.region, &domain, Some(&zone)).await?.visible("ses:GetIdentityVerificationAttributes")
+    }
+
+    async fn update(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>, _: &Live) -> Result<Live, AwsError> {
+        let zone = self.zone(cx, attrs).await?;
+        self.converge(cx, r, attrs).await?;
+        self.read(cx, &r.region, attr_str(attrs, "domain"), Some(&zone))
+            .await?
+            .visible("ses:GetIdentityVerificationAttributes")
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        if !live.is_owned_by(&cx.capsule, &cx.env) {
+            return Err(AwsError::new(
+                ErrorKind::Conflict,
+                "ses:DeleteIdentity",
+                format!("the SES identity {} is not capsule's: left alone", live.aws_name),
+            ));
+        }
+        cx.aws.ses(&live.region).delete_identity().identity(&live.aws_name).send().await.aws("ses:DeleteIdentity")?;
+        if let Some(zone) = live.attributes.get("zone").and_then(Value::as_str) {
+            let zone = zone_by_name(cx, zone).await?;
+            let owns =
+                |t: &BTreeMap<String, String>| t.get(TAG_NAME) == Some(&cx.capsule) && t.get(TAG_ENV) == Some(&cx.env);
+            remove(cx, &zone, &verification_name(&live.aws_name), "TXT", owns).await?;
+        }
+        Ok(())
+    }
+
+    /// Domain identities whose verification record in one of the account's zones carries
+    /// this capsule environment's marker.
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
+        let ses = cx.aws.ses(&cx.region);
+        let identities =
+            ses.list_identities().identity_type(IdentityType::Domain).send().await.aws("ses:ListIdentities")?;
+        if identities.identities().is_empty() {
+            return Ok(vec![]);
+        }
+        let zones = cx.aws.route53("us-east-1").list_hosted_zones().send().await.aws("route53:ListHostedZones")?;
+        let zones: Vec<Zone> = zones
+            .hosted_zones()
+            .iter()
+            .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+            .map(|z| Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) })
+            .collect();
+        let mut out = Vec::new();
+        for domain in identities.identities() {
+            // The deepest zone that holds the domain.
+            let zone = zones
+                .iter()
+                .filter(|z| fqdn(domain) == z.name || fqdn(domain).ends_with(&format!(".{}", z.name)))
+                .max_by_key(|z| z.name.len());
+            let Some(zone) = zone else { continue };
+            if let Some(live) = self.read(cx, &cx.region, domain, Some(zone)).await?
+                && live.is_owned_by(&cx.capsule, &cx.env)
+            {
+                out.push(live);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,142 @@
+//! `[email]` on the test bed: the SES domain identity with DKIM and a MAIL FROM domain, and
+//! every record capsule writes into the zone (verification, 3 DKIM CNAMEs, MAIL FROM MX and
+//! SPF, DMARC only when none exists); a foreign identity of the same domain is refused.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use capsule::aws::Aws;
+use common::{testbed, text, unique, write};
+use serde_json::Value;
+
+fn capsule(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capsule")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+}
+
+async fn zone(name: &str) -> String {
+    let r53 = Aws::from_env().await.route53("us-east-1");
+    let out = r53.create_hosted_zone().name(name).caller_reference(name).send().await.unwrap();
+    out.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string()
+}
+
+async fn records(zone_id: &str) -> Vec<(String, String, Vec<String>)> {
+    let r53 = Aws::from_env().await.route53("us-east-1");
+    let out = r53.list_resource_record_sets().hosted_zone_id(zone_id).max_items(300).send().await.unwrap();
+    out.resource_record_sets()
+        .iter()
+        .map(|s| {
+            (
+                s.name().trim_end_matches('.').to_string(),
+                s.r#type().as_str().to_string(),
+                s.resource_records().iter().map(|r| r.value().to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_gets_a_verified_dkim_identity_and_its_records() {
+    testbed();
+    let domain = format!("{}.example.com", unique("mail"));
+    let zone_id = zone(&domain).await;
+    // A DMARC policy the domain already has: capsule must keep it.
+    let r53 = Aws::from_env().await.route53("us-east-1");
+    let existing = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name(format!("_dmarc.{domain}"))
+        .r#type(aws_sdk_route53::types::RrType::Txt)
+        .ttl(300)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder().value("\"v=DMARC1; p=reject;\"").build().unwrap(),
+        )
+        .build()
+        .unwrap();
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Create)
+                        .resource_record_set(existing)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("mailer");
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!("[capsule]\nname = \"{name}\"\n[dns]\nzone = \"{domain}\"\n[email]\ndomain = \"{domain}\"\n"),
+    );
+    let out = capsule(dir.path(), &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = capsule(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "a re-plan is a no-op:\n{}", text(&out));
+
+    let ses = Aws::from_env().await.ses("us-east-1");
+    let dkim = ses.get_identity_dkim_attributes().identities(&domain).send().await.unwrap();
+    let dkim = &dkim.dkim_attributes()[&domain];
+    assert!(dkim.dkim_enabled());
+    assert_eq!(dkim.dkim_tokens().len(), 3);
+    let mail_from = ses.get_identity_mail_from_domain_attributes().identities(&domain).send().await.unwrap();
+    assert_eq!(mail_from.mail_from_domain_attributes()[&domain].mail_from_domain(), format!("mail.{domain}"));
+
+    let rs = records(&zone_id).await;
+    let has = |name: &str, kind: &str, value: &str| {
+        rs.iter().any(|(n, k, v)| n == name && k == kind && v.iter().any(|x| x.contains(value)))
+    };
+    for token in dkim.dkim_tokens() {
+        assert!(
+            has(&format!("{token}._domainkey.{domain}"), "CNAME", &format!("{token}.dkim.amazonses.com")),
+            "DKIM {token}: {rs:#?}"
+        );
+    }
+    assert!(has(&format!("mail.{domain}"), "MX", "feedback-smtp.us-east-1.amazonses.com"), "{rs:#?}");
+    assert!(has(&format!("mail.{domain}"), "TXT", "v=spf1 include:amazonses.com"), "{rs:#?}");
+    assert!(has(&format!("_amazonses.{domain}"), "TXT", ""), "verification record: {rs:#?}");
+    let dmarc: Vec<_> = rs.iter().filter(|(n, k, _)| *n == format!("_dmarc.{domain}") && k == "TXT").collect();
+    assert_eq!(dmarc.len(), 1);
+    assert_eq!(dmarc[0].2, ["\"v=DMARC1; p=reject;\""], "the existing DMARC policy is kept");
+
+    // The identity is removed with the [email] table, its records with it; the foreign
+    // DMARC record stays.
+    write(dir.path(), "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n[dns]\nzone = \"{domain}\"\n"));
+    let out = capsule(dir.path(), &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ids = ses.list_identities().send().await.unwrap();
+    assert!(!ids.identities().contains(&domain), "identity deleted");
+    let rs = records(&zone_id).await;
+    assert!(
+        !rs.iter().any(|(n, _, _)| n.contains("_domainkey") || n.starts_with("mail.") || n.starts_with("_amazonses")),
+        "{rs:#?}"
+    );
+    assert!(rs.iter().any(|(n, _, v)| *n == format!("_dmarc.{domain}") && v == &["\"v=DMARC1; p=reject;\""]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_capsule_did_not_create_is_refused() {
+    testbed();
+    let domain = format!("{}.example.com", unique("foreign"));
+    zone(&domain).await;
+    Aws::from_env().await.ses("us-east-1").verify_domain_identity().domain(&domain).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!("[capsule]\nname = \"{}\"\n[dns]\nzone = \"{domain}\"\n[email]\ndomain = \"{domain}\"\n", unique("m")),
+    );
+    let out = capsule(dir.path(), &["plan", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = doc["capsules"][0]["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["address"].as_str().unwrap().ends_with("ses_identity.email")), "{errors:#?}");
+}
