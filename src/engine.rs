@@ -76,6 +76,7 @@ pub fn offline_plan(project: &Project, targets: &[(usize, String)], default_regi
             changes,
             artifacts,
             errors: vec![],
+            notes: vec![],
         });
     }
     Ok(Plan::new(capsules, true))
@@ -323,7 +324,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
     }
     for (kind, live) in &obs.undeclared {
         let name = live.component().unwrap_or_default();
-        changes.push(Change {
+        let mut change = Change {
             address: Address {
                 capsule: desired.capsule.clone(),
                 env: desired.env.clone(),
@@ -348,7 +349,13 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
             stateful: kind.is_stateful(),
             outcome: None,
             error: None,
-        });
+        };
+        // A delete the adapter refuses (a protected database) stops the whole plan, so
+        // nothing it depends on is deleted around it either.
+        if let Some(why) = adapter(*kind).and_then(|a| a.assess(&mut change)) {
+            errors.push(PlanError { address: change.address.clone(), message: why, hint: None });
+        }
+        changes.push(change);
         targets.push(Target::Undeclared(*kind, live.clone()));
     }
     Planned {
@@ -359,6 +366,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
             changes,
             artifacts: desired.artifacts.iter().map(offline_artifact).collect(),
             errors,
+            notes: vec![],
         },
         targets,
     }
@@ -661,7 +669,25 @@ pub async fn reconcile_to(
     }
     planned.plan.errors.extend(image_errors);
     let sites = plan_sites(&cx, &desired, &observation, &mut planned.plan).await;
+    if let Some(note) = ses_sandbox_note(&cx, &desired).await {
+        planned.plan.notes.push(note);
+    }
     Ok(Reconcile { desired, graph, observation, planned, cx, sites, images })
+}
+
+/// A note when the capsule sends email from an account still in the SES sandbox of its
+/// region (a sending quota of 200 messages a day is the sandbox's).
+async fn ses_sandbox_note(cx: &Cx, desired: &Desired) -> Option<String> {
+    let identity = desired.resources.iter().find(|r| r.address.kind == Kind::SesIdentity)?;
+    let quota = cx.aws.ses(&identity.region).get_send_quota().send().await.ok()?;
+    (quota.max24_hour_send() <= 200.0).then(|| {
+        format!(
+            "SES in {} is still in the sandbox for this account: email goes only to verified addresses, at most {} a day. \
+             Request production access in the SES console (Account dashboard) before relying on [email].",
+            identity.region,
+            quota.max24_hour_send()
+        )
+    })
 }
 
 /// Syncs every planned site and invalidates what changed; results go into the plan's

@@ -77,6 +77,12 @@ async fn email_gets_a_verified_dkim_identity_and_its_records() {
         "capsule.toml",
         &format!("[capsule]\nname = \"{name}\"\n[dns]\nzone = \"{domain}\"\n[email]\ndomain = \"{domain}\"\n"),
     );
+    // A new account is in the SES sandbox: the plan says so, without stopping anything.
+    let out = capsule(dir.path(), &["plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = doc["capsules"][0]["notes"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n.as_str().unwrap().contains("still in the sandbox")), "{notes:?}");
     let out = capsule(dir.path(), &["apply"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = capsule(dir.path(), &["plan", "--detailed-exitcode"]);

@@ -354,6 +354,7 @@ mod tests {
             changes,
             artifacts: vec![],
             errors: vec![],
+            notes: vec![],
         };
         Plan::new(vec![c], false)
     }

@@ -143,6 +143,9 @@ pub struct CapsulePlan {
     pub artifacts: Vec<ArtifactPlan>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<PlanError>,
+    /// Things a reviewer should know that do not stop the apply (e.g. the SES sandbox).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl CapsulePlan {

@@ -57,6 +57,9 @@ pub fn markdown(plan: &Plan, run_url: Option<&str>) -> String {
         if !c.errors.is_empty() {
             out.push('\n');
         }
+        for n in &c.notes {
+            let _ = writeln!(out, "> [!NOTE]\n> {n}\n");
+        }
         let changes: Vec<_> = c.changes.iter().filter(|ch| ch.action != Action::NoOp).collect();
         if changes.is_empty() {
             let _ = writeln!(out, "No changes.\n");

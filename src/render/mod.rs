@@ -69,6 +69,7 @@ mod tests {
                 changes: vec![change],
                 artifacts: vec![],
                 errors: vec![],
+                notes: vec![],
             }],
             false,
         );

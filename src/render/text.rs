@@ -43,6 +43,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
                 let _ = writeln!(out, "        hint: {h}");
             }
         }
+        for n in &c.notes {
+            let _ = writeln!(out, "  {} {n}", p.code("33", "note"));
+        }
         let changes: Vec<&Change> = c.changes.iter().filter(|ch| ch.action != Action::NoOp).collect();
         for ch in &changes {
             let mut head = format!("{:>3} {}", ch.action.symbol(), ch.address);
