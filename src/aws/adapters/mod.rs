@@ -4,6 +4,7 @@ mod acm_certificate;
 mod autoscaling;
 mod cloudfront_distribution;
 mod cloudfront_oac;
+mod db_subnet_group;
 mod ecr_repository;
 mod ecs_cluster;
 mod ecs_service;
@@ -15,6 +16,7 @@ mod lb_listener;
 mod lb_listener_rule;
 mod lb_target_group;
 mod log_group;
+mod rds_instance;
 mod route53_record;
 mod s3_bucket;
 mod s3_bucket_policy;
@@ -51,6 +53,8 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::Route53Record => &route53_record::Route53RecordAdapter,
         Kind::AcmCertificate => &acm_certificate::AcmCertificateAdapter,
         Kind::SesIdentity => &ses_identity::SesIdentityAdapter,
+        Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroupAdapter,
+        Kind::RdsInstance => &rds_instance::RdsInstanceAdapter,
         _ => return None,
     })
 }

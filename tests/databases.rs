@@ -1,0 +1,272 @@
+//! Databases end to end on the test bed: `capsule apply` on a capsule with one
+//! `[databases.main]`, read back through the RDS and Secrets Manager APIs. Safe defaults,
+//! a generated password that only the connection secret holds, change classification in
+//! the plan, refusals (replacement without consent, shrinking storage, deleting a
+//! protected database), and a deletion that leaves a final snapshot.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use capsule::aws::Aws;
+use common::{testbed, text, unique, write};
+use serde_json::Value;
+
+fn capsule(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capsule")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+}
+
+/// Applies; returns the apply document and everything the command printed.
+fn apply(dir: &Path, args: &[&str]) -> (Value, String) {
+    let mut all = vec!["apply", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = capsule(dir, &all);
+    assert!(out.status.success(), "{}", text(&out));
+    (serde_json::from_slice(&out.stdout).unwrap(), text(&out))
+}
+
+fn plan(dir: &Path) -> (Value, String) {
+    let out = capsule(dir, &["plan", "--format", "json"]);
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    (doc, text(&out))
+}
+
+fn changes(doc: &Value) -> Vec<(String, String)> {
+    doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn change<'a>(doc: &'a Value, address: &str) -> &'a Value {
+    doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("no change of {address}: {doc:#}"))
+}
+
+fn impact(c: &Value, path: &str) -> String {
+    let a = c["attributes"].as_array().unwrap().iter().find(|a| a["path"] == path).unwrap();
+    a["impact"].as_str().unwrap_or_default().to_string()
+}
+
+fn set_database(dir: &Path, name: &str, settings: &str) {
+    write(dir, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n\n[databases.main]\n{settings}"));
+}
+
+async fn instance(id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
+    let rds = Aws::from_env().await.rds("us-east-1");
+    match rds.describe_db_instances().db_instance_identifier(id).send().await {
+        Ok(o) => o.db_instances().first().cloned(),
+        Err(e) => {
+            let e = e.into_service_error();
+            assert!(e.is_db_instance_not_found_fault(), "{e:?}");
+            None
+        }
+    }
+}
+
+async fn secret(name: &str) -> Value {
+    let sm = Aws::from_env().await.secrets("us-east-1");
+    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
+    serde_json::from_str(v.secret_string().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
+    testbed();
+    let name = unique("db");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let id = format!("{name}-production-main");
+    let rds_address = format!("{name}.production.rds_instance.main");
+    set_database(root, &name, "engine = \"postgres\"\n");
+
+    let (p, _) = plan(root);
+    assert_eq!(change(&p, &rds_address)["action"], "create", "{p:#}");
+    let (doc, log) = apply(root, &[]);
+    assert_eq!(doc["ok"], true, "{log}");
+
+    // Safe defaults, read back through the RDS API.
+    let db = instance(&id).await.expect("created");
+    assert_eq!(db.engine(), Some("postgres"));
+    assert_eq!(db.storage_encrypted(), Some(true));
+    assert_eq!(db.multi_az(), Some(true));
+    assert_eq!(db.backup_retention_period(), Some(7));
+    assert_eq!(db.deletion_protection(), Some(true));
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.auto_minor_version_upgrade(), Some(true));
+    assert_eq!(db.copy_tags_to_snapshot(), Some(true));
+    assert_eq!(db.master_username(), Some("capsule"));
+    assert_eq!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name()), Some(id.as_str()));
+    assert_eq!(db.vpc_security_groups().len(), 1);
+    let tags: Vec<(&str, &str)> = db.tag_list().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+    assert!(tags.contains(&("managed-by", "capsule")) && tags.contains(&("capsule:name", name.as_str())), "{tags:?}");
+
+    // The connection secret holds everything a client needs; the password is nowhere else.
+    let conn = secret(&format!("capsule/{name}/production/db-main")).await;
+    let host = db.endpoint().unwrap().address().unwrap();
+    assert_eq!(conn["engine"], "postgres");
+    assert_eq!(conn["host"], host);
+    assert_eq!(conn["port"], 5432);
+    assert_eq!(conn["username"], "capsule");
+    assert_eq!(conn["dbname"], "main");
+    let password = conn["password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 32);
+    assert!(!password.contains(['/', '"', '@', ' ']), "RDS refuses these");
+    let url = conn["url"].as_str().unwrap();
+    assert!(url.starts_with("postgres://capsule:") && url.ends_with(&format!("@{host}:5432/main")), "{url}");
+    let url_password = &url["postgres://capsule:".len()..url.len() - format!("@{host}:5432/main").len()];
+    let decoded = percent_encoding::percent_decode_str(url_password).decode_utf8().unwrap();
+    assert_eq!(decoded, password, "the url carries the percent-encoded password");
+    assert!(!log.contains(&password) && !doc.to_string().contains(&password), "the password leaked:\n{log}");
+
+    // Nothing changed: nothing to do.
+    let (p, out) = plan(root);
+    assert_eq!(changes(&p), vec![], "{p:#}");
+    assert!(!out.contains(&password));
+
+    // A class change: planned as downtime, applied, the password kept.
+    set_database(root, &name, "engine = \"postgres\"\nclass = \"db.t4g.small\"\nstorage_gb = 40\n");
+    let (p, _) = plan(root);
+    let c = change(&p, &rds_address);
+    assert_eq!(c["action"], "update", "{p:#}");
+    assert_eq!(impact(c, "instance_class"), "downtime", "{c:#}");
+    assert_eq!(impact(c, "allocated_storage_gb"), "in-place", "{c:#}");
+    let (_, log) = apply(root, &[]);
+    let db = instance(&id).await.unwrap();
+    assert_eq!(db.db_instance_class(), Some("db.t4g.small"));
+    assert_eq!(db.allocated_storage(), Some(40));
+    assert_eq!(secret(&format!("capsule/{name}/production/db-main")).await["password"], password.as_str());
+    assert!(!log.contains(&password));
+    assert_eq!(changes(&plan(root).0), vec![]);
+
+    // A lost connection secret: planned to be written again; the new secret gets a new
+    // password (set on the instance first), since nothing else knows the old one.
+    let sm = Aws::from_env().await.secrets("us-east-1");
+    let secret_name = format!("capsule/{name}/production/db-main");
+    sm.delete_secret().secret_id(&secret_name).force_delete_without_recovery(true).send().await.unwrap();
+    let (p, _) = plan(root);
+    let c = change(&p, &rds_address);
+    assert_eq!(c["action"], "update", "{p:#}");
+    assert_eq!(impact(c, "connection_secret"), "in-place", "{c:#}");
+    let (_, log) = apply(root, &[]);
+    let conn = secret(&secret_name).await;
+    let new_password = conn["password"].as_str().unwrap().to_string();
+    assert_eq!(new_password.len(), 32);
+    assert_ne!(new_password, password);
+    assert_eq!(conn["host"], host);
+    assert!(!log.contains(&new_password) && !log.contains(&password), "{log}");
+    let password = new_password;
+    assert_eq!(changes(&plan(root).0), vec![]);
+
+    // Storage never shrinks: a plan error, and apply refuses.
+    set_database(root, &name, "engine = \"postgres\"\nclass = \"db.t4g.small\"\nstorage_gb = 30\n");
+    let (p, _) = plan(root);
+    let errors = p["capsules"][0]["errors"].to_string();
+    assert!(errors.contains("RDS cannot shrink storage (40 -> 30 GB)"), "{p:#}");
+    let out = capsule(root, &["apply"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(instance(&id).await.unwrap().allocated_storage(), Some(40));
+
+    // An engine change replaces the database: planned so, refused without consent.
+    set_database(root, &name, "engine = \"mysql\"\nclass = \"db.t4g.small\"\nstorage_gb = 40\n");
+    let (p, _) = plan(root);
+    let c = change(&p, &rds_address);
+    assert_eq!(c["action"], "replace", "{p:#}");
+    assert_eq!(impact(c, "engine"), "replacement", "{c:#}");
+    assert!(c["reason"].as_str().unwrap().contains("engine cannot change in place"), "{c:#}");
+    let out = capsule(root, &["apply"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--allow-destroy"), "{}", text(&out));
+    let db = instance(&id).await.unwrap();
+    assert_eq!(db.engine(), Some("postgres"), "untouched");
+
+    // Removing a protected database is refused, even with --allow-destroy.
+    write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
+    let (p, _) = plan(root);
+    assert_eq!(change(&p, &rds_address)["action"], "delete", "{p:#}");
+    let out = capsule(root, &["apply", "--allow-destroy"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("turn deletion_protection off first"), "{}", text(&out));
+    assert!(instance(&id).await.is_some(), "a protected database is never deleted");
+
+    // Protection off (one apply), then removal (another) leaves a final snapshot.
+    set_database(
+        root,
+        &name,
+        "engine = \"postgres\"\nclass = \"db.t4g.small\"\nstorage_gb = 40\ndeletion_protection = false\n",
+    );
+    let (p, _) = plan(root);
+    assert_eq!(impact(change(&p, &rds_address), "deletion_protection"), "in-place", "{p:#}");
+    apply(root, &[]);
+    assert_eq!(instance(&id).await.unwrap().deletion_protection(), Some(false));
+    assert_eq!(changes(&plan(root).0), vec![]);
+
+    write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
+    let out = capsule(root, &["apply"]);
+    assert!(!out.status.success(), "deleting a database needs --allow-destroy: {}", text(&out));
+    assert!(instance(&id).await.is_some());
+    let (doc, log) = apply(root, &["--allow-destroy"]);
+    assert_eq!(doc["ok"], true, "{log}");
+    assert!(instance(&id).await.is_none(), "deleted");
+    let snapshot = log
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{id}-final-")))
+        .unwrap_or_else(|| panic!("the snapshot name is printed:\n{log}"))
+        .to_string();
+    let rds = Aws::from_env().await.rds("us-east-1");
+    let snaps = rds.describe_db_snapshots().db_snapshot_identifier(&snapshot).send().await.unwrap();
+    assert_eq!(snaps.db_snapshots()[0].db_instance_identifier(), Some(id.as_str()));
+    assert!(!log.contains(&password));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprotected_mysql_database_with_on_delete_delete_leaves_no_snapshot() {
+    testbed();
+    let name = unique("dbm");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let id = format!("{name}-production-main");
+    set_database(
+        root,
+        &name,
+        "engine = \"mysql\"\nmulti_az = false\ndeletion_protection = false\non_delete = \"delete\"\n",
+    );
+    let (doc, log) = apply(root, &[]);
+    assert_eq!(doc["ok"], true, "{log}");
+    let db = instance(&id).await.unwrap();
+    assert_eq!((db.engine(), db.multi_az(), db.deletion_protection()), (Some("mysql"), Some(false), Some(false)));
+    let conn = secret(&format!("capsule/{name}/production/db-main")).await;
+    assert_eq!(conn["port"], 3306);
+    assert!(conn["url"].as_str().unwrap().starts_with("mysql://capsule:"), "{conn}");
+    assert_eq!(changes(&plan(root).0), vec![]);
+
+    // The subnet group spans the default VPC's subnets, reported as the placeholder.
+    let rds = Aws::from_env().await.rds("us-east-1");
+    let groups = rds.describe_db_subnet_groups().db_subnet_group_name(&id).send().await.unwrap();
+    let ec2 = Aws::from_env().await.ec2("us-east-1");
+    let vpc = ec2
+        .describe_vpcs()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.db_subnet_groups()[0].vpc_id(), vpc.vpcs()[0].vpc_id());
+    assert!(groups.db_subnet_groups()[0].subnets().len() >= 2);
+
+    write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
+    let (doc, log) = apply(root, &["--allow-destroy"]);
+    assert_eq!(doc["ok"], true, "{log}");
+    assert!(instance(&id).await.is_none());
+    assert!(log.contains("without a final snapshot"), "{log}");
+    let snaps = rds.describe_db_snapshots().db_instance_identifier(&id).send().await.unwrap();
+    assert!(snaps.db_snapshots().is_empty(), "{snaps:?}");
+    assert!(rds.describe_db_subnet_groups().db_subnet_group_name(&id).send().await.is_err(), "subnet group deleted");
+}
