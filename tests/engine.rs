@@ -517,3 +517,34 @@ async fn drift_exits_2_when_live_state_was_changed_outside_capsule() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("description: \"edited by hand\" -> \"key\""), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_declared_again_after_its_removal_is_restored() {
+    testbed();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("again");
+    let with = format!("[capsule]\nname = \"{name}\"\n[secrets]\nkey = {{ description = \"the key\" }}\n");
+    std::fs::write(dir.path().join("capsule.toml"), &with).unwrap();
+    let out = capsule(dir.path(), &["apply"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = capsule(dir.path(), &["secrets", "set", &name, "production", "key"], Some("s3cr3t-value"));
+    assert!(out.status.success(), "{}", text(&out));
+    // Removed: deleted with a recovery window (the value is kept for 30 days).
+    std::fs::write(dir.path().join("capsule.toml"), format!("[capsule]\nname = \"{name}\"\n")).unwrap();
+    let out = capsule(dir.path(), &["apply", "--allow-destroy"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    // Declared again: the plan shows the restore, apply restores it with its value.
+    std::fs::write(dir.path().join("capsule.toml"), &with).unwrap();
+    let out = capsule(dir.path(), &["plan", "--detailed-exitcode"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("scheduled_for_deletion: true -> false"), "{}", text(&out));
+    let out = capsule(dir.path(), &["apply"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let sm = Aws::from_env().await.secrets("us-east-1");
+    let id = format!("capsule/{name}/production/key");
+    assert!(sm.describe_secret().secret_id(&id).send().await.unwrap().deleted_date().is_none());
+    let value = sm.get_secret_value().secret_id(&id).send().await.unwrap();
+    assert_eq!(value.secret_string(), Some("s3cr3t-value"));
+    let out = capsule(dir.path(), &["plan", "--detailed-exitcode"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -67,15 +67,19 @@ impl Adapter for SecretAdapter {
         Kind::Secret
     }
 
+    fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        attrs.insert("scheduled_for_deletion".into(), json!(false));
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         let Some(d) = self.describe(cx, &r.aws_name, &r.region).await? else {
             return Ok(None);
         };
         let mut live = live_of(&d, &r.region);
-        if d.deleted_date().is_some() {
-            // Scheduled for deletion: it blocks the name; create restores it.
-            live.attributes.insert("scheduled_for_deletion".into(), json!(true));
-        }
+        // Scheduled for deletion (removed from the file, then declared again): it blocks
+        // the name and holds no readable value. The desired state says `false`, so the plan
+        // shows the restore and update (or create) performs it.
+        live.attributes.insert("scheduled_for_deletion".into(), json!(d.deleted_date().is_some()));
         Ok(Some(live))
     }
 
@@ -97,9 +101,6 @@ impl Adapter for SecretAdapter {
                 if !live.is_owned_by(&cx.capsule, &cx.env) {
                     return Err(e);
                 }
-                if live.attributes.contains_key("scheduled_for_deletion") {
-                    client.restore_secret().secret_id(&r.aws_name).send().await.aws("secretsmanager:RestoreSecret")?;
-                }
                 return self.update(cx, r, attrs, &live).await;
             }
             Err(e) => return Err(e),
@@ -112,9 +113,12 @@ impl Adapter for SecretAdapter {
         cx: &Cx,
         r: &Resource,
         attrs: &BTreeMap<String, Value>,
-        _live: &Live,
+        live: &Live,
     ) -> Result<Live, AwsError> {
         let client = cx.aws.secrets(&r.region);
+        if live.attributes.get("scheduled_for_deletion") == Some(&json!(true)) {
+            client.restore_secret().secret_id(&r.aws_name).send().await.aws("secretsmanager:RestoreSecret")?;
+        }
         client
             .update_secret()
             .secret_id(&r.aws_name)
