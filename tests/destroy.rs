@@ -85,9 +85,14 @@ fn destroy_needs_the_name_and_then_deletes_everything_the_environment_owns() {
     for kind in ["ecs_service", "ecs_cluster", "ecr_repository", "s3_bucket", "cloudfront_distribution", "secret"] {
         assert!(deleted.contains(&kind), "{kind} not deleted: {deleted:?}");
     }
-    // Staging is gone: every resource would be created again. Production is untouched.
+    // Staging is gone: every resource would be created again, but the secret, which is
+    // only scheduled for deletion (30 days), would be restored. Production is untouched.
     let again = plan(root, "staging");
-    assert!(!again.is_empty() && again.iter().all(|(_, a)| a == "create"), "{again:?}");
+    assert!(!again.is_empty(), "{again:?}");
+    for (address, action) in &again {
+        let expected = if address.contains(".secret.") { "update" } else { "create" };
+        assert_eq!(action, expected, "{address}");
+    }
     assert_eq!(plan(root, "production"), vec![]);
     // Destroying what is gone is a no-op that succeeds.
     let out = capsule(root, &["destroy", "--capsule", &name, "--env", "staging", "--confirm", &name]);
