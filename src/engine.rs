@@ -205,9 +205,13 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
         let Some(listing) = listing else { continue };
         match listing.await {
             Ok(owned) => {
+                let replaces_late = adapter(kind).is_some_and(|a| a.create_before_delete());
                 for live in owned {
                     let component = live.component().unwrap_or_default().to_string();
                     if !declared.contains(&(kind, component.as_str())) {
+                        obs.undeclared.push((kind, live));
+                    } else if replaces_late && superseded(&obs.live, &cx.capsule, &cx.env, kind, &component, &live) {
+                        // The old one of a replacement whose delete did not happen yet.
                         obs.undeclared.push((kind, live));
                     }
                 }
@@ -221,6 +225,20 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
     }
     obs.undeclared.sort_by(|a, b| (a.0, &a.1.aws_name).cmp(&(b.0, &b.1.aws_name)));
     obs
+}
+
+/// Whether `live` is an older copy of a declared resource whose current one is observed
+/// under another AWS name (left over by a create-before-delete replacement).
+fn superseded(
+    observed: &BTreeMap<String, Live>,
+    capsule: &str,
+    env: &str,
+    kind: Kind,
+    component: &str,
+    live: &Live,
+) -> bool {
+    let address = Address { capsule: capsule.into(), env: env.into(), kind, name: component.into() }.to_string();
+    observed.get(&address).is_some_and(|current| current.aws_name != live.aws_name)
 }
 
 /// What a planned change acts on.
@@ -322,6 +340,8 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
         changes.push(change);
         targets.push(Target::Desired(i));
     }
+    let declared: HashSet<(Kind, &str)> =
+        desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
     for (kind, live) in &obs.undeclared {
         let name = live.component().unwrap_or_default();
         let mut change = Change {
@@ -334,7 +354,11 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
             .to_string(),
             kind: kind.to_string(),
             action: Action::Delete,
-            reason: Some("no longer declared".into()),
+            reason: Some(if declared.contains(&(*kind, name)) {
+                format!("superseded by a replacement: {}", live.aws_name)
+            } else {
+                "no longer declared".into()
+            }),
             attributes: live
                 .attributes
                 .iter()

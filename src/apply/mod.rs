@@ -18,8 +18,9 @@ use crate::plan::{Action, Outcome, has_reference};
 
 const APPLY_CONCURRENCY: usize = 8;
 
-/// A running change: resource index, what the adapter returned, when it started.
-type Running<'a> = BoxFuture<'a, (usize, Result<Option<Live>, AwsError>, Instant)>;
+/// A running change: resource index, what the adapter returned, when it started, and the
+/// replaced resource left to delete once its dependents moved over (create-before-delete).
+type Running<'a> = BoxFuture<'a, (usize, Result<Option<Live>, AwsError>, Instant, Option<Live>)>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -52,6 +53,8 @@ pub async fn apply(
     let mut state = vec![State::Pending; n];
     let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
     let mut ok = true;
+    // Resources replaced create-before-delete: (resource index, the old one).
+    let mut replaced: Vec<(usize, Live)> = Vec::new();
 
     loop {
         // Settle what can no longer run, then start what is ready.
@@ -107,9 +110,14 @@ pub async fn apply(
             };
             running.push(Box::pin(async move {
                 let started = Instant::now();
+                let mut old = None;
                 let result = match (action, live) {
                     (Action::NoOp, live) => Ok(live),
                     (Action::Update, Some(live)) => a.update(cx, r, &attrs, &live).await.map(Some),
+                    (Action::Replace, Some(live)) if a.create_before_delete() => {
+                        old = Some(live);
+                        a.create(cx, r, &attrs).await.map(Some)
+                    }
                     (Action::Replace, Some(live)) => match a.delete(cx, &live).await {
                         Ok(()) => a.create(cx, r, &attrs).await.map(Some),
                         Err(e) => Err(e),
@@ -129,10 +137,10 @@ pub async fn apply(
                     },
                     other => other,
                 };
-                (ri, result, started)
+                (ri, result, started, old)
             }));
         }
-        let Some((ri, result, started)) = running.next().await else {
+        let Some((ri, result, started, old)) = running.next().await else {
             break;
         };
         let Some(ci) = change_of[ri] else { continue };
@@ -145,6 +153,7 @@ pub async fn apply(
                 }
                 state[ri] = State::Done;
                 ch.outcome = Some(Outcome::Applied);
+                replaced.extend(old.map(|o| (ri, o)));
             }
             Err(e) => {
                 state[ri] = State::Failed;
@@ -154,6 +163,37 @@ pub async fn apply(
             }
         }
         report(ch, started.elapsed());
+    }
+
+    // The old halves of create-before-delete replacements, once every dependent applied;
+    // while one did not, the old resource is still in use and is kept (the next plan
+    // deletes it as superseded).
+    for (ri, old) in replaced {
+        let Some(ci) = change_of[ri] else { continue };
+        let pending = (0..n).find(|&d| graph.deps[d].contains(&ri) && state[d] != State::Done);
+        let started = Instant::now();
+        let error = match pending {
+            Some(d) => Some(format!(
+                "the new one is in place, but {} did not apply, so the old {} is kept in use; the next apply deletes it",
+                desired.resources[d].address, old.aws_name
+            )),
+            None => match adapter(desired.resources[ri].address.kind) {
+                Some(a) => a.delete(cx, &old).await.err().map(|e| {
+                    format!(
+                        "the new one is in place, but deleting the old {} failed (the next apply retries): {e}",
+                        old.aws_name
+                    )
+                }),
+                None => None,
+            },
+        };
+        if let Some(error) = error {
+            let ch = &mut planned.plan.changes[ci];
+            ch.outcome = Some(Outcome::Failed);
+            ch.error = Some(error);
+            ok = false;
+            report(ch, started.elapsed());
+        }
     }
 
     // Deletes of what is no longer declared: dependents first (reverse kind order), each

@@ -119,6 +119,14 @@ pub trait Adapter: Send + Sync {
         None
     }
 
+    /// Whether a replacement creates the new resource first and deletes the old one only
+    /// after its dependents moved over (a certificate in use by a listener cannot be
+    /// deleted, and deleting it first would break HTTPS). The old one is found as a
+    /// *superseded* resource (same component, another AWS name) until it is gone.
+    fn create_before_delete(&self) -> bool {
+        false
+    }
+
     /// Outputs an update gives new values (e.g. a task definition's revision ARN), so
     /// dependents plan them as unknown until the update is applied.
     fn outputs_changed_by_update(&self) -> &'static [&'static str] {

@@ -1,5 +1,6 @@
-"""Checks of patches/elbv2.py and patches/applicationautoscaling.py against the running test
-bed (see test_patches.py for how these tests run). Every test fails against plain moto 5.2.5.
+"""Checks of patches/elbv2.py, patches/applicationautoscaling.py and patches/acm.py against
+the running test bed (see test_patches.py for how these tests run). Every test fails against
+plain moto 5.2.5.
 """
 
 import pytest
@@ -164,3 +165,62 @@ def test_autoscaling_describe_scalable_targets_pages_through_everything(aas):
     assert token is None, "paging never ends"
     assert mine <= set(seen)
     assert len(seen) == len(set(seen)), "no target twice"
+
+
+# --- ACM: a certificate in use -----------------------------------------------------------
+
+
+def issued_certificate(acm) -> str:
+    return acm.request_certificate(DomainName=f"{unique('cert')}.example.com", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
+
+
+def test_acm_a_certificate_on_a_listener_cannot_be_deleted_until_it_moves_off(elb):
+    acm = client("acm")
+    old, new = issued_certificate(acm), issued_certificate(acm)
+    listener = elb.create_listener(
+        LoadBalancerArn=new_load_balancer(elb),
+        Port=443,
+        Protocol="HTTPS",
+        Certificates=[{"CertificateArn": old}],
+        DefaultActions=not_found_action(),
+    )["Listeners"][0]["ListenerArn"]
+
+    with pytest.raises(ClientError) as in_use:
+        acm.delete_certificate(CertificateArn=old)
+    assert error_of(in_use) == ("ResourceInUseException", 400)
+    assert acm.describe_certificate(CertificateArn=old)["Certificate"]["DomainName"]
+
+    elb.modify_listener(ListenerArn=listener, Certificates=[{"CertificateArn": new}])
+    acm.delete_certificate(CertificateArn=old)
+    with pytest.raises(ClientError) as gone:
+        acm.describe_certificate(CertificateArn=old)
+    assert error_of(gone)[0] == "ResourceNotFoundException"
+
+
+def test_acm_a_certificate_on_a_distribution_cannot_be_deleted():
+    acm, cloudfront = client("acm"), client("cloudfront")
+    arn = issued_certificate(acm)
+    origin = {
+        "Id": "o",
+        "DomainName": "origin.example.com",
+        "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"},
+    }
+    cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": unique("ref"),
+            "Comment": "testbed",
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [origin]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "o",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+            "ViewerCertificate": {"ACMCertificateArn": arn, "SSLSupportMethod": "sni-only"},
+        }
+    )
+    with pytest.raises(ClientError) as in_use:
+        acm.delete_certificate(CertificateArn=arn)
+    assert error_of(in_use) == ("ResourceInUseException", 400)

@@ -20,8 +20,11 @@
 //! validation records again and waits. `domain` and `alternative_names` force a
 //! replacement. Outputs: `arn`.
 //!
-//! `delete` deletes the certificate (ACM refuses while a listener or distribution uses it)
-//! and then the validation records carrying its marker.
+//! A replacement (new names) creates the new certificate first; the executor deletes the
+//! old one only after the listener or distribution moved to the new one
+//! (`create_before_delete`). `delete` deletes the certificate (ACM refuses while a listener
+//! or distribution uses it) and then the validation records carrying its marker, except
+//! those another certificate of the same component still validates with.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -310,6 +313,11 @@ impl Adapter for AcmCertificateAdapter {
         &["domain", "alternative_names"]
     }
 
+    /// The listener or distribution moves to the new certificate before the old one goes.
+    fn create_before_delete(&self) -> bool {
+        true
+    }
+
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
         let (domain, sans) = names_of(attrs);
         attrs.insert("domain".into(), json!(domain));
@@ -402,8 +410,8 @@ impl Adapter for AcmCertificateAdapter {
                 Some("ResourceInUseException") => AwsError {
                     kind: ErrorKind::Conflict,
                     message: format!(
-                        "{} (capsule replaces a certificate by deleting it before creating the new one, which AWS \
-                         refuses while a load balancer or distribution uses it)",
+                        "{} (a load balancer or distribution still uses it: capsule deletes a certificate only \
+                         after moving them to its replacement; apply again once they have moved)",
                         e.message
                     ),
                     ..e
@@ -416,7 +424,16 @@ impl Adapter for AcmCertificateAdapter {
             Err(e) => return Err(e),
         };
         let component = live.component().map(str::to_string);
-        for spec in validation_records(&c) {
+        // A replacement for some of the same names validates with the same records; they stay.
+        let mut needed = Vec::new();
+        for other in self.owned(cx, &live.region, component.as_deref()).await? {
+            if other.aws_name != live.aws_name
+                && let Some(c) = self.describe(cx, &other.region, &other.aws_name).await?
+            {
+                needed.extend(validation_records(&c));
+            }
+        }
+        for spec in validation_records(&c).into_iter().filter(|s| !needed.contains(s)) {
             let owns = |t: &BTreeMap<String, String>| {
                 owned_marker(cx, t, Kind::AcmCertificate) && t.get(TAG_COMPONENT) == component.as_ref()
             };
