@@ -1,0 +1,139 @@
+"""RDS: DB instances, subnet groups and snapshots as the RDS API reference describes them.
+
+Restores, against moto 5.2.5:
+
+- ModifyDBInstance with an AllocatedStorage below the current one fails with
+  InvalidParameterCombination, "Invalid storage size for engine name postgres and storage type
+  gp2: 20" (RDS cannot shrink storage; moto shrank it).
+- ModifyDBInstance with DBPortNumber moves the instance to that port: Endpoint.Port and
+  DbInstancePort read it back (moto stored it under another name and kept the old port).
+- DeleteDBSubnetGroup of a group that a DB instance uses fails with
+  InvalidDBSubnetGroupStateFault, "Cannot delete the subnet group 'NAME' because at least one
+  database instance: ID is still using it." (moto deleted it, leaving the instance with a
+  subnet group that no longer exists).
+- EC2 DeleteSecurityGroup of a group in a DB instance's VpcSecurityGroups fails with
+  DependencyViolation, "resource sg-... has a dependent object" (the instance's network
+  interface uses it; moto deleted the group).
+- DeleteDBInstance needs either SkipFinalSnapshot or a FinalDBSnapshotIdentifier, not both:
+  otherwise InvalidParameterCombination, "FinalDBSnapshotIdentifier is required unless
+  SkipFinalSnapshot is specified." (moto deleted without a snapshot).
+- RestoreDBInstanceFromDBSnapshot makes a Single-AZ instance without deletion protection or
+  CopyTagsToSnapshot unless asked for them, and honours MultiAZ / DeletionProtection /
+  PubliclyAccessible / CopyTagsToSnapshot / AutoMinorVersionUpgrade given as false (moto
+  copied all of them from the snapshot's instance and ignored every false override).
+
+What moto already does as AWS (checked, not patched): CreateDBSnapshot / DescribeDBSnapshots
+(SnapshotType "manual", Encrypted, engine, version and storage of the instance, the given
+Tags or, with CopyTagsToSnapshot, the instance's), DeleteDBInstance with
+FinalDBSnapshotIdentifier (a manual snapshot, the instance's tags when CopyTagsToSnapshot),
+and a restore keeps the snapshot's engine, version, storage and encryption and takes
+DBSubnetGroupName, VpcSecurityGroupIds, DBInstanceClass and Tags.
+
+AWS: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+(AllocatedStorage, DBPortNumber), https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html
+("you can't reduce the amount of storage for a DB instance after storage has been allocated"),
+API_DeleteDBSubnetGroup.html ("The specified DB subnet group must not be associated with any DB
+instances"; InvalidDBSubnetGroupStateFault), API_DeleteDBInstance.html ("SkipFinalSnapshot ...
+If you don't enable this parameter, you must specify the FinalDBSnapshotIdentifier parameter";
+"Specifying this parameter [FinalDBSnapshotIdentifier] and also skipping the creation of a
+final DB snapshot with the SkipFinalSnapshot parameter results in an error"),
+API_RestoreDBInstanceFromDBSnapshot.html ("By default, the new DB instance is created as a
+Single-AZ deployment"; DeletionProtection "By default, deletion protection isn't enabled");
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html
+(DependencyViolation).
+"""
+
+from typing import Any
+
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
+from moto.rds.models import DBInstance, RDSBackend, rds_backends
+
+from ._util import around
+
+# Restore parameters that AWS defaults to false, not to the snapshot's instance's value.
+_RESTORE_FALSE_BY_DEFAULT = ("multi_az", "deletion_protection", "copy_tags_to_snapshot")
+# Restore parameters that moto drops when given as false.
+_RESTORE_BOOLEANS = _RESTORE_FALSE_BY_DEFAULT + ("publicly_accessible", "auto_minor_version_upgrade")
+
+
+def _given(kwargs: Any, name: str) -> Any:
+    try:
+        return kwargs.get(name)
+    except AttributeError:
+        return None
+
+
+def apply() -> None:
+    @around(RDSBackend, "modify_db_instance")
+    def modify_db_instance(original: Any, self: RDSBackend, db_instance_identifier: str, db_kwargs: Any) -> DBInstance:
+        database = self.describe_db_instances(db_instance_identifier)[0]
+        storage = _given(db_kwargs, "allocated_storage")
+        if storage is not None and database.db_cluster_identifier is None and int(storage) < database.allocated_storage:
+            raise InvalidParameterCombination(
+                f"Invalid storage size for engine name {database.engine} and storage type "
+                f"{database.storage_type}: {int(storage)}"
+            )
+        port = _given(db_kwargs, "db_port_number")
+        database = original(self, db_instance_identifier, db_kwargs)
+        if port is not None:
+            database.port = int(port)
+        return database
+
+    @around(RDSBackend, "delete_subnet_group")
+    def delete_subnet_group(original: Any, self: RDSBackend, subnet_name: str) -> Any:
+        name = (subnet_name or "").lower()
+        for database in self.databases.values():
+            used = getattr(database, "_db_subnet_group_name", None)
+            if used is not None and used.lower() == name:
+                raise RDSClientError(
+                    "InvalidDBSubnetGroupStateFault",
+                    f"Cannot delete the subnet group '{subnet_name}' because at least one database "
+                    f"instance: {database.db_instance_identifier} is still using it.",
+                )
+        return original(self, subnet_name)
+
+    @around(RDSBackend, "delete_db_instance")
+    def delete_db_instance(
+        original: Any,
+        self: RDSBackend,
+        db_instance_identifier: str,
+        final_db_snapshot_identifier: str | None = None,
+        skip_final_snapshot: bool | None = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> DBInstance:
+        if db_instance_identifier in self.databases and not self.databases[db_instance_identifier].deletion_protection:
+            if not skip_final_snapshot and not final_db_snapshot_identifier:
+                raise InvalidParameterCombination(
+                    "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
+                )
+            if skip_final_snapshot and final_db_snapshot_identifier:
+                raise InvalidParameterCombination(
+                    "FinalDBSnapshotIdentifier can not be specified when deleting a DB instance with "
+                    "SkipFinalSnapshot enabled."
+                )
+        return original(
+            self, db_instance_identifier, final_db_snapshot_identifier, skip_final_snapshot, *args, **kwargs
+        )
+
+    @around(RDSBackend, "restore_db_instance_from_db_snapshot")
+    def restore_db_instance_from_db_snapshot(
+        original: Any, self: RDSBackend, from_snapshot_id: str, overrides: Any
+    ) -> DBInstance:
+        database = original(self, from_snapshot_id, overrides)
+        for name in _RESTORE_BOOLEANS:
+            value = _given(overrides, name)
+            if value is not None:
+                setattr(database, name, bool(value))
+            elif name in _RESTORE_FALSE_BY_DEFAULT:
+                setattr(database, name, False)
+        return database
+
+    @around(SecurityGroupBackend, "_delete_security_group")
+    def delete_security_group(original: Any, self: SecurityGroupBackend, vpc_id: str | None, group_id: str) -> Any:
+        backend = rds_backends[self.account_id][self.region_name]
+        if any(group_id in (getattr(db, "vpc_security_group_ids", None) or []) for db in backend.databases.values()):
+            raise DependencyViolationError(f"resource {group_id} has a dependent object")
+        return original(self, vpc_id, group_id)
