@@ -2,6 +2,7 @@
 
 mod acm_certificate;
 mod autoscaling;
+mod cache_subnet_group;
 mod cloudfront_distribution;
 mod cloudfront_oac;
 mod db_subnet_group;
@@ -9,6 +10,9 @@ mod ecr_repository;
 mod ecs_cluster;
 mod ecs_service;
 mod ecs_task_definition;
+mod elasticache;
+mod elasticache_cluster;
+mod elasticache_replication_group;
 mod event_rule;
 mod iam_role;
 mod lb;
@@ -55,6 +59,9 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::SesIdentity => &ses_identity::SesIdentityAdapter,
         Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroupAdapter,
         Kind::RdsInstance => &rds_instance::RdsInstanceAdapter,
+        Kind::CacheSubnetGroup => &cache_subnet_group::CacheSubnetGroupAdapter,
+        Kind::ElasticacheReplicationGroup => &elasticache_replication_group::ElasticacheReplicationGroupAdapter,
+        Kind::ElasticacheCluster => &elasticache_cluster::ElasticacheClusterAdapter,
         _ => return None,
     })
 }
