@@ -31,6 +31,7 @@ use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMe
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::owned::keep_owned;
 use super::route53_record::{
     RecordSpec, Zone, fqdn, in_zone, marker_tags, owned_marker, records_at, remove, write, zone_by_name,
 };
@@ -152,15 +153,18 @@ impl AcmCertificateAdapter {
                 arns.extend(s.certificate_arn().map(str::to_string));
             }
         }
+        let owned = keep_owned(cx, arns, |arn| {
+            let arn = arn.clone();
+            async move { self.tags(cx, region, &arn).await }
+        })
+        .await?;
         let mut out = Vec::new();
-        for arn in arns {
-            let Some(tags) = self.tags(cx, region, &arn).await? else { continue };
-            let live = Live { tags, ..Live::default() };
-            if !live.is_owned_by(&cx.capsule, &cx.env) || component.is_some_and(|c| live.component() != Some(c)) {
+        for (arn, tags) in owned {
+            if component.is_some_and(|c| tags.get(TAG_COMPONENT).map(String::as_str) != Some(c)) {
                 continue;
             }
             if let Some(c) = self.describe(cx, region, &arn).await? {
-                out.push(self.live_of(&c, live.tags, region));
+                out.push(self.live_of(&c, tags, region));
             }
         }
         Ok(out)

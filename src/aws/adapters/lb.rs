@@ -16,6 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Value, json};
 
+use super::owned::owned;
 use super::tag_map;
 use crate::aws::adapter::{Network, Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -102,11 +103,6 @@ pub(super) async fn owned_load_balancers(
     }
     let tagged = with_tags(cx, region, all, LoadBalancer::load_balancer_arn).await?;
     Ok(tagged.into_iter().filter(|(_, t)| owned(cx, t)).collect())
-}
-
-/// Tags that mark a resource as this capsule environment's.
-pub(super) fn owned(cx: &Cx, tags: &BTreeMap<String, String>) -> bool {
-    Live { tags: tags.clone(), ..Live::default() }.is_owned_by(&cx.capsule, &cx.env)
 }
 
 /// Tags that mark a resource as this capsule environment's resource of `component`.

@@ -17,9 +17,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Value, json};
 
-use super::lb::{
-    elb_tags, int_of, load_balancer_arn, owned, owned_component, owned_load_balancers, tags_of_arn, with_tags,
-};
+use super::lb::{elb_tags, int_of, load_balancer_arn, owned_component, owned_load_balancers, tags_of_arn, with_tags};
+use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};

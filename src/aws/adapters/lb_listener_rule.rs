@@ -16,10 +16,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Map, Value, json};
 
-use super::lb::{
-    elb_tags, int_of, owned, owned_component, owned_load_balancers, sorted_strings, tags_of_arn, with_tags,
-};
+use super::lb::{elb_tags, int_of, owned_component, owned_load_balancers, sorted_strings, tags_of_arn, with_tags};
 use super::lb_listener::{forward_target, listener_arn, listeners};
+use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};

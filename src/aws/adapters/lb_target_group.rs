@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum};
 use serde_json::{Value, json};
 
-use super::lb::{elb_tags, int_of, owned, tags_of_arn, with_tags};
+use super::lb::{elb_tags, int_of, tags_of_arn, with_tags};
+use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
