@@ -32,9 +32,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::owned::keep_owned;
-use super::route53_record::{
-    RecordSpec, Zone, fqdn, in_zone, marker_tags, owned_marker, records_at, remove, write, zone_by_name,
-};
+use super::route53_record::{RecordSpec, Zone, fqdn, in_zone, marker_tags, owned_marker, records_at, remove, write};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -335,7 +333,7 @@ impl Adapter for AcmCertificateAdapter {
         if attr_str(attrs, "validation") != "dns" {
             return Err(AwsError::new(ErrorKind::Invalid, OP, "capsule validates certificates by DNS only"));
         }
-        let zone = zone_by_name(cx, attr_str(attrs, "zone")).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         let (domain, sans) = names_of(attrs);
         // Adopt this component's certificate for these names (an earlier apply that stopped
         // while it waited).
@@ -384,7 +382,7 @@ impl Adapter for AcmCertificateAdapter {
         attrs: &BTreeMap<String, Value>,
         live: &Live,
     ) -> Result<Live, AwsError> {
-        let zone = zone_by_name(cx, attr_str(attrs, "zone")).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         if live.attributes.get("zone") != Some(&json!(zone.name)) {
             self.tag_zone(cx, &live.region, &live.aws_name, &zone).await?;
         }
@@ -414,7 +412,7 @@ impl Adapter for AcmCertificateAdapter {
                 },
                 _ => e,
             })?;
-        let zone = match zone_by_name(cx, attr_str(&live.attributes, "zone")).await {
+        let zone = match cx.zone(attr_str(&live.attributes, "zone")).await {
             Ok(z) => z,
             Err(e) if e.is_not_found() || e.kind == ErrorKind::Invalid => return Ok(()),
             Err(e) => return Err(e),
