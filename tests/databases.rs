@@ -7,39 +7,23 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use capsule::aws::Aws;
-use common::{testbed, text, unique, write};
+use common::{capsule, changes, success_json, testbed, text, unique, write};
 use serde_json::Value;
-
-fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
-}
 
 /// Applies; returns the apply document and everything the command printed.
 fn apply(dir: &Path, args: &[&str]) -> (Value, String) {
     let mut all = vec!["apply", "--format", "json"];
     all.extend_from_slice(args);
     let out = capsule(dir, &all);
-    assert!(out.status.success(), "{}", text(&out));
-    (serde_json::from_slice(&out.stdout).unwrap(), text(&out))
+    (success_json(&out), text(&out))
 }
 
 fn plan(dir: &Path) -> (Value, String) {
     let out = capsule(dir, &["plan", "--format", "json"]);
     let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
     (doc, text(&out))
-}
-
-fn changes(doc: &Value) -> Vec<(String, String)> {
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
-        .collect()
 }
 
 fn change<'a>(doc: &'a Value, address: &str) -> &'a Value {

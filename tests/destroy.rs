@@ -5,34 +5,18 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{testbed, text, unique, write};
+use common::{SERVICES_ENV, capsule_with, changes, success_json, testbed, text, unique, write};
 use serde_json::Value;
 
 fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("CAPSULE_ROLLOUT_POLL", "200ms")
-        .env("CAPSULE_BUILDER", "buildah")
-        .output()
-        .unwrap()
+    capsule_with(dir, args, SERVICES_ENV)
 }
 
 /// The plan's (address, action) pairs that are not no-ops.
 fn plan(dir: &Path, env: &str) -> Vec<(String, String)> {
-    let out = capsule(dir, &["plan", "--format", "json", "--env", env]);
-    assert!(out.status.success(), "{}", text(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
-        .collect()
+    changes(&success_json(&capsule(dir, &["plan", "--format", "json", "--env", env])))
 }
 
 #[test]

@@ -4,16 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use capsule::aws::Aws;
-use common::{testbed, text, unique, write};
+use common::{capsule, testbed, text, unique, write};
 use serde_json::Value;
-
-fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
-}
 
 async fn zone(name: &str) -> String {
     let r53 = Aws::from_env().await.route53("us-east-1");

@@ -6,7 +6,7 @@ mod common;
 
 use capsule::artifacts::image::Shipper;
 
-use common::{testbed, text, unique};
+use common::{changes, success_json, testbed, text, unique};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -37,19 +37,7 @@ fn capsule(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn plan_json(dir: &Path) -> Value {
-    let out = capsule(dir, &["plan", "--format", "json"], None);
-    assert!(out.status.success(), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn actions(plan: &Value) -> Vec<(String, String)> {
-    plan["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
-        .collect()
+    success_json(&capsule(dir, &["plan", "--format", "json"], None))
 }
 
 async fn aws() -> Aws {
@@ -85,7 +73,7 @@ async fn apply_then_noop_then_edit_then_removal() {
     // An edit plans exactly that update.
     write("[secrets]\nstripe = { description = \"Stripe live key\" }\ntoken = { description = \"a token\" }\n");
     let plan = plan_json(dir.path());
-    assert_eq!(actions(&plan), [(format!("{name}.production.secret.stripe"), "update".to_string())]);
+    assert_eq!(changes(&plan), [(format!("{name}.production.secret.stripe"), "update".to_string())]);
     let change = plan["capsules"][0]["changes"].as_array().unwrap().iter().find(|c| c["action"] == "update").unwrap();
     assert_eq!(
         change["attributes"],
@@ -95,11 +83,11 @@ async fn apply_then_noop_then_edit_then_removal() {
     assert_eq!(out.status.code(), Some(2));
     let out = capsule(dir.path(), &["apply"], None);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(actions(&plan_json(dir.path())), Vec::<(String, String)>::new());
+    assert_eq!(changes(&plan_json(dir.path())), Vec::<(String, String)>::new());
 
     // Removal plans a delete; a secret holds data, so apply refuses without --allow-destroy.
     write("[secrets]\nstripe = { description = \"Stripe live key\" }\n");
-    assert_eq!(actions(&plan_json(dir.path())), [(format!("{name}.production.secret.token"), "delete".to_string())]);
+    assert_eq!(changes(&plan_json(dir.path())), [(format!("{name}.production.secret.token"), "delete".to_string())]);
     let out = capsule(dir.path(), &["apply"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("--allow-destroy"), "{}", text(&out));
@@ -111,7 +99,7 @@ async fn apply_then_noop_then_edit_then_removal() {
     assert_eq!(doc["ok"], true);
     let token = sm.describe_secret().secret_id(format!("capsule/{name}/production/token")).send().await.unwrap();
     assert!(token.deleted_date().is_some(), "scheduled for deletion (30-day recovery window)");
-    assert_eq!(actions(&plan_json(dir.path())), Vec::<(String, String)>::new());
+    assert_eq!(changes(&plan_json(dir.path())), Vec::<(String, String)>::new());
 }
 
 #[tokio::test]
@@ -134,7 +122,7 @@ async fn secrets_set_stores_the_value_and_never_prints_it() {
     // The secret now exists, so a plan is a no-op; the value never shows.
     let out = capsule(dir.path(), &["plan", "--format", "json"], None);
     assert!(!text(&out).contains(value));
-    assert_eq!(actions(&serde_json::from_slice(&out.stdout).unwrap()), Vec::<(String, String)>::new());
+    assert_eq!(changes(&serde_json::from_slice(&out.stdout).unwrap()), Vec::<(String, String)>::new());
     // Undeclared names are refused.
     let out = capsule(dir.path(), &["secrets", "set", &name, "production", "nope"], Some("x"));
     assert_eq!(out.status.code(), Some(1));

@@ -176,6 +176,16 @@ struct Run {
     output: std::path::PathBuf,
 }
 
+/// A run of its own: a temporary folder with the step summary and output files and an
+/// empty git repository in `repo/`; returns the run, the repository's root and the repository.
+fn new_run() -> (Run, std::path::PathBuf, Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
+    let root = run.dir.path().join("repo");
+    let repo = Repository::init(&root).unwrap();
+    (run, root, repo)
+}
+
 fn github_plan(base_url: &str, run: &Run, base: &str, head: &str, token: &str) -> Output {
     let event = json!({ "pull_request": { "number": 5, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "o/r" } } } });
     github(base_url, run, "plan", &event, token)
@@ -219,10 +229,7 @@ async fn one_comment_kept_up_to_date_across_runs() {
             s.comments.push((5, id, format!("a review comment {i}")));
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     let name = format!(
         "gh{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 100_000
@@ -295,10 +302,7 @@ async fn one_comment_kept_up_to_date_across_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_fails_with_the_api_error() {
     let (url, _state) = github_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     write(&root, "capsule.toml", "[capsule]\nname = \"tok\"\n");
     let base = commit(&repo, "base");
     let out = github_plan(&url, &run, &base, &base, "not-the-token");
@@ -309,10 +313,7 @@ async fn a_wrong_token_fails_with_the_api_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_errors_become_annotations_and_a_comment() {
     let (url, state) = github_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     write(&root, "svc/capsule.toml", "[capsule]\nname = \"bad\"\n[services.api]\nimage = \"x\"\nprot = 80\n");
     let base = commit(&repo, "base");
     let out = github_plan(&url, &run, &base, &base, TOKEN);
@@ -330,10 +331,13 @@ async fn config_errors_become_annotations_and_a_comment() {
     assert_eq!(std::fs::read_to_string(&run.output).unwrap(), "has_changes=false\ndestroy=false\ncapsules=[]\n");
 }
 
-/// `capsule plan --detailed-exitcode` of one capsule: 0 when live AWS matches, 2 when not.
-fn plan_code(root: &std::path::Path, capsule: &str) -> Option<i32> {
+/// `capsule plan --detailed-exitcode` with `args` (e.g. `--capsule`, `--env`): 0 when live
+/// AWS matches, 2 when not.
+fn plan_code(root: &std::path::Path, args: &[&str]) -> Option<i32> {
     let out = Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(["plan", "--detailed-exitcode", "--capsule", capsule, "--root"])
+        .args(["plan", "--detailed-exitcode"])
+        .args(args)
+        .arg("--root")
         .arg(root)
         .output()
         .unwrap();
@@ -344,10 +348,7 @@ fn plan_code(root: &std::path::Path, capsule: &str) -> Option<i32> {
 async fn apply_on_push_applies_only_changed_capsules_and_comments_on_the_pull_request() {
     testbed();
     let (url, state) = github_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     let (app, other) = (unique("push"), unique("still"));
     let capsule = |name: &str, secrets: &str| format!("[capsule]\nname = \"{name}\"\n[secrets]\n{secrets}");
     write(&root, "app/capsule.toml", &capsule(&app, "a = {}\n"));
@@ -362,8 +363,8 @@ async fn apply_on_push_applies_only_changed_capsules_and_comments_on_the_pull_re
     assert!(out.status.success(), "{}", text(&out));
     // Applied in AWS: the changed capsule plans no change any more; the untouched one was
     // not applied (it would still be created).
-    assert_eq!(plan_code(&root, &app), Some(0), "the changed capsule was applied");
-    assert_eq!(plan_code(&root, &other), Some(2), "the untouched capsule was left alone");
+    assert_eq!(plan_code(&root, &["--capsule", &app]), Some(0), "the changed capsule was applied");
+    assert_eq!(plan_code(&root, &["--capsule", &other]), Some(2), "the untouched capsule was left alone");
 
     let marker = format!("<!-- capsule:apply {head} -->");
     {
@@ -391,10 +392,7 @@ async fn apply_on_push_applies_only_changed_capsules_and_comments_on_the_pull_re
 async fn a_failed_apply_stops_and_says_so_on_the_pull_request() {
     testbed();
     let (url, state) = github_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     let name = unique("fail");
     // Two environments in declaration order; the first is locked by someone else, so the
     // run stops there and the second is not applied.
@@ -432,10 +430,7 @@ async fn a_failed_apply_stops_and_says_so_on_the_pull_request() {
 async fn a_fork_gets_an_offline_plan_in_the_summary_when_it_may_not_comment() {
     let (url, state) = github_server().await;
     state.lock().unwrap().read_only = true;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     write(&root, "README.md", "r");
     let base = commit(&repo, "base");
     write(&root, "capsule.toml", "[capsule]\nname = \"forked\"\n[secrets]\na = {}\n");
@@ -454,10 +449,7 @@ async fn a_fork_gets_an_offline_plan_in_the_summary_when_it_may_not_comment() {
 async fn a_fan_out_job_applies_only_its_environment() {
     testbed();
     let (url, _state) = github_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run { summary: dir.path().join("summary.md"), output: dir.path().join("output"), dir };
-    let root = run.dir.path().join("repo");
-    let repo = Repository::init(&root).unwrap();
+    let (run, root, repo) = new_run();
     let name = unique("fan");
     write(&root, "README.md", "r");
     let base = commit(&repo, "base");
@@ -472,15 +464,7 @@ async fn a_fan_out_job_applies_only_its_environment() {
     let push = json!({ "before": base, "after": head });
     let out = github_with(&url, &run, &["apply", "--capsule", &name, "--env", "staging"], &push, TOKEN);
     assert!(out.status.success(), "{}", text(&out));
-    let code = |env: &str| {
-        Command::new(env!("CARGO_BIN_EXE_capsule"))
-            .args(["plan", "--detailed-exitcode", "--env", env, "--root"])
-            .arg(&root)
-            .output()
-            .unwrap()
-            .status
-            .code()
-    };
+    let code = |env: &str| plan_code(&root, &["--env", env]);
     assert_eq!(code("staging"), Some(0), "staging was applied");
     assert_eq!(code("production"), Some(2), "production is another job's");
     let out = github_with(&url, &run, &["apply", "--capsule", "nosuch"], &push, TOKEN);

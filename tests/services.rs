@@ -9,30 +9,20 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use capsule::aws::Aws;
-use common::{testbed, text, unique, write};
+use common::{SERVICES_ENV, capsule_with, changes, success_json, testbed, text, unique, write};
 use serde_json::Value;
 
 fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("CAPSULE_ROLLOUT_POLL", "200ms")
-        .env("CAPSULE_BUILDER", "buildah")
-        .output()
-        .unwrap()
+    capsule_with(dir, args, SERVICES_ENV)
 }
 
 fn apply(dir: &Path) -> (Value, String) {
     let out = capsule(dir, &["apply", "--format", "json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    (serde_json::from_slice(&out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (success_json(&out), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn plan(dir: &Path) -> Value {
-    let out = capsule(dir, &["plan", "--format", "json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    success_json(&capsule(dir, &["plan", "--format", "json"]))
 }
 
 fn image<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -42,16 +32,6 @@ fn image<'a>(doc: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|a| a["kind"] == "image" && a["name"] == name)
         .unwrap()
-}
-
-fn changes(doc: &Value) -> Vec<(String, String)> {
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
-        .collect()
 }
 
 /// Two workers built from one context, and the context's files.

@@ -4,7 +4,7 @@
 //! declares. Attributes cross this boundary in the normalised shape the planner compares.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -46,6 +46,16 @@ pub struct Network {
     pub subnets: Vec<String>,
 }
 
+/// A public hosted zone found by name, looked up once per run (`Cx::zone`, in
+/// route53_record.rs next to the lookup).
+#[derive(Debug, Clone)]
+pub(crate) struct Zone {
+    /// Without the `/hostedzone/` prefix.
+    pub id: String,
+    /// Lower case, no trailing dot.
+    pub name: String,
+}
+
 /// What adapters share during one run for one capsule environment.
 pub struct Cx {
     pub aws: Aws,
@@ -56,11 +66,13 @@ pub struct Cx {
     /// Deleting or replacing stateful resources is allowed (`--allow-destroy`).
     pub allow_destroy: bool,
     network: OnceCell<Arc<Network>>,
+    /// Hosted zones by normalised name, each looked up at most once.
+    zones: Mutex<BTreeMap<String, Arc<OnceCell<Zone>>>>,
 }
 
 impl Cx {
     pub fn new(aws: Aws, account: String, capsule: String, env: String, region: String, allow_destroy: bool) -> Cx {
-        Cx { aws, account, capsule, env, region, allow_destroy, network: OnceCell::new() }
+        Cx { aws, account, capsule, env, region, allow_destroy, network: OnceCell::new(), zones: Mutex::default() }
     }
 
     /// The default VPC of the capsule's region (created resources live there).
@@ -94,6 +106,12 @@ impl Cx {
             })
             .await
             .cloned()
+    }
+
+    /// The per-run slot of the hosted zone named `name` (normalised), which `Cx::zone` fills.
+    pub(crate) fn zone_slot(&self, name: &str) -> Arc<OnceCell<Zone>> {
+        let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
+        zones.entry(name.to_string()).or_default().clone()
     }
 
     /// The ownership tags of a resource, plus extra ones.

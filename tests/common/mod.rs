@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Fails (never skips) when the test bed is not there: scripts/test starts it.
@@ -43,4 +43,40 @@ pub fn commit(repo: &git2::Repository, message: &str) -> String {
 /// stdout and stderr of a finished command, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Runs the capsule binary in `dir`, without colours.
+pub fn capsule(dir: &Path, args: &[&str]) -> Output {
+    capsule_with(dir, args, &[])
+}
+
+/// What the tests that build images and roll services out set: buildah, quick rollout polls.
+pub const SERVICES_ENV: &[(&str, &str)] = &[("CAPSULE_ROLLOUT_POLL", "200ms"), ("CAPSULE_BUILDER", "buildah")];
+
+/// Runs the capsule binary in `dir`, without colours, with `env` set too.
+pub fn capsule_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// The JSON document a command printed, which must have succeeded.
+pub fn success_json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", text(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The (address, action) pairs of a plan document that are not no-ops.
+pub fn changes(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .collect()
 }

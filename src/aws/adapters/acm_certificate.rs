@@ -34,9 +34,8 @@ use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMe
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::route53_record::{
-    RecordSpec, Zone, fqdn, in_zone, marker_tags, owned_marker, records_at, remove, write, zone_by_name,
-};
+use super::owned::keep_owned;
+use super::route53_record::{RecordSpec, Zone, fqdn, in_zone, marker_tags, owned_marker, records_at, remove, write};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -155,15 +154,18 @@ impl AcmCertificateAdapter {
                 arns.extend(s.certificate_arn().map(str::to_string));
             }
         }
+        let owned = keep_owned(cx, arns, |arn| {
+            let arn = arn.clone();
+            async move { self.tags(cx, region, &arn).await }
+        })
+        .await?;
         let mut out = Vec::new();
-        for arn in arns {
-            let Some(tags) = self.tags(cx, region, &arn).await? else { continue };
-            let live = Live { tags, ..Live::default() };
-            if !live.is_owned_by(&cx.capsule, &cx.env) || component.is_some_and(|c| live.component() != Some(c)) {
+        for (arn, tags) in owned {
+            if component.is_some_and(|c| tags.get(TAG_COMPONENT).map(String::as_str) != Some(c)) {
                 continue;
             }
             if let Some(c) = self.describe(cx, region, &arn).await? {
-                out.push(self.live_of(&c, live.tags, region));
+                out.push(self.live_of(&c, tags, region));
             }
         }
         Ok(out)
@@ -339,7 +341,7 @@ impl Adapter for AcmCertificateAdapter {
         if attr_str(attrs, "validation") != "dns" {
             return Err(AwsError::new(ErrorKind::Invalid, OP, "capsule validates certificates by DNS only"));
         }
-        let zone = zone_by_name(cx, attr_str(attrs, "zone")).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         let (domain, sans) = names_of(attrs);
         // Adopt this component's certificate for these names (an earlier apply that stopped
         // while it waited).
@@ -388,7 +390,7 @@ impl Adapter for AcmCertificateAdapter {
         attrs: &BTreeMap<String, Value>,
         live: &Live,
     ) -> Result<Live, AwsError> {
-        let zone = zone_by_name(cx, attr_str(attrs, "zone")).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         if live.attributes.get("zone") != Some(&json!(zone.name)) {
             self.tag_zone(cx, &live.region, &live.aws_name, &zone).await?;
         }
@@ -418,7 +420,7 @@ impl Adapter for AcmCertificateAdapter {
                 },
                 _ => e,
             })?;
-        let zone = match zone_by_name(cx, attr_str(&live.attributes, "zone")).await {
+        let zone = match cx.zone(attr_str(&live.attributes, "zone")).await {
             Ok(z) => z,
             Err(e) if e.is_not_found() || e.kind == ErrorKind::Invalid => return Ok(()),
             Err(e) => return Err(e),

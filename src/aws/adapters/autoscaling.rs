@@ -17,7 +17,7 @@
 //! `metric`, `target_percent`, `scale_in_cooldown_seconds`, `scale_out_cooldown_seconds`;
 //! outputs `arn`, `resource_id`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{
@@ -27,6 +27,7 @@ use aws_sdk_applicationautoscaling::types::{
 use serde_json::{Value, json};
 
 use super::lb::{int_of, invalid};
+use super::owned::keep_owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource, aws_name};
@@ -230,19 +231,17 @@ impl Adapter for AutoscalingTargetAdapter {
             .service_namespace(ServiceNamespace::from(ECS))
             .into_paginator()
             .send();
-        let mut out = Vec::new();
+        let mut targets = Vec::new();
         while let Some(page) = pages.next().await {
-            for t in page.aws("application-autoscaling:DescribeScalableTargets")?.scalable_targets() {
-                if !t.resource_id().starts_with(&prefix) {
-                    continue;
-                }
-                let live = self.live_of(t, target_tags(cx, &cx.region, t).await?, &cx.region);
-                if live.is_owned_by(&cx.capsule, &cx.env) {
-                    out.push(live);
-                }
-            }
+            let page = page.aws("application-autoscaling:DescribeScalableTargets")?;
+            targets.extend(page.scalable_targets().iter().filter(|t| t.resource_id().starts_with(&prefix)).cloned());
         }
-        Ok(out)
+        let owned = keep_owned(cx, targets, |t| {
+            let t = t.clone();
+            async move { target_tags(cx, &cx.region, &t).await.map(Some) }
+        })
+        .await?;
+        Ok(owned.into_iter().map(|(t, tags)| self.live_of(&t, tags, &cx.region)).collect())
     }
 }
 
@@ -434,27 +433,34 @@ impl Adapter for AutoscalingPolicyAdapter {
             .service_namespace(ServiceNamespace::from(ECS))
             .into_paginator()
             .send();
-        let mut tags_by_target: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
-        let mut out = Vec::new();
+        let mut policies = Vec::new();
         while let Some(page) = pages.next().await {
-            for p in page.aws("application-autoscaling:DescribeScalingPolicies")?.scaling_policies() {
-                if !p.resource_id().starts_with(&prefix) || !p.policy_name().starts_with(&name_prefix) {
-                    continue;
-                }
-                let key = (p.resource_id().to_string(), p.scalable_dimension().as_str().to_string());
-                if !tags_by_target.contains_key(&key) {
-                    let tags = match describe_target(cx, &cx.region, ECS, &key.0, &key.1).await? {
-                        Some(t) => target_tags(cx, &cx.region, &t).await?,
-                        None => BTreeMap::new(),
-                    };
-                    tags_by_target.insert(key.clone(), tags);
-                }
-                let live = self.live_of(p, tags_by_target[&key].clone(), &cx.region);
-                if live.is_owned_by(&cx.capsule, &cx.env) {
-                    out.push(live);
-                }
-            }
+            let page = page.aws("application-autoscaling:DescribeScalingPolicies")?;
+            policies.extend(
+                page.scaling_policies()
+                    .iter()
+                    .filter(|p| p.resource_id().starts_with(&prefix) && p.policy_name().starts_with(&name_prefix))
+                    .cloned(),
+            );
         }
-        Ok(out)
+        // A policy carries the tags of its scalable target: read once per target.
+        let target_of = |p: &ScalingPolicy| (p.resource_id().to_string(), p.scalable_dimension().as_str().to_string());
+        let targets: BTreeSet<(String, String)> = policies.iter().map(target_of).collect();
+        let owned: BTreeMap<_, _> = keep_owned(cx, targets, |(id, dimension)| {
+            let (id, dimension) = (id.clone(), dimension.clone());
+            async move {
+                Ok(Some(match describe_target(cx, &cx.region, ECS, &id, &dimension).await? {
+                    Some(t) => target_tags(cx, &cx.region, &t).await?,
+                    None => BTreeMap::new(),
+                }))
+            }
+        })
+        .await?
+        .into_iter()
+        .collect();
+        Ok(policies
+            .iter()
+            .filter_map(|p| owned.get(&target_of(p)).map(|tags| self.live_of(p, tags.clone(), &cx.region)))
+            .collect())
     }
 }

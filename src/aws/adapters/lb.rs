@@ -16,6 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Value, json};
 
+use super::owned::owned;
 use super::tag_map;
 use crate::aws::adapter::{Network, Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -72,6 +73,24 @@ pub(super) async fn tags_of_arn(cx: &Cx, region: &str, arn: &str) -> Result<BTre
     Ok(describe_tags(cx, region, &[arn.to_string()]).await?.remove(arn).unwrap_or_default())
 }
 
+/// ELBv2 resources each with its tags (read in batches by the ARN `arn_of` gives).
+pub(super) async fn with_tags<T>(
+    cx: &Cx,
+    region: &str,
+    items: Vec<T>,
+    arn_of: impl Fn(&T) -> Option<&str>,
+) -> Result<Vec<(T, BTreeMap<String, String>)>, AwsError> {
+    let arns: Vec<String> = items.iter().filter_map(|i| arn_of(i).map(str::to_string)).collect();
+    let mut tags = describe_tags(cx, region, &arns).await?;
+    Ok(items
+        .into_iter()
+        .map(|i| {
+            let t = tags.remove(arn_of(&i).unwrap_or_default()).unwrap_or_default();
+            (i, t)
+        })
+        .collect())
+}
+
 /// Every load balancer of the region tagged for `cx.capsule` / `cx.env`, with its tags.
 pub(super) async fn owned_load_balancers(
     cx: &Cx,
@@ -82,20 +101,13 @@ pub(super) async fn owned_load_balancers(
     while let Some(page) = pages.next().await {
         all.extend(page.aws("elbv2:DescribeLoadBalancers")?.load_balancers().iter().cloned());
     }
-    let arns: Vec<String> = all.iter().filter_map(|lb| lb.load_balancer_arn().map(str::to_string)).collect();
-    let mut tags = describe_tags(cx, region, &arns).await?;
-    Ok(all
-        .into_iter()
-        .filter_map(|lb| {
-            let t = tags.remove(lb.load_balancer_arn().unwrap_or_default()).unwrap_or_default();
-            owned(cx, &t).then_some((lb, t))
-        })
-        .collect())
+    let tagged = with_tags(cx, region, all, LoadBalancer::load_balancer_arn).await?;
+    Ok(tagged.into_iter().filter(|(_, t)| owned(cx, t)).collect())
 }
 
-/// Tags that mark a resource as this capsule environment's.
-pub(super) fn owned(cx: &Cx, tags: &BTreeMap<String, String>) -> bool {
-    Live { tags: tags.clone(), ..Live::default() }.is_owned_by(&cx.capsule, &cx.env)
+/// Tags that mark a resource as this capsule environment's resource of `component`.
+pub(super) fn owned_component(cx: &Cx, tags: &BTreeMap<String, String>, component: &str) -> bool {
+    owned(cx, tags) && tags.get(crate::model::TAG_COMPONENT).map(String::as_str) == Some(component)
 }
 
 /// The `capsule:component` of the resource a reference points at (the name part of
@@ -114,7 +126,7 @@ pub(super) async fn load_balancer_arn(cx: &Cx, region: &str, v: Option<&Value>) 
             Some(component) => Ok(owned_load_balancers(cx, region)
                 .await?
                 .into_iter()
-                .find(|(_, t)| t.get(crate::model::TAG_COMPONENT).map(String::as_str) == Some(component))
+                .find(|(_, t)| owned_component(cx, t, component))
                 .and_then(|(lb, _)| lb.load_balancer_arn().map(str::to_string))),
             None => Ok(None),
         },

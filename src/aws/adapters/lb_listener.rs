@@ -17,10 +17,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Value, json};
 
-use super::lb::{describe_tags, elb_tags, int_of, load_balancer_arn, owned, owned_load_balancers};
+use super::lb::{elb_tags, int_of, load_balancer_arn, owned_component, owned_load_balancers, tags_of_arn, with_tags};
+use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
-use crate::model::{Kind, Resource, TAG_COMPONENT};
+use crate::model::{Kind, Resource};
 
 pub struct LbListenerAdapter;
 
@@ -134,23 +135,7 @@ impl LbListenerAdapter {
         region: &str,
         lb_arn: &str,
     ) -> Result<Vec<(Listener, BTreeMap<String, String>)>, AwsError> {
-        let mut all = Vec::new();
-        let mut pages = cx.aws.elb(region).describe_listeners().load_balancer_arn(lb_arn).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            match page.aws("elbv2:DescribeListeners").found()? {
-                Some(page) => all.extend(page.listeners().iter().cloned()),
-                None => return Ok(vec![]),
-            }
-        }
-        let arns: Vec<String> = all.iter().filter_map(|l| l.listener_arn().map(str::to_string)).collect();
-        let mut tags = describe_tags(cx, region, &arns).await?;
-        Ok(all
-            .into_iter()
-            .map(|l| {
-                let t = tags.remove(l.listener_arn().unwrap_or_default()).unwrap_or_default();
-                (l, t)
-            })
-            .collect())
+        with_tags(cx, region, listeners(cx, region, lb_arn).await?, Listener::listener_arn).await
     }
 
     /// Capsule's listener for `r` on the load balancer `lb` names; else a foreign listener
@@ -167,8 +152,7 @@ impl LbListenerAdapter {
         };
         let listeners = self.listeners_of(cx, &r.region, &lb_arn).await?;
         let component = r.address.name.as_str();
-        let mine =
-            listeners.iter().find(|(_, t)| owned(cx, t) && t.get(TAG_COMPONENT).map(String::as_str) == Some(component));
+        let mine = listeners.iter().find(|(_, t)| owned_component(cx, t, component));
         let foreign = || listeners.iter().find(|(l, t)| !owned(cx, t) && l.port().map(i64::from) == port);
         Ok(mine.or_else(foreign).map(|(l, t)| self.live_of(l, t.clone(), &r.region)))
     }
@@ -186,7 +170,7 @@ impl LbListenerAdapter {
         let Some(l) = out.and_then(|o| o.listeners().iter().find(|l| l.listener_arn() == Some(arn)).cloned()) else {
             return Ok(None);
         };
-        let tags = describe_tags(cx, region, &[arn.to_string()]).await?.remove(arn).unwrap_or_default();
+        let tags = tags_of_arn(cx, region, arn).await?;
         Ok(Some(self.live_of(&l, tags, region)))
     }
 }
@@ -309,12 +293,22 @@ pub(super) async fn listener_arn(cx: &Cx, region: &str, v: Option<&Value>) -> Re
     };
     for (lb, _) in owned_load_balancers(cx, region).await? {
         let listeners = LbListenerAdapter.listeners_of(cx, region, lb.load_balancer_arn().unwrap_or_default()).await?;
-        if let Some((l, _)) = listeners
-            .iter()
-            .find(|(_, t)| owned(cx, t) && t.get(TAG_COMPONENT).map(String::as_str) == Some(component.as_str()))
-        {
+        if let Some((l, _)) = listeners.iter().find(|(_, t)| owned_component(cx, t, &component)) {
             return Ok(l.listener_arn().map(str::to_string));
         }
     }
     Ok(None)
+}
+
+/// The listeners of a load balancer; none when it is gone.
+pub(super) async fn listeners(cx: &Cx, region: &str, lb_arn: &str) -> Result<Vec<Listener>, AwsError> {
+    let mut all = Vec::new();
+    let mut pages = cx.aws.elb(region).describe_listeners().load_balancer_arn(lb_arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page.aws("elbv2:DescribeListeners").found()? {
+            Some(page) => all.extend(page.listeners().iter().cloned()),
+            None => return Ok(vec![]),
+        }
+    }
+    Ok(all)
 }

@@ -16,11 +16,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Map, Value, json};
 
-use super::lb::{describe_tags, elb_tags, int_of, owned, owned_load_balancers, sorted_strings};
-use super::lb_listener::{forward_target, listener_arn};
+use super::lb::{elb_tags, int_of, owned_component, owned_load_balancers, sorted_strings, tags_of_arn, with_tags};
+use super::lb_listener::{forward_target, listener_arn, listeners};
+use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
-use crate::model::{Kind, Resource, TAG_COMPONENT};
+use crate::model::{Kind, Resource};
 
 pub struct LbListenerRuleAdapter;
 
@@ -109,15 +110,7 @@ impl LbListenerRuleAdapter {
                 None => return Ok(vec![]),
             }
         }
-        let arns: Vec<String> = all.iter().filter_map(|r| r.rule_arn().map(str::to_string)).collect();
-        let mut tags = describe_tags(cx, region, &arns).await?;
-        Ok(all
-            .into_iter()
-            .map(|r| {
-                let t = tags.remove(r.rule_arn().unwrap_or_default()).unwrap_or_default();
-                (r, t)
-            })
-            .collect())
+        with_tags(cx, region, all, Rule::rule_arn).await
     }
 
     /// Capsule's rule for `r` on the listener `listener` names; else a foreign rule at
@@ -134,8 +127,7 @@ impl LbListenerRuleAdapter {
         };
         let rules = self.rules_of(cx, &r.region, &listener).await?;
         let component = r.address.name.as_str();
-        let mine =
-            rules.iter().find(|(_, t)| owned(cx, t) && t.get(TAG_COMPONENT).map(String::as_str) == Some(component));
+        let mine = rules.iter().find(|(_, t)| owned_component(cx, t, component));
         let foreign = || {
             rules
                 .iter()
@@ -149,7 +141,7 @@ impl LbListenerRuleAdapter {
         let Some(rule) = out.and_then(|o| o.rules().iter().find(|r| r.rule_arn() == Some(arn)).cloned()) else {
             return Ok(None);
         };
-        let tags = describe_tags(cx, region, &[arn.to_string()]).await?.remove(arn).unwrap_or_default();
+        let tags = tags_of_arn(cx, region, arn).await?;
         Ok(Some(self.live_of(&rule, listener, tags, region)))
     }
 }
@@ -247,23 +239,9 @@ impl Adapter for LbListenerRuleAdapter {
     /// The tagged rules on the listeners of the capsule's own load balancers.
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        let elb = cx.aws.elb(&cx.region);
         for (lb, _) in owned_load_balancers(cx, &cx.region).await? {
-            let mut pages = elb
-                .describe_listeners()
-                .load_balancer_arn(lb.load_balancer_arn().unwrap_or_default())
-                .into_paginator()
-                .send();
-            let mut listeners = Vec::new();
-            while let Some(page) = pages.next().await {
-                match page.aws("elbv2:DescribeListeners").found()? {
-                    Some(page) => {
-                        listeners.extend(page.listeners().iter().filter_map(|l| l.listener_arn().map(str::to_string)))
-                    }
-                    None => break,
-                }
-            }
-            for listener in listeners {
+            let listeners = listeners(cx, &cx.region, lb.load_balancer_arn().unwrap_or_default()).await?;
+            for listener in listeners.iter().filter_map(|l| l.listener_arn().map(str::to_string)) {
                 for (rule, tags) in self.rules_of(cx, &cx.region, &listener).await? {
                     if owned(cx, &tags) {
                         out.push(self.live_of(&rule, &listener, tags, &cx.region));

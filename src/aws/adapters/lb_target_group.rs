@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum};
 use serde_json::{Value, json};
 
-use super::lb::{describe_tags, elb_tags, int_of, owned, tags_of_arn};
+use super::lb::{elb_tags, int_of, tags_of_arn, with_tags};
+use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -212,13 +213,10 @@ impl Adapter for LbTargetGroupAdapter {
         while let Some(page) = pages.next().await {
             all.extend(page.aws("elbv2:DescribeTargetGroups")?.target_groups().iter().cloned());
         }
-        let arns: Vec<String> = all.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
-        let mut tags = describe_tags(cx, &cx.region, &arns).await?;
         let mut out = Vec::new();
-        for tg in all {
-            let t = tags.remove(tg.target_group_arn().unwrap_or_default()).unwrap_or_default();
-            if owned(cx, &t) {
-                out.push(self.live_of(cx, &tg, t, &cx.region).await?);
+        for (tg, tags) in with_tags(cx, &cx.region, all, TargetGroup::target_group_arn).await? {
+            if owned(cx, &tags) {
+                out.push(self.live_of(cx, &tg, tags, &cx.region).await?);
             }
         }
         Ok(out)

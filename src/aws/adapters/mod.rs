@@ -20,6 +20,7 @@ mod lb_listener;
 mod lb_listener_rule;
 mod lb_target_group;
 mod log_group;
+mod owned;
 mod rds_instance;
 mod route53_record;
 mod s3_bucket;

@@ -272,6 +272,30 @@ fn i32_of(attrs: &BTreeMap<String, Value>, key: &str) -> Option<i32> {
     attr_i64(attrs, key).and_then(|v| i32::try_from(v).ok())
 }
 
+type Modify = aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder;
+/// Sets one attribute on a ModifyDBInstance request, given the desired and the live attributes.
+type SetAttr = fn(Modify, &BTreeMap<String, Value>, &BTreeMap<String, Value>) -> Modify;
+
+/// The attributes ModifyDBInstance changes when they differ, each with how it sets the
+/// desired value. `security_groups` is compared as a sorted list in `modify` itself.
+const MODIFIABLE: &[(&str, SetAttr)] = &[
+    ("instance_class", |m, a, _| m.db_instance_class(attr_str(a, "instance_class"))),
+    ("engine_version", |m, a, have| {
+        let want = attr_str(a, "engine_version");
+        let m = m.engine_version(want);
+        if major(want) != major(attr_str(have, "engine_version")) { m.allow_major_version_upgrade(true) } else { m }
+    }),
+    ("allocated_storage_gb", |m, a, _| m.set_allocated_storage(i32_of(a, "allocated_storage_gb"))),
+    ("multi_az", |m, a, _| m.multi_az(attr_bool(a, "multi_az"))),
+    ("backup_retention_days", |m, a, _| m.set_backup_retention_period(i32_of(a, "backup_retention_days"))),
+    ("deletion_protection", |m, a, _| m.deletion_protection(attr_bool(a, "deletion_protection"))),
+    ("auto_minor_version_upgrade", |m, a, _| m.auto_minor_version_upgrade(attr_bool(a, "auto_minor_version_upgrade"))),
+    ("publicly_accessible", |m, a, _| m.publicly_accessible(attr_bool(a, "publicly_accessible"))),
+    ("copy_tags_to_snapshot", |m, a, _| m.copy_tags_to_snapshot(attr_bool(a, "copy_tags_to_snapshot"))),
+    ("port", |m, a, _| m.set_db_port_number(i32_of(a, "port"))),
+    ("db_subnet_group", |m, a, _| m.db_subnet_group_name(attr_str(a, "db_subnet_group"))),
+];
+
 impl RdsInstanceAdapter {
     async fn describe(&self, cx: &Cx, id: &str, region: &str) -> Result<Option<DbInstance>, AwsError> {
         let out = cx
@@ -471,53 +495,11 @@ impl RdsInstanceAdapter {
             .db_instance_identifier(&live.aws_name)
             .apply_immediately(attr_str(attrs, "apply_changes") == "immediately");
         let mut any = false;
-        if differs("instance_class") {
-            m = m.db_instance_class(attr_str(attrs, "instance_class"));
-            any = true;
-        }
-        if differs("engine_version") {
-            let want = attr_str(attrs, "engine_version");
-            m = m.engine_version(want);
-            if major(want) != major(attr_str(have, "engine_version")) {
-                m = m.allow_major_version_upgrade(true);
+        for (key, set) in MODIFIABLE {
+            if differs(key) {
+                m = set(m, attrs, have);
+                any = true;
             }
-            any = true;
-        }
-        if differs("allocated_storage_gb") {
-            m = m.set_allocated_storage(i32_of(attrs, "allocated_storage_gb"));
-            any = true;
-        }
-        if differs("multi_az") {
-            m = m.multi_az(attr_bool(attrs, "multi_az"));
-            any = true;
-        }
-        if differs("backup_retention_days") {
-            m = m.set_backup_retention_period(i32_of(attrs, "backup_retention_days"));
-            any = true;
-        }
-        if differs("deletion_protection") {
-            m = m.deletion_protection(attr_bool(attrs, "deletion_protection"));
-            any = true;
-        }
-        if differs("auto_minor_version_upgrade") {
-            m = m.auto_minor_version_upgrade(attr_bool(attrs, "auto_minor_version_upgrade"));
-            any = true;
-        }
-        if differs("publicly_accessible") {
-            m = m.publicly_accessible(attr_bool(attrs, "publicly_accessible"));
-            any = true;
-        }
-        if differs("copy_tags_to_snapshot") {
-            m = m.copy_tags_to_snapshot(attr_bool(attrs, "copy_tags_to_snapshot"));
-            any = true;
-        }
-        if differs("port") {
-            m = m.set_db_port_number(i32_of(attrs, "port"));
-            any = true;
-        }
-        if differs("db_subnet_group") {
-            m = m.db_subnet_group_name(attr_str(attrs, "db_subnet_group"));
-            any = true;
         }
         if string_list(attrs.get("security_groups")) != string_list(have.get("security_groups")) {
             m = m.set_vpc_security_group_ids(Some(string_list(attrs.get("security_groups"))));

@@ -62,14 +62,7 @@ pub(super) const CLOUDFRONT_ZONE: &str = "Z2FDTNDATAQYW2";
 pub(super) const TAG_KIND: &str = "capsule:kind";
 const MARKER_PREFIX: &str = "_capsule-owner-";
 
-/// A hosted zone found by name.
-#[derive(Debug, Clone)]
-pub(super) struct Zone {
-    /// Without the `/hostedzone/` prefix.
-    pub id: String,
-    /// Lower case, no trailing dot.
-    pub name: String,
-}
+pub(super) use crate::aws::adapter::Zone;
 
 /// `Www.Example.com.` -> `www.example.com`; Route 53 lists `*` as `\052`.
 pub(super) fn fqdn(name: &str) -> String {
@@ -80,8 +73,16 @@ fn invalid(op: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError::new(ErrorKind::Invalid, op, e.to_string())
 }
 
+impl Cx {
+    /// The one public hosted zone named `name`, looked up once per run (as `Cx::network`
+    /// is); an error naming the zone and the fix otherwise (not kept: asked again).
+    pub(super) async fn zone(&self, name: &str) -> Result<Zone, AwsError> {
+        self.zone_slot(&fqdn(name)).get_or_try_init(|| zone_by_name(self, name)).await.cloned()
+    }
+}
+
 /// The one public hosted zone named `name`; an error naming the zone and the fix otherwise.
-pub(super) async fn zone_by_name(cx: &Cx, name: &str) -> Result<Zone, AwsError> {
+async fn zone_by_name(cx: &Cx, name: &str) -> Result<Zone, AwsError> {
     const OP: &str = "route53:ListHostedZonesByName";
     let wanted = fqdn(name);
     if wanted.is_empty() {
@@ -533,7 +534,7 @@ impl Route53RecordAdapter {
     /// not write is refused (or, with `only_if_absent`, left as the satisfying record).
     async fn put(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         const OP: &str = "route53:ChangeResourceRecordSets";
-        let zone = zone_by_name(cx, attr_str(attrs, "zone")).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         let spec = RecordSpec::of(attrs)?;
         in_zone(&zone, &spec.name)?;
         let here = records_at(cx, &zone, &spec.name).await?;
@@ -628,7 +629,7 @@ impl Adapter for Route53RecordAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        let zone = zone_by_name(cx, attr_str(&r.attributes, "zone")).await?;
+        let zone = cx.zone(attr_str(&r.attributes, "zone")).await?;
         Ok(match self.find(cx, r, &zone, &r.attributes).await? {
             Found::Mine(live) => {
                 let mut live = live;
@@ -666,7 +667,7 @@ impl Adapter for Route53RecordAdapter {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let zone = match zone_by_name(cx, attr_str(&live.attributes, "zone")).await {
+        let zone = match cx.zone(attr_str(&live.attributes, "zone")).await {
             Ok(z) => z,
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),

@@ -11,9 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_ses::types::{BehaviorOnMxFailure, IdentityType};
 use serde_json::{Value, json};
 
-use super::route53_record::{
-    RecordSpec, Zone, fqdn, marker_name, marker_tags, records_at, remove, write, zone_by_name,
-};
+use super::route53_record::{RecordSpec, Zone, fqdn, marker_name, marker_tags, records_at, remove, write};
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource, TAG_ENV, TAG_NAME};
@@ -78,10 +76,6 @@ impl SesIdentityAdapter {
         }))
     }
 
-    async fn zone(&self, cx: &Cx, attrs: &BTreeMap<String, Value>) -> Result<Zone, AwsError> {
-        zone_by_name(cx, attr_str(attrs, "zone")).await
-    }
-
     /// DKIM and MAIL FROM as `attrs` say.
     async fn converge(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<(), AwsError> {
         let ses = cx.aws.ses(&r.region);
@@ -124,7 +118,7 @@ impl Adapter for SesIdentityAdapter {
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         let zone = match r.attributes.get("zone").and_then(Value::as_str) {
-            Some(z) => Some(zone_by_name(cx, z).await?),
+            Some(z) => Some(cx.zone(z).await?),
             None => None,
         };
         self.read(cx, &r.region, &r.aws_name, zone.as_ref()).await
@@ -132,7 +126,7 @@ impl Adapter for SesIdentityAdapter {
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         const OP: &str = "ses:VerifyDomainIdentity";
-        let zone = self.zone(cx, attrs).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         let domain = attr_str(attrs, "domain").to_string();
         if let Some(existing) = self.read(cx, &r.region, &domain, Some(&zone)).await? {
             existing.ensure_owned(cx, OP)?;
@@ -160,7 +154,7 @@ impl Adapter for SesIdentityAdapter {
     }
 
     async fn update(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>, _: &Live) -> Result<Live, AwsError> {
-        let zone = self.zone(cx, attrs).await?;
+        let zone = cx.zone(attr_str(attrs, "zone")).await?;
         self.converge(cx, r, attrs).await?;
         self.read(cx, &r.region, attr_str(attrs, "domain"), Some(&zone))
             .await?
@@ -177,7 +171,7 @@ impl Adapter for SesIdentityAdapter {
         }
         cx.aws.ses(&live.region).delete_identity().identity(&live.aws_name).send().await.aws("ses:DeleteIdentity")?;
         if let Some(zone) = live.attributes.get("zone").and_then(Value::as_str) {
-            let zone = zone_by_name(cx, zone).await?;
+            let zone = cx.zone(zone).await?;
             let owns =
                 |t: &BTreeMap<String, String>| t.get(TAG_NAME) == Some(&cx.capsule) && t.get(TAG_ENV) == Some(&cx.env);
             remove(cx, &zone, &verification_name(&live.aws_name), "TXT", owns).await?;
