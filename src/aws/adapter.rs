@@ -176,6 +176,21 @@ pub trait Adapter: Send + Sync {
 
     /// Every live resource of this type tagged for `cx.capsule` / `cx.env`.
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError>;
+
+    /// After a create AWS refused with `conflict` (the resource was left by an interrupted
+    /// apply, or made meanwhile by another run): adopts it and brings it to `attrs` when it
+    /// is this capsule's; the conflict stands otherwise.
+    async fn adopt(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        conflict: AwsError,
+        operation: &'static str,
+    ) -> Result<Live, AwsError> {
+        let live = self.observe(cx, r).await?.ok_or(conflict)?.ensure_owned(cx, operation)?;
+        self.update(cx, r, attrs, &live).await
+    }
 }
 
 /// A read right after a write must find the resource.

@@ -96,9 +96,7 @@ impl Adapter for CacheSubnetGroupAdapter {
         match created {
             Ok(_) => self.find(cx, r).await?.visible("elasticache:DescribeCacheSubnetGroups"),
             Err(e) if e.kind == ErrorKind::Conflict => {
-                // Left by an interrupted apply: adopt it when it is ours.
-                let live = self.find(cx, r).await?.ok_or(e)?.ensure_owned(cx, "elasticache:CreateCacheSubnetGroup")?;
-                self.update(cx, r, attrs, &live).await
+                self.adopt(cx, r, attrs, e, "elasticache:CreateCacheSubnetGroup").await
             }
             Err(e) => Err(e),
         }

@@ -117,11 +117,7 @@ impl Adapter for DbSubnetGroupAdapter {
             .aws("rds:CreateDBSubnetGroup");
         match created {
             Ok(_) => self.find(cx, r).await?.visible("rds:DescribeDBSubnetGroups"),
-            Err(e) if e.kind == ErrorKind::Conflict => {
-                // Left by an interrupted apply: adopt it when it is ours.
-                let live = self.find(cx, r).await?.ok_or(e)?.ensure_owned(cx, "rds:CreateDBSubnetGroup")?;
-                self.update(cx, r, attrs, &live).await
-            }
+            Err(e) if e.kind == ErrorKind::Conflict => self.adopt(cx, r, attrs, e, "rds:CreateDBSubnetGroup").await,
             Err(e) => Err(e),
         }
     }

@@ -10,18 +10,20 @@
 //! secret; it is held in a type whose Debug and Display print `(sensitive)`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_elasticache::types::Tag;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rand::Rng;
+use percent_encoding::utf8_percent_encode;
 use serde_json::{Value, json};
 
+use super::secret::restore_if_deleted;
+pub(super) use super::secret::secret_written;
+use super::sensitive::{Sensitive, USERINFO};
 use super::tag_map;
 use crate::aws::adapter::attr_str;
 use crate::aws::{AwsError, AwsResultExt, Cx, ErrorKind, FoundExt};
 use crate::model::Resource;
+use crate::plan::{Action, Change};
 
 pub(super) const TAG_CONNECTION_SECRET: &str = "capsule:connection-secret";
 
@@ -125,6 +127,32 @@ pub(super) fn version_seen(live: &str, desired: Option<&str>) -> String {
     }
 }
 
+/// Sets each attribute change's impact: `replacing` ones replace the cache, `downtime`
+/// ones interrupt it, the rest change in place; a replacement gets a reason naming its
+/// causes and what happens to the data (`data`). Caches have no refusals of their own:
+/// the engine refuses replacing or deleting them without `--allow-destroy`.
+pub(super) fn assess_cache(change: &mut Change, replacing: &[&str], downtime: &[&str], data: &str) {
+    if change.action == Action::Delete {
+        return;
+    }
+    for a in change.attributes.iter_mut() {
+        let impact = if replacing.contains(&a.path.as_str()) {
+            "replacement"
+        } else if downtime.contains(&a.path.as_str()) {
+            "downtime"
+        } else {
+            "in-place"
+        };
+        a.impact = Some(impact.into());
+    }
+    let causes: Vec<&str> =
+        change.attributes.iter().filter(|a| a.forces_replacement).map(|a| a.path.as_str()).collect();
+    if change.action == Action::Replace && !causes.is_empty() {
+        change.reason =
+            Some(format!("{} cannot change in place: a new, empty cache replaces this one{data}", causes.join(", ")));
+    }
+}
+
 // ---- the auth token --------------------------------------------------------------------
 
 /// Letters and digits only: ElastiCache accepts 16 to 128 printable characters, of the
@@ -132,33 +160,12 @@ pub(super) fn version_seen(live: &str, desired: Option<&str>) -> String {
 const TOKEN_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const TOKEN_LEN: usize = 64;
 
-/// A Redis/Valkey auth token. Never printed: Debug and Display say `(sensitive)`.
-#[derive(Clone, PartialEq, Eq)]
-pub(super) struct AuthToken(String);
+/// A Redis/Valkey auth token. Never printed (see sensitive.rs).
+pub(super) type AuthToken = Sensitive;
 
-impl AuthToken {
-    pub(super) fn generate() -> AuthToken {
-        let mut rng = rand::rng();
-        AuthToken((0..TOKEN_LEN).map(|_| TOKEN_CHARS[rng.random_range(0..TOKEN_CHARS.len())] as char).collect())
-    }
-    pub(super) fn expose(&self) -> &str {
-        &self.0
-    }
+pub(super) fn new_token() -> AuthToken {
+    Sensitive::generate(TOKEN_CHARS, TOKEN_LEN)
 }
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(sensitive)")
-    }
-}
-
-impl fmt::Display for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(sensitive)")
-    }
-}
-
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Where a cache answers.
 pub(super) struct Endpoint<'a> {
@@ -206,16 +213,10 @@ pub(super) struct Held {
 
 /// Reads the connection secret `arn` (restoring it if it is scheduled for deletion).
 pub(super) async fn read_secret(cx: &Cx, region: &str, arn: &str, endpoint: &Endpoint<'_>) -> Result<Held, AwsError> {
-    let client = cx.aws.secrets(region);
-    let described = client.describe_secret().secret_id(arn).send().await.aws("secretsmanager:DescribeSecret")?;
-    if described.deleted_date().is_some() {
-        client.restore_secret().secret_id(arn).send().await.aws("secretsmanager:RestoreSecret")?;
-        eprintln!(
-            "cache: restored its connection secret {}, which was scheduled for deletion",
-            described.name().unwrap_or(arn)
-        );
-    }
-    let doc = client
+    restore_if_deleted(cx, region, arn).await?;
+    let doc = cx
+        .aws
+        .secrets(region)
         .get_secret_value()
         .secret_id(arn)
         .send()
@@ -229,7 +230,7 @@ pub(super) async fn read_secret(cx: &Cx, region: &str, arn: &str, endpoint: &End
         .and_then(|d| d.get("auth_token"))
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .map(|t| AuthToken(t.to_string()));
+        .map(Sensitive::new);
     Ok(Held { token, current: doc.as_ref().is_some_and(|d| endpoint.matches(d)) })
 }
 
@@ -251,34 +252,13 @@ pub(super) async fn write_secret(
         .map(|_| ())
 }
 
-/// Whether the connection secret exists, is not scheduled for deletion and has a current
-/// value (read from its version stages: the value itself is not read).
-pub(super) async fn secret_written(cx: &Cx, region: &str, arn: &str) -> Result<bool, AwsError> {
-    let Some(d) = cx
-        .aws
-        .secrets(region)
-        .describe_secret()
-        .secret_id(arn)
-        .send()
-        .await
-        .aws("secretsmanager:DescribeSecret")
-        .found()?
-    else {
-        return Ok(false);
-    };
-    let current = d
-        .version_ids_to_stages()
-        .is_some_and(|versions| versions.values().any(|s| s.iter().any(|s| s == "AWSCURRENT")));
-    Ok(d.deleted_date().is_none() && current)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn tokens_are_long_random_and_never_printed() {
-        let (a, b) = (AuthToken::generate(), AuthToken::generate());
+        let (a, b) = (new_token(), new_token());
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), 64);
         assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric()));
@@ -287,7 +267,7 @@ mod tests {
 
     #[test]
     fn documents_and_urls() {
-        let token = AuthToken("t0ken".into());
+        let token = Sensitive::new("t0ken");
         let redis = Endpoint { engine: "redis", host: "primary.example", reader_host: Some("ro.example"), port: 6379 };
         let doc: Value = serde_json::from_str(&redis.document(Some(&token))).unwrap();
         assert_eq!(doc["url"], "rediss://:t0ken@primary.example:6379");

@@ -23,14 +23,14 @@ use aws_sdk_elasticache::types::{AzMode, CacheCluster};
 use serde_json::{Value, json};
 
 use super::elasticache::{
-    Endpoint, TAG_CONNECTION_SECRET, Want, add_tags, read_secret, secret_written, tags, tags_for, version_seen,
-    wait_until, write_secret,
+    Endpoint, TAG_CONNECTION_SECRET, Want, add_tags, assess_cache, read_secret, secret_written, tags, tags_for,
+    version_seen, wait_until, write_secret,
 };
 use super::lb::sorted_strings;
 use crate::aws::adapter::{Visible, attr_i64, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
-use crate::plan::{Action, Change};
+use crate::plan::Change;
 
 pub struct ElasticacheClusterAdapter;
 
@@ -157,23 +157,7 @@ impl Adapter for ElasticacheClusterAdapter {
     }
 
     fn assess(&self, change: &mut Change) -> Option<String> {
-        if change.action == Action::Delete {
-            return None;
-        }
-        for a in change.attributes.iter_mut() {
-            let impact = match a.path.as_str() {
-                p if REPLACING.contains(&p) => "replacement",
-                "engine_version" => "downtime",
-                _ => "in-place",
-            };
-            a.impact = Some(impact.into());
-        }
-        let causes: Vec<&str> =
-            change.attributes.iter().filter(|a| a.forces_replacement).map(|a| a.path.as_str()).collect();
-        if change.action == Action::Replace && !causes.is_empty() {
-            change.reason =
-                Some(format!("{} cannot change in place: a new, empty cache replaces this one", causes.join(", ")));
-        }
+        assess_cache(change, REPLACING, &["engine_version"], "");
         None
     }
 
@@ -212,10 +196,7 @@ impl Adapter for ElasticacheClusterAdapter {
             .aws(OP);
         match created {
             Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::Conflict => {
-                let live = self.find(cx, r).await?.ok_or(e)?.ensure_owned(cx, OP)?;
-                return self.update(cx, r, attrs, &live).await;
-            }
+            Err(e) if e.kind == ErrorKind::Conflict => return self.adopt(cx, r, attrs, e, OP).await,
             Err(e) => return Err(e),
         }
         let live = self.available(cx, r).await?;

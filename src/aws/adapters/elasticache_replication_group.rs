@@ -33,14 +33,14 @@ use aws_sdk_elasticache::types::{
 use serde_json::{Value, json};
 
 use super::elasticache::{
-    AuthToken, Endpoint, TAG_CONNECTION_SECRET, Want, add_tags, read_secret, secret_written, tags, tags_for,
-    version_seen, wait_until, write_secret,
+    AuthToken, Endpoint, TAG_CONNECTION_SECRET, Want, add_tags, assess_cache, new_token, read_secret, secret_written,
+    tags, tags_for, version_seen, wait_until, write_secret,
 };
 use super::lb::sorted_strings;
 use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
-use crate::plan::{Action, Change};
+use crate::plan::Change;
 
 pub struct ElasticacheReplicationGroupAdapter;
 
@@ -210,7 +210,7 @@ impl ElasticacheReplicationGroupAdapter {
                     None if !needs_token => None,
                     None => {
                         // The token is lost with the secret's value: give the group a new one.
-                        let t = AuthToken::generate();
+                        let t = new_token();
                         cx.aws
                             .elasticache(&r.region)
                             .modify_replication_group()
@@ -310,25 +310,7 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
     }
 
     fn assess(&self, change: &mut Change) -> Option<String> {
-        if change.action == Action::Delete {
-            return None;
-        }
-        for a in change.attributes.iter_mut() {
-            let impact = match a.path.as_str() {
-                p if REPLACING.contains(&p) => "replacement",
-                "node_type" | "engine_version" => "downtime",
-                _ => "in-place",
-            };
-            a.impact = Some(impact.into());
-        }
-        let causes: Vec<&str> =
-            change.attributes.iter().filter(|a| a.forces_replacement).map(|a| a.path.as_str()).collect();
-        if change.action == Action::Replace && !causes.is_empty() {
-            change.reason = Some(format!(
-                "{} cannot change in place: a new, empty cache replaces this one (a final snapshot of the old one is kept)",
-                causes.join(", ")
-            ));
-        }
+        assess_cache(change, REPLACING, &["node_type", "engine_version"], " (a final snapshot of the old one is kept)");
         None
     }
 
@@ -349,7 +331,7 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
             return self.update(cx, r, attrs, &live).await;
         }
         let transit = attr_bool(attrs, "transit_encryption");
-        let token = transit.then(AuthToken::generate);
+        let token = transit.then(new_token);
         let nodes = i32_of(attrs, "nodes").unwrap_or(1);
         let created = cx
             .aws
@@ -375,10 +357,7 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
             .aws(OP);
         match created {
             Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::Conflict => {
-                let live = self.find(cx, r).await?.ok_or(e)?.ensure_owned(cx, OP)?;
-                return self.update(cx, r, attrs, &live).await;
-            }
+            Err(e) if e.kind == ErrorKind::Conflict => return self.adopt(cx, r, attrs, e, OP).await,
             Err(e) => return Err(e),
         }
         let live = self.available(cx, r).await?;
@@ -473,7 +452,7 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::AttributeChange;
+    use crate::plan::{Action, AttributeChange};
 
     fn change(attrs: &[(&str, Value, Value)]) -> Change {
         Change {

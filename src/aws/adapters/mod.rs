@@ -27,6 +27,7 @@ mod s3_bucket;
 mod s3_bucket_policy;
 mod secret;
 mod security_group;
+mod sensitive;
 mod ses_identity;
 
 use crate::model::Kind;

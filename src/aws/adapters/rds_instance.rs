@@ -45,15 +45,15 @@
 //! `<identifier>-final-<unix time>` (printed) unless `on_delete = "delete"`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, Tag};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rand::Rng;
+use percent_encoding::utf8_percent_encode;
 use serde_json::{Value, json};
 
+use super::secret::{restore_if_deleted, secret_written};
+use super::sensitive::{Sensitive, USERINFO};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -80,34 +80,12 @@ const POLL: Duration = Duration::from_secs(15);
 const PASSWORD_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~!^*+=";
 const PASSWORD_LEN: usize = 32;
 
-/// A master password. Never printed: Debug and Display say `(sensitive)`.
-#[derive(Clone, PartialEq, Eq)]
-struct Password(String);
+/// A master password. Never printed (see sensitive.rs).
+type Password = Sensitive;
 
-impl Password {
-    fn generate() -> Password {
-        let mut rng = rand::rng();
-        Password((0..PASSWORD_LEN).map(|_| PASSWORD_CHARS[rng.random_range(0..PASSWORD_CHARS.len())] as char).collect())
-    }
-    fn expose(&self) -> &str {
-        &self.0
-    }
+fn new_password() -> Password {
+    Sensitive::generate(PASSWORD_CHARS, PASSWORD_LEN)
 }
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(sensitive)")
-    }
-}
-
-impl fmt::Display for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(sensitive)")
-    }
-}
-
-/// URL userinfo: everything but unreserved characters is percent-encoded.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// What the connection secret holds.
 struct Connection<'a> {
@@ -318,32 +296,11 @@ impl RdsInstanceAdapter {
         // The connection secret counts as written only while it holds a current value and
         // is not scheduled for deletion; otherwise the plan shows it to be written again.
         if let Some(arn) = live.attributes.get("connection_secret").and_then(Value::as_str).map(str::to_string)
-            && !self.secret_written(cx, &r.region, &arn).await?
+            && !secret_written(cx, &r.region, &arn).await?
         {
             live.attributes.insert("connection_secret".into(), Value::Null);
         }
         Ok(Some(live))
-    }
-
-    /// The secret exists, is not scheduled for deletion and has a current value (read
-    /// from its version stages: the value itself is not read).
-    async fn secret_written(&self, cx: &Cx, region: &str, arn: &str) -> Result<bool, AwsError> {
-        let Some(d) = cx
-            .aws
-            .secrets(region)
-            .describe_secret()
-            .secret_id(arn)
-            .send()
-            .await
-            .aws("secretsmanager:DescribeSecret")
-            .found()?
-        else {
-            return Ok(false);
-        };
-        let current = d
-            .version_ids_to_stages()
-            .is_some_and(|versions| versions.values().any(|stages| stages.iter().any(|s| s == "AWSCURRENT")));
-        Ok(d.deleted_date().is_none() && current)
     }
 
     /// Waits until the instance is available with an endpoint (RDS takes minutes).
@@ -391,13 +348,7 @@ impl RdsInstanceAdapter {
             return Ok(());
         }
         let client = cx.aws.secrets(&r.region);
-        // A database's connection settings must not stay scheduled for deletion (a refused
-        // removal of a protected database may have deleted its secret): restore them.
-        let described = client.describe_secret().secret_id(secret).send().await.aws("secretsmanager:DescribeSecret")?;
-        if described.deleted_date().is_some() {
-            client.restore_secret().secret_id(secret).send().await.aws("secretsmanager:RestoreSecret")?;
-            eprintln!("database {}: restored its connection secret, which was scheduled for deletion", live.aws_name);
-        }
+        restore_if_deleted(cx, &r.region, secret).await?;
         let dbname =
             live.outputs.get("dbname").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
                 if attr_str(attrs, "engine") == "postgres" { "postgres".into() } else { String::new() }
@@ -426,13 +377,13 @@ impl RdsInstanceAdapter {
                     .and_then(|d| d.get("password"))
                     .and_then(Value::as_str)
                     .filter(|p| !p.is_empty())
-                    .map(|p| Password(p.to_string()));
+                    .map(Sensitive::new);
                 match kept {
                     Some(_) if current.as_ref().is_some_and(|d| conn.matches(d)) => return Ok(()),
                     Some(p) => p,
                     None => {
                         // No password anywhere capsule can read: set a new one.
-                        let p = Password::generate();
+                        let p = new_password();
                         cx.aws
                             .rds(&r.region)
                             .modify_db_instance()
@@ -591,7 +542,7 @@ impl Adapter for RdsInstanceAdapter {
             let live = live.ensure_owned(cx, "rds:CreateDBInstance")?;
             return self.update(cx, r, attrs, &live).await;
         }
-        let password = Password::generate();
+        let password = new_password();
         let created = cx
             .aws
             .rds(&r.region)
@@ -621,9 +572,7 @@ impl Adapter for RdsInstanceAdapter {
         match created {
             Ok(_) => {}
             Err(e) if e.kind == ErrorKind::Conflict => {
-                // Created meanwhile by another run: adopt it when it is ours.
-                let live = self.find(cx, r).await?.ok_or(e)?.ensure_owned(cx, "rds:CreateDBInstance")?;
-                return self.update(cx, r, attrs, &live).await;
+                return self.adopt(cx, r, attrs, e, "rds:CreateDBInstance").await;
             }
             Err(e) => return Err(e),
         }
@@ -813,11 +762,11 @@ mod tests {
 
     #[test]
     fn passwords_are_long_random_and_never_printed() {
-        let p = Password::generate();
+        let p = new_password();
         assert_eq!(p.expose().len(), PASSWORD_LEN);
         assert!(p.expose().bytes().all(|b| PASSWORD_CHARS.contains(&b)));
         assert!(!p.expose().contains(['/', '"', '@', ' ']));
-        assert_ne!(p, Password::generate());
+        assert_ne!(p, new_password());
         assert_eq!(format!("{p:?} {p}"), "(sensitive) (sensitive)");
     }
 
@@ -825,7 +774,7 @@ mod tests {
     fn urls_percent_encode_the_password() {
         let conn =
             Connection { engine: "postgres", host: "db.example", port: 5432, username: "capsule", dbname: "main" };
-        let p = Password("a+b=c!d".into());
+        let p = Sensitive::new("a+b=c!d");
         assert_eq!(conn.url(&p), "postgres://capsule:a%2Bb%3Dc%21d@db.example:5432/main");
         let doc: Value = serde_json::from_str(&conn.document(&p)).unwrap();
         assert_eq!(doc["password"], "a+b=c!d");

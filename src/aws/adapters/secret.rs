@@ -181,3 +181,36 @@ impl Adapter for SecretAdapter {
         Ok(out)
     }
 }
+
+/// Whether the secret `arn` exists, is not scheduled for deletion and has a current
+/// value (read from its version stages: the value itself is not read).
+pub(super) async fn secret_written(cx: &Cx, region: &str, arn: &str) -> Result<bool, AwsError> {
+    let Some(d) = cx
+        .aws
+        .secrets(region)
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .aws("secretsmanager:DescribeSecret")
+        .found()?
+    else {
+        return Ok(false);
+    };
+    let current = d
+        .version_ids_to_stages()
+        .is_some_and(|versions| versions.values().any(|s| s.iter().any(|s| s == "AWSCURRENT")));
+    Ok(d.deleted_date().is_none() && current)
+}
+
+/// A connection secret must not stay scheduled for deletion (a refused removal may have
+/// deleted it while its database or cache stayed): restores it.
+pub(super) async fn restore_if_deleted(cx: &Cx, region: &str, arn: &str) -> Result<(), AwsError> {
+    let client = cx.aws.secrets(region);
+    let described = client.describe_secret().secret_id(arn).send().await.aws("secretsmanager:DescribeSecret")?;
+    if described.deleted_date().is_some() {
+        client.restore_secret().secret_id(arn).send().await.aws("secretsmanager:RestoreSecret")?;
+        eprintln!("restored {}, which was scheduled for deletion", described.name().unwrap_or(arn));
+    }
+    Ok(())
+}
