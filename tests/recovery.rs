@@ -133,6 +133,42 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     assert_eq!(tags(&same), tags(&before));
     assert_eq!(instances_named(&id).await.len(), 1, "no copy left behind");
 
+    // A snapshot of another instance is refused.
+    let foreign = format!("{name}-elsewhere");
+    rds.create_db_instance()
+        .db_instance_identifier(&foreign)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("someone")
+        .master_user_password("not-a-real-password")
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_snapshot().db_instance_identifier(&foreign).db_snapshot_identifier(&foreign).send().await.unwrap();
+    let out = capsule(root, &["restore", &name, "production", "main", "--from", &foreign, "--confirm", "main"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("was taken of RDS instance {foreign}, not of database `main`")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(instance(&id).await.unwrap().dbi_resource_id(), before.dbi_resource_id());
+    assert_eq!(instances_named(&id).await.len(), 1);
+
+    // A restore waits for no apply: while another run holds the environment's apply lock, it
+    // is refused and changes nothing.
+    let s3 = Aws::from_env().await.s3("us-east-1");
+    let (bucket, key) = ("capsule-locks-123456789012-us-east-1", format!("locks/{name}/production.json"));
+    let holder = r#"{"owner": "someone@elsewhere (pid 1)", "acquired_at": "2026-01-01T00:00:00Z", "token": "t", "host": "elsewhere", "pid": 1}"#;
+    s3.put_object().bucket(bucket).key(&key).body(holder.as_bytes().to_vec().into()).send().await.unwrap();
+    let out = capsule(root, &["restore", &name, "production", "main", "--from", &snapshot_id, "--confirm", "main"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("is locked") && text(&out).contains("Nothing was changed"), "{}", text(&out));
+    assert_eq!(instance(&id).await.unwrap().dbi_resource_id(), before.dbi_resource_id());
+    assert_eq!(instances_named(&id).await.len(), 1);
+    s3.delete_object().bucket(bucket).key(&key).send().await.unwrap();
+
     // restore: a new instance from the snapshot takes the identifier.
     let out = capsule(root, &["restore", &name, "production", "main", "--from", &snapshot_id, "--confirm", "main"]);
     let said = text(&out);
