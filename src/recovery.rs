@@ -453,6 +453,13 @@ async fn switch(session: &Session, db: &Database, snapshot_id: &str) -> anyhow::
     let id = db.identifier.as_str();
     let live = owned_instance(&rds, db).await?;
     let untouched = format!("Nothing was switched: {id} is untouched and serving.");
+    if live.db_instance_status() != Some("available") {
+        anyhow::bail!(
+            "{} is {}: RDS renames only an available instance; try again when it is available.\n{untouched}",
+            db.label(),
+            live.db_instance_status().unwrap_or("in an unknown state")
+        );
+    }
     let snap = snapshot(&rds, snapshot_id).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "snapshot `{snapshot_id}` does not exist in {}; `capsule backup {} {} {} --list` lists the database's snapshots.\n{untouched}",
