@@ -34,6 +34,12 @@ pub enum ChangedFormat {
     Matrix,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Selection {
     /// Directory searched for capsule.toml files (gitignore-aware).
@@ -139,6 +145,39 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
+    /// Take a manual snapshot of a capsule environment's database and wait until it is
+    /// available (or, with `--list`, list the database's snapshots, newest first).
+    Backup {
+        capsule: String,
+        env: String,
+        /// The database's name (`[databases.DB]`).
+        db: String,
+        /// List the database's snapshots (manual, final, automated) instead.
+        #[arg(long)]
+        list: bool,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Restore a snapshot into a new instance and switch the database to it once it is
+    /// available; the previous instance is kept, renamed, no longer managed (docs/recovery.md).
+    Restore {
+        capsule: String,
+        env: String,
+        /// The database's name (`[databases.DB]`).
+        db: String,
+        /// The snapshot to restore (see `capsule backup CAPSULE ENV DB --list`).
+        #[arg(long, value_name = "SNAPSHOT")]
+        from: String,
+        /// The database's name again: the database is switched to the snapshot's data.
+        #[arg(long, value_name = "DB")]
+        confirm: Option<String>,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
     /// Manage secret values (never printed, never in git).
     Secrets {
         #[command(subcommand)]
@@ -225,6 +264,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unlock { capsule, env, root } => {
             let project = load(&root)?;
             runtime()?.block_on(unlock(&project, &capsule, &env))
+        }
+        Command::Backup { capsule, env, db, list, root, format } => {
+            let project = load(&root)?;
+            runtime()?.block_on(backup(&project, &capsule, &env, &db, list, format))
+        }
+        Command::Restore { capsule, env, db, from, confirm, root, format } => {
+            if confirm.as_deref() != Some(db.as_str()) {
+                anyhow::bail!(
+                    "capsule restore switches database `{db}` of {capsule}/{env} to the data of snapshot {from}. Nothing was done.\n\
+                     Repeat the database's name to confirm: capsule restore {capsule} {env} {db} --from {from} --confirm {db}"
+                );
+            }
+            let project = load(&root)?;
+            runtime()?.block_on(restore(&project, &capsule, &env, &db, &from, format))
         }
         Command::Drift { select, format } => {
             let project = load(&select.root)?;
@@ -578,6 +631,89 @@ async fn unlock(project: &Project, capsule: &str, env: &str) -> anyhow::Result<E
             h.run_url.map(|u| format!(" ({u})")).unwrap_or_default()
         ),
         None => println!("{capsule}/{env} was not locked."),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `capsule backup`: a manual snapshot, or with `--list` the database's snapshots.
+async fn backup(
+    project: &Project,
+    capsule: &str,
+    env: &str,
+    db: &str,
+    list: bool,
+    format: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let session = engine::Session::connect().await?;
+    let database = crate::recovery::find(project, &session, capsule, env, db)?;
+    if list {
+        let snapshots = crate::recovery::snapshots(&session, &database).await?;
+        match format {
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "database": database.identifier,
+                    "snapshots": snapshots,
+                }))?
+            ),
+            OutputFormat::Text if snapshots.is_empty() => {
+                println!("No snapshots of {capsule}/{env} database `{db}` ({}).", database.identifier)
+            }
+            OutputFormat::Text => {
+                let width = snapshots.iter().map(|s| s.snapshot.len()).max().unwrap_or(8).max(8);
+                println!("{:width$}  {:9}  {:9}  CREATED", "SNAPSHOT", "KIND", "STATUS");
+                for s in &snapshots {
+                    println!("{:width$}  {:9}  {:9}  {}", s.snapshot, s.kind, s.status, s.created);
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let snapshot = crate::recovery::backup(&session, &database).await?;
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "snapshot": snapshot.snapshot,
+                "database": database.identifier,
+                "status": snapshot.status,
+            }))?
+        ),
+        OutputFormat::Text => {
+            println!("{}", snapshot.snapshot);
+            eprintln!("Snapshot of {capsule}/{env} database `{db}` ({}) is {}.", database.identifier, snapshot.status);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `capsule restore`: a snapshot into a new instance, which then takes the database's place.
+async fn restore(
+    project: &Project,
+    capsule: &str,
+    env: &str,
+    db: &str,
+    from: &str,
+    format: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let session = engine::Session::connect().await?;
+    let database = crate::recovery::find(project, &session, capsule, env, db)?;
+    let done = crate::recovery::restore(&session, &database, from).await?;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&done)?),
+        OutputFormat::Text => {
+            let old = &done.previous;
+            println!(
+                "Restored {capsule}/{env} database `{db}` from snapshot {from}.\n\
+                 \x20 {} is the restored instance; the connection secret {} (same secret, same password).\n\
+                 \x20 The previous instance is kept as {old}, no longer managed by capsule.\n\
+                 When the restored data is right, delete it (a final snapshot keeps a copy):\n\
+                 \x20 aws rds modify-db-instance --db-instance-identifier {old} --no-deletion-protection --apply-immediately\n\
+                 \x20 aws rds delete-db-instance --db-instance-identifier {old} --final-db-snapshot-identifier {old}-final",
+                done.database,
+                if done.secret_updated { "points at it" } else { "already pointed at it" },
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

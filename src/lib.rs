@@ -15,4 +15,5 @@ pub mod github;
 pub mod lock;
 pub mod model;
 pub mod plan;
+pub mod recovery;
 pub mod render;

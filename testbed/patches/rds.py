@@ -21,6 +21,10 @@ Restores, against moto 5.2.5:
   CopyTagsToSnapshot unless asked for them, and honours MultiAZ / DeletionProtection /
   PubliclyAccessible / CopyTagsToSnapshot / AutoMinorVersionUpgrade given as false (moto
   copied all of them from the snapshot's instance and ignored every false override).
+- ModifyDBInstance with a NewDBInstanceIdentifier that another instance has fails with
+  DBInstanceAlreadyExists (moto renamed anyway and silently dropped the other instance).
+- Every DB instance has its own DbiResourceId, kept across renames, so a restored instance
+  is told apart from the one it replaces (moto gave every instance the same one).
 
 What moto already does as AWS (checked, not patched): CreateDBSnapshot / DescribeDBSnapshots
 (SnapshotType "manual", Encrypted, engine, version and storage of the instance, the given
@@ -37,17 +41,22 @@ instances"; InvalidDBSubnetGroupStateFault), API_DeleteDBInstance.html ("SkipFin
 If you don't enable this parameter, you must specify the FinalDBSnapshotIdentifier parameter";
 "Specifying this parameter [FinalDBSnapshotIdentifier] and also skipping the creation of a
 final DB snapshot with the SkipFinalSnapshot parameter results in an error"),
+API_ModifyDBInstance.html (NewDBInstanceIdentifier; DBInstanceAlreadyExists "The user already
+has a DB instance with the given identifier"), API_DBInstance.html (DbiResourceId "The AWS
+Region-unique, immutable identifier for the DB instance"),
 API_RestoreDBInstanceFromDBSnapshot.html ("By default, the new DB instance is created as a
 Single-AZ deployment"; DeletionProtection "By default, deletion protection isn't enabled");
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html
 (DependencyViolation).
 """
 
+import random
+import string
 from typing import Any
 
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models.security_groups import SecurityGroupBackend
-from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
+from moto.rds.exceptions import DBInstanceAlreadyExists, InvalidParameterCombination, RDSClientError
 from moto.rds.models import DBInstance, RDSBackend, rds_backends
 
 from ._util import around
@@ -75,10 +84,19 @@ def apply() -> None:
                 f"Invalid storage size for engine name {database.engine} and storage type "
                 f"{database.storage_type}: {int(storage)}"
             )
+        new_id = _given(db_kwargs, "new_db_instance_identifier")
+        if new_id and new_id.lower() != db_instance_identifier.lower() and new_id.lower() in self.databases:
+            raise DBInstanceAlreadyExists()
         port = _given(db_kwargs, "db_port_number")
         database = original(self, db_instance_identifier, db_kwargs)
         if port is not None:
             database.port = int(port)
+        return database
+
+    @around(RDSBackend, "create_db_instance")
+    def create_db_instance(original: Any, self: RDSBackend, db_kwargs: Any) -> DBInstance:
+        database = original(self, db_kwargs)
+        database.dbi_resource_id = "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
         return database
 
     @around(RDSBackend, "delete_subnet_group")

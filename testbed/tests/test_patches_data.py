@@ -416,3 +416,22 @@ def test_rds_restore_from_snapshot_keeps_the_data_settings_and_takes_the_new_one
     rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=default_id, DBSnapshotIdentifier=snapshot_id)
     db = describe_db(rds, default_id)
     assert (db["MultiAZ"], db["DeletionProtection"]) == (False, False)
+
+
+def test_rds_rename_refuses_a_taken_identifier_and_keeps_the_resource_id(rds):
+    db_id, other_id = new_db(rds), new_db(rds)
+    resource_id = describe_db(rds, db_id)["DbiResourceId"]
+    assert resource_id != describe_db(rds, other_id)["DbiResourceId"], "every instance has its own DbiResourceId"
+    with pytest.raises(ClientError) as e:
+        rds.modify_db_instance(DBInstanceIdentifier=db_id, NewDBInstanceIdentifier=other_id, ApplyImmediately=True)
+    assert error_of(e) == ("DBInstanceAlreadyExists", 400)
+    assert describe_db(rds, other_id)["DbiResourceId"] != resource_id, "the other instance is still there"
+    assert describe_db(rds, db_id)["DbiResourceId"] == resource_id
+    renamed_id = unique("renamed")
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, NewDBInstanceIdentifier=renamed_id, ApplyImmediately=True)
+    db = describe_db(rds, renamed_id)
+    assert db["DbiResourceId"] == resource_id
+    assert db["Endpoint"]["Address"].startswith(f"{renamed_id}.")
+    with pytest.raises(ClientError) as e:
+        describe_db(rds, db_id)
+    assert error_of(e)[0] == "DBInstanceNotFound"

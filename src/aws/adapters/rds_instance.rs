@@ -43,6 +43,11 @@
 //! for a planned delete whose `deletion_protection` was on (effective once the engine
 //! assesses deletes of undeclared resources, which it does not yet); otherwise RDS keeps a final snapshot named
 //! `<identifier>-final-<unix time>` (printed) unless `on_delete = "delete"`.
+//!
+//! Waits on RDS poll every `CAPSULE_RDS_POLL` (default 15s) and give up after
+//! `CAPSULE_RDS_TIMEOUT` (default 60m). `capsule backup` / `capsule restore` (src/recovery.rs)
+//! share them, and use `adopt_secret_password` / `repoint_secret` below so the password stays
+//! inside this file's types.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -56,7 +61,7 @@ use super::secret::{restore_if_deleted, secret_written};
 use super::sensitive::{Sensitive, USERINFO};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::aws::{Adapter, Aws, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
 use crate::plan::{Action, Change};
 
@@ -64,14 +69,29 @@ pub struct RdsInstanceAdapter;
 
 const TAG_ON_DELETE: &str = "capsule:on-delete";
 const TAG_APPLY_CHANGES: &str = "capsule:apply-changes";
-const TAG_CONNECTION_SECRET: &str = "capsule:connection-secret";
+pub(crate) const TAG_CONNECTION_SECRET: &str = "capsule:connection-secret";
 
 /// Attributes a change of which means a new instance.
 const REPLACING: &[&str] = &["engine", "storage_encrypted", "username"];
 
-/// How long RDS may take to make an instance available or to delete it.
-const WAIT_LIMIT: Duration = Duration::from_secs(60 * 60);
-const POLL: Duration = Duration::from_secs(15);
+/// How long RDS may take to make an instance (or snapshot) available, rename or delete it:
+/// `CAPSULE_RDS_TIMEOUT` (default 60m).
+pub(crate) fn wait_limit() -> Duration {
+    duration_env("CAPSULE_RDS_TIMEOUT", Duration::from_secs(60 * 60))
+}
+
+/// How often those waits ask RDS: `CAPSULE_RDS_POLL` (default 15s).
+pub(crate) fn poll_interval() -> Duration {
+    duration_env("CAPSULE_RDS_POLL", Duration::from_secs(15))
+}
+
+fn duration_env(key: &str, default: Duration) -> Duration {
+    std::env::var(key).ok().and_then(|v| humantime::parse_duration(v.trim()).ok()).unwrap_or(default)
+}
+
+fn limit_text() -> String {
+    humantime::format_duration(wait_limit()).to_string()
+}
 
 // ---- the master password ---------------------------------------------------------------
 
@@ -305,7 +325,7 @@ impl RdsInstanceAdapter {
 
     /// Waits until the instance is available with an endpoint (RDS takes minutes).
     async fn available(&self, cx: &Cx, r: &Resource) -> Result<Live, AwsError> {
-        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        let deadline = tokio::time::Instant::now() + wait_limit();
         loop {
             let live = self.find(cx, r).await?.visible("rds:DescribeDBInstances")?;
             let status = live.outputs.get("status").and_then(Value::as_str).unwrap_or_default();
@@ -324,10 +344,10 @@ impl RdsInstanceAdapter {
                 return Err(AwsError::new(
                     ErrorKind::Transient,
                     "rds:DescribeDBInstances",
-                    format!("database {} is still {status} after an hour", r.aws_name),
+                    format!("database {} is still {status} after {}", r.aws_name, limit_text()),
                 ));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll_interval()).await;
         }
     }
 
@@ -656,19 +676,95 @@ impl Adapter for RdsInstanceAdapter {
 impl RdsInstanceAdapter {
     /// Waits until a deleted instance is gone (its identifier and subnet group free again).
     async fn gone(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        let deadline = tokio::time::Instant::now() + wait_limit();
         while self.describe(cx, &live.aws_name, &live.region).await?.is_some() {
             if tokio::time::Instant::now() > deadline {
                 return Err(AwsError::new(
                     ErrorKind::Transient,
                     "rds:DeleteDBInstance",
-                    format!("database {} is still being deleted after an hour", live.aws_name),
+                    format!("database {} is still being deleted after {}", live.aws_name, limit_text()),
                 ));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll_interval()).await;
         }
         Ok(())
     }
+}
+
+// ---- restoring (capsule restore) ---------------------------------------------------------
+
+/// The connection secret's JSON document, if it holds one.
+async fn connection_document(aws: &Aws, region: &str, secret: &str) -> Result<Option<Value>, AwsError> {
+    Ok(aws
+        .secrets(region)
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .aws("secretsmanager:GetSecretValue")
+        .found()?
+        .and_then(|o| o.secret_string)
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok()))
+}
+
+/// Sets the password the connection secret holds on `instance` (a copy restored from a
+/// snapshot, whose password is the one of the snapshot's time), so the secret stays the
+/// one truth. Returns false when the secret holds no password (nothing set).
+pub(crate) async fn adopt_secret_password(
+    aws: &Aws,
+    region: &str,
+    secret: &str,
+    instance: &str,
+) -> Result<bool, AwsError> {
+    let Some(doc) = connection_document(aws, region, secret).await? else {
+        return Ok(false);
+    };
+    let Some(password) = doc.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()) else {
+        return Ok(false);
+    };
+    let password = Sensitive::new(password);
+    aws.rds(region)
+        .modify_db_instance()
+        .db_instance_identifier(instance)
+        .master_user_password(password.expose())
+        .apply_immediately(true)
+        .send()
+        .await
+        .aws("rds:ModifyDBInstance")?;
+    Ok(true)
+}
+
+/// Points the connection secret at `host:port` (`url` included), keeping everything else
+/// it holds, the password first. Returns whether the secret changed.
+pub(crate) async fn repoint_secret(
+    aws: &Aws,
+    region: &str,
+    secret: &str,
+    host: &str,
+    port: i64,
+) -> Result<bool, AwsError> {
+    let doc = connection_document(aws, region, secret).await?.ok_or_else(|| {
+        AwsError::new(
+            ErrorKind::NotFound,
+            "secretsmanager:GetSecretValue",
+            format!("{secret} holds no connection settings"),
+        )
+    })?;
+    let field = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (engine, username, dbname) = (field("engine"), field("username"), field("dbname"));
+    let password = Sensitive::new(field("password"));
+    let conn = Connection { engine: &engine, host, port, username: &username, dbname: &dbname };
+    if conn.matches(&doc) && doc.get("url").and_then(Value::as_str) == Some(conn.url(&password).as_str()) {
+        return Ok(false);
+    }
+    aws.secrets(region)
+        .put_secret_value()
+        .secret_id(secret)
+        .secret_string(conn.document(&password))
+        .send()
+        .await
+        .aws("secretsmanager:PutSecretValue")?;
+    Ok(true)
 }
 
 #[cfg(test)]
