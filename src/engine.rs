@@ -141,7 +141,7 @@ use serde_json::Value;
 use crate::artifacts::image::{self, ImagePlan, Registry, Shipper};
 use crate::artifacts::site;
 use crate::aws::adapters::{adapter, managed_kinds};
-use crate::aws::{Cx, Live};
+use crate::aws::{Cx, Live, Seen};
 use crate::model::{Address, Desired, Kind};
 use crate::plan::{
     Action, AttributeChange, Change, Observed, PlanError, SiteResult, has_reference, plan_resource, resolve_attributes,
@@ -294,6 +294,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
     }
     let mut changes = Vec::new();
     let mut targets = Vec::new();
+    let mut notes = Vec::new();
     for &i in &graph.order {
         let r = &desired.resources[i];
         let Some(a) = adapter(r.address.kind) else {
@@ -315,10 +316,13 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
             continue;
         }
         let attrs = desired_attributes(r, &outputs);
+        if let Some(live) = live {
+            notes.extend(a.notes(&address, live));
+        }
         let observed = live.map(|l| Observed { attributes: l.attributes.clone(), outputs: l.outputs.clone() });
         let mut change = plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement());
         if change.action != Action::Create
-            && let Some(why) = a.assess(&mut change)
+            && let Some(why) = a.assess(&mut change, &Seen { desired: Some(&attrs), live })
         {
             errors.push(PlanError { address: address.clone(), message: why, hint: None });
         }
@@ -376,7 +380,8 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
         };
         // A delete the adapter refuses (a protected database) stops the whole plan, so
         // nothing it depends on is deleted around it either.
-        if let Some(why) = adapter(*kind).and_then(|a| a.assess(&mut change)) {
+        if let Some(why) = adapter(*kind).and_then(|a| a.assess(&mut change, &Seen { desired: None, live: Some(live) }))
+        {
             errors.push(PlanError { address: change.address.clone(), message: why, hint: None });
         }
         changes.push(change);
@@ -390,7 +395,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
             changes,
             artifacts: desired.artifacts.iter().map(offline_artifact).collect(),
             errors,
-            notes: vec![],
+            notes,
         },
         targets,
     }

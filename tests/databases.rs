@@ -116,17 +116,44 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert_eq!(changes(&p), vec![], "{p:#}");
     assert!(!out.contains(&password));
 
-    // A class change: planned as downtime, applied, the password kept.
+    // A class change: planned as downtime, for the maintenance window by default. RDS
+    // holds it as pending; the plan then has nothing to do but says what waits.
     set_database(root, &name, "engine = \"postgres\"\nclass = \"db.t4g.small\"\nstorage_gb = 40\n");
     let (p, _) = plan(root);
     let c = change(&p, &rds_address);
     assert_eq!(c["action"], "update", "{p:#}");
     assert_eq!(impact(c, "instance_class"), "downtime", "{c:#}");
     assert_eq!(impact(c, "allocated_storage_gb"), "in-place", "{c:#}");
+    let reason = c["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("wait for the maintenance window"), "{c:#}");
+    apply(root, &[]);
+    let db = instance(&id).await.unwrap();
+    assert_eq!(db.db_instance_class(), Some("db.t4g.micro"), "not before the window");
+    let pending = db.pending_modified_values().expect("pending");
+    assert_eq!((pending.db_instance_class(), pending.allocated_storage()), (Some("db.t4g.small"), Some(40)));
+    let (p, _) = plan(root);
+    assert_eq!(changes(&p), vec![], "{p:#}");
+    let notes = p["capsules"][0]["notes"].to_string();
+    assert!(
+        notes.contains("waiting for the maintenance window") && notes.contains("instance_class db.t4g.small"),
+        "{p:#}"
+    );
+
+    // apply_changes = "immediately": what waited applies now; the password is kept.
+    set_database(
+        root,
+        &name,
+        "engine = \"postgres\"\nclass = \"db.t4g.small\"\nstorage_gb = 40\napply_changes = \"immediately\"\n",
+    );
+    let (p, _) = plan(root);
+    let c = change(&p, &rds_address);
+    assert_eq!(c["action"], "update", "{p:#}");
+    assert!(c["reason"].as_str().unwrap_or_default().contains("applies now"), "{c:#}");
     let (_, log) = apply(root, &[]);
     let db = instance(&id).await.unwrap();
     assert_eq!(db.db_instance_class(), Some("db.t4g.small"));
     assert_eq!(db.allocated_storage(), Some(40));
+    assert!(db.pending_modified_values().is_none_or(|p| p.db_instance_class().is_none()));
     assert_eq!(secret(&format!("capsule/{name}/production/db-main")).await["password"], password.as_str());
     assert!(!log.contains(&password));
     assert_eq!(changes(&plan(root).0), vec![]);

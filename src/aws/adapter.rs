@@ -120,6 +120,14 @@ impl Cx {
     }
 }
 
+/// What `Adapter::assess` sees besides the change: the desired attributes (references
+/// resolved; none for a resource no longer declared) and the live resource.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Seen<'a> {
+    pub desired: Option<&'a BTreeMap<String, Value>>,
+    pub live: Option<&'a Live>,
+}
+
 /// One AWS resource type.
 #[async_trait]
 pub trait Adapter: Send + Sync {
@@ -131,10 +139,17 @@ pub trait Adapter: Send + Sync {
     }
 
     /// Says what a planned change does to the running resource: sets each attribute
-    /// change's `impact` (and may turn an update into a replacement). Returns why the change
-    /// must be refused (e.g. a storage decrease AWS cannot do), which becomes a plan error.
-    fn assess(&self, _change: &mut crate::plan::Change) -> Option<String> {
+    /// change's `impact` (and may turn an update into a replacement, or give it a reason
+    /// such as when it takes effect). Returns why the change must be refused (e.g. a storage
+    /// decrease AWS cannot do), which becomes a plan error.
+    fn assess(&self, _change: &mut crate::plan::Change, _seen: &Seen<'_>) -> Option<String> {
         None
+    }
+
+    /// What the plan should tell about a live resource even when nothing changes (e.g.
+    /// modifications AWS holds for a maintenance window), as plan notes.
+    fn notes(&self, _address: &str, _live: &Live) -> Vec<String> {
+        Vec::new()
     }
 
     /// Whether a replacement creates the new resource first and deletes the old one only

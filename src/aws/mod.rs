@@ -10,7 +10,7 @@ use aws_config::retry::RetryConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
-pub use adapter::{Adapter, Cx, Live};
+pub use adapter::{Adapter, Cx, Live, Seen};
 pub use error::{AwsError, AwsResultExt, ErrorKind, FoundExt};
 
 /// Builds service clients from one SDK configuration: the standard credential chain and

@@ -26,6 +26,13 @@ Restores, against moto 5.2.5:
 - Every DB instance has its own DbiResourceId, kept across renames, so a restored instance
   is told apart from the one it replaces (moto gave every instance the same one).
 
+- ModifyDBInstance without ApplyImmediately (or with it false) leaves DBInstanceClass,
+  AllocatedStorage, EngineVersion and MultiAZ for the maintenance window: they are listed in
+  PendingModifiedValues and the instance keeps its current values; a later modification
+  with ApplyImmediately=true applies them together with its own (moto applied everything at
+  once and never listed anything as pending). Other settings apply at once, as AWS does for
+  most of them (security groups, deletion protection, backup retention, port, ...).
+
 What moto already does as AWS (checked, not patched): CreateDBSnapshot / DescribeDBSnapshots
 (SnapshotType "manual", Encrypted, engine, version and storage of the instance, the given
 Tags or, with CopyTagsToSnapshot, the instance's), DeleteDBInstance with
@@ -34,7 +41,11 @@ and a restore keeps the snapshot's engine, version, storage and encryption and t
 DBSubnetGroupName, VpcSecurityGroupIds, DBInstanceClass and Tags.
 
 AWS: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
-(AllocatedStorage, DBPortNumber), https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html
+(AllocatedStorage, DBPortNumber; ApplyImmediately: "If this parameter is disabled, changes
+to the DB instance are applied during the next maintenance window"),
+https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.DBInstance.Modifying.html
+(which settings wait for the window; "pending modifications are applied ... if you
+modify the DB instance with ApplyImmediately"), https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html
 ("you can't reduce the amount of storage for a DB instance after storage has been allocated"),
 API_DeleteDBSubnetGroup.html ("The specified DB subnet group must not be associated with any DB
 instances"; InvalidDBSubnetGroupStateFault), API_DeleteDBInstance.html ("SkipFinalSnapshot ...
@@ -67,6 +78,20 @@ _RESTORE_FALSE_BY_DEFAULT = ("multi_az", "deletion_protection", "copy_tags_to_sn
 _RESTORE_BOOLEANS = _RESTORE_FALSE_BY_DEFAULT + ("publicly_accessible", "auto_minor_version_upgrade")
 
 
+# Settings ModifyDBInstance leaves for the maintenance window unless ApplyImmediately, as
+# (moto keyword, PendingModifiedValues member).
+_WINDOWED = (
+    ("db_instance_class", "DBInstanceClass"),
+    ("allocated_storage", "AllocatedStorage"),
+    ("engine_version", "EngineVersion"),
+    ("multi_az", "MultiAZ"),
+)
+
+
+def _pending(database: DBInstance) -> dict[str, Any]:
+    return database.__dict__.setdefault("_capsule_pending", {})
+
+
 def _given(kwargs: Any, name: str) -> Any:
     try:
         return kwargs.get(name)
@@ -88,6 +113,18 @@ def apply() -> None:
         if new_id and new_id.lower() != db_instance_identifier.lower() and new_id.lower() in self.databases:
             raise DBInstanceAlreadyExists()
         port = _given(db_kwargs, "db_port_number")
+        pending = _pending(database)
+        if _given(db_kwargs, "apply_immediately"):
+            # Pending settings go in now, under what this call asks for.
+            for keyword, _ in _WINDOWED:
+                if keyword in pending and _given(db_kwargs, keyword) is None:
+                    db_kwargs[keyword] = pending[keyword]
+            pending.clear()
+        else:
+            for keyword, _ in _WINDOWED:
+                value = _given(db_kwargs, keyword)
+                if value is not None:
+                    pending[keyword] = db_kwargs.pop(keyword)
         database = original(self, db_instance_identifier, db_kwargs)
         if port is not None:
             database.port = int(port)
@@ -98,6 +135,12 @@ def apply() -> None:
         database = original(self, db_kwargs)
         database.dbi_resource_id = "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
         return database
+
+    def pending_modified_values(self: DBInstance) -> dict[str, Any]:
+        pending = _pending(self)
+        return {member: pending[keyword] for keyword, member in _WINDOWED if keyword in pending}
+
+    DBInstance.pending_modified_values = property(pending_modified_values)
 
     @around(RDSBackend, "delete_subnet_group")
     def delete_subnet_group(original: Any, self: RDSBackend, subnet_name: str) -> Any:

@@ -344,6 +344,21 @@ def test_rds_storage_cannot_shrink(rds):
     assert describe_db(rds, db_id)["AllocatedStorage"] == 40
 
 
+def test_rds_changes_wait_for_the_maintenance_window_unless_applied_immediately(rds):
+    db_id = new_db(rds)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=db_id, DBInstanceClass="db.t4g.small", AllocatedStorage=40, DeletionProtection=False
+    )
+    db = describe_db(rds, db_id)
+    assert (db["DBInstanceClass"], db["AllocatedStorage"]) == ("db.t4g.micro", 30)
+    assert db["PendingModifiedValues"] == {"DBInstanceClass": "db.t4g.small", "AllocatedStorage": 40}
+    # A later modification applied immediately takes what was pending with it.
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, BackupRetentionPeriod=3, ApplyImmediately=True)
+    db = describe_db(rds, db_id)
+    assert (db["DBInstanceClass"], db["AllocatedStorage"], db["BackupRetentionPeriod"]) == ("db.t4g.small", 40, 3)
+    assert not db.get("PendingModifiedValues")
+
+
 def test_rds_port_number_moves_the_endpoint(rds):
     db_id = new_db(rds)
     rds.modify_db_instance(DBInstanceIdentifier=db_id, DBPortNumber=6543, ApplyImmediately=True)

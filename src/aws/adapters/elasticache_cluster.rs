@@ -28,7 +28,7 @@ use super::elasticache::{
 };
 use super::lb::sorted_strings;
 use crate::aws::adapter::{Visible, attr_i64, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live, Seen};
 use crate::model::{Kind, Resource};
 use crate::plan::Change;
 
@@ -156,7 +156,7 @@ impl Adapter for ElasticacheClusterAdapter {
         REPLACING
     }
 
-    fn assess(&self, change: &mut Change) -> Option<String> {
+    fn assess(&self, change: &mut Change, _seen: &Seen<'_>) -> Option<String> {
         assess_cache(change, REPLACING, &["engine_version"], "");
         None
     }

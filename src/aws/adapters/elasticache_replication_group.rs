@@ -38,7 +38,7 @@ use super::elasticache::{
 };
 use super::lb::sorted_strings;
 use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live, Seen};
 use crate::model::{Kind, Resource};
 use crate::plan::Change;
 
@@ -309,7 +309,7 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
         REPLACING
     }
 
-    fn assess(&self, change: &mut Change) -> Option<String> {
+    fn assess(&self, change: &mut Change, _seen: &Seen<'_>) -> Option<String> {
         assess_cache(change, REPLACING, &["node_type", "engine_version"], " (a final snapshot of the old one is kept)");
         None
     }
@@ -483,13 +483,13 @@ mod tests {
             ("nodes", json!(1), json!(2)),
             ("security_groups", json!(["sg-1"]), json!(["sg-2"])),
         ]);
-        assert_eq!(ElasticacheReplicationGroupAdapter.assess(&mut c), None);
+        assert_eq!(ElasticacheReplicationGroupAdapter.assess(&mut c, &Seen::default()), None);
         let impact: Vec<_> = c.attributes.iter().map(|a| a.impact.clone().unwrap()).collect();
         assert_eq!(impact, ["downtime", "in-place", "in-place"]);
 
         let mut c = change(&[("engine", json!("redis"), json!("valkey")), ("nodes", json!(2), json!(3))]);
         c.action = Action::Replace;
-        ElasticacheReplicationGroupAdapter.assess(&mut c);
+        ElasticacheReplicationGroupAdapter.assess(&mut c, &Seen::default());
         assert_eq!(c.attributes[0].impact.as_deref(), Some("replacement"));
         assert!(c.reason.unwrap().starts_with("engine cannot change in place"));
     }

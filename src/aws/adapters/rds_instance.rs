@@ -61,7 +61,7 @@ use super::secret::{restore_if_deleted, secret_written};
 use super::sensitive::{Sensitive, USERINFO};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
-use crate::aws::{Adapter, Aws, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::aws::{Adapter, Aws, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live, Seen};
 use crate::model::{Kind, Resource};
 use crate::plan::{Action, Change};
 
@@ -233,10 +233,41 @@ fn live_of(d: &DbInstance, region: &str, desired: Option<&BTreeMap<String, Value
             ("name".into(), json!(id)),
             ("dbname".into(), json!(d.db_name())),
             ("status".into(), json!(d.db_instance_status())),
+            ("pending".into(), pending_of(d)),
+            ("maintenance_window".into(), json!(d.preferred_maintenance_window())),
         ]),
         tags,
     }
 }
+
+/// Modifications RDS holds for the maintenance window, as {attribute: value}.
+fn pending_of(d: &DbInstance) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(p) = d.pending_modified_values() {
+        let values = [
+            ("instance_class", p.db_instance_class().map(|v| json!(v))),
+            ("allocated_storage_gb", p.allocated_storage().map(|v| json!(v))),
+            ("engine_version", p.engine_version().map(|v| json!(v))),
+            ("multi_az", p.multi_az().map(|v| json!(v))),
+            ("backup_retention_days", p.backup_retention_period().map(|v| json!(v))),
+            ("port", p.port().map(|v| json!(v))),
+        ];
+        out.extend(values.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))));
+    }
+    Value::Object(out)
+}
+
+/// "instance_class db.t4g.small, multi_az true" of a pending object.
+fn pending_text(pending: &serde_json::Map<String, Value>) -> String {
+    pending
+        .iter()
+        .map(|(k, v)| format!("{k} {}", v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Attributes whose change RDS holds for the maintenance window unless `ApplyImmediately`.
+const WINDOWED: &[&str] = &["instance_class", "allocated_storage_gb", "engine_version", "multi_az"];
 
 /// Ownership tags plus capsule's own settings.
 fn tags_for(cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Vec<Tag> {
@@ -459,13 +490,16 @@ impl RdsInstanceAdapter {
     ) -> Result<(), AwsError> {
         let have = &live.attributes;
         let differs = |k: &str| attrs.get(k) != have.get(k);
+        let immediately = attr_str(attrs, "apply_changes") == "immediately";
         let mut m = cx
             .aws
             .rds(&r.region)
             .modify_db_instance()
             .db_instance_identifier(&live.aws_name)
-            .apply_immediately(attr_str(attrs, "apply_changes") == "immediately");
-        let mut any = false;
+            .apply_immediately(immediately);
+        // Switching to "immediately" applies what waits for the window, even alone.
+        let mut any =
+            immediately && live.outputs.get("pending").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
         for (key, set) in MODIFIABLE {
             if differs(key) {
                 m = set(m, attrs, have);
@@ -483,6 +517,30 @@ impl RdsInstanceAdapter {
     }
 }
 
+/// When an update takes effect: now, or in the maintenance window (`apply_changes`).
+fn when(change: &Change, seen: &Seen<'_>) -> Option<String> {
+    let immediately = seen.desired.is_some_and(|d| attr_str(d, "apply_changes") == "immediately");
+    let outputs = seen.live.map(|l| &l.outputs);
+    let window = outputs.and_then(|o| o.get("maintenance_window")).and_then(Value::as_str).unwrap_or("weekly");
+    let held = outputs.and_then(|o| o.get("pending")).and_then(Value::as_object).filter(|p| !p.is_empty());
+    let windowed: Vec<&str> =
+        change.attributes.iter().map(|a| a.path.as_str()).filter(|p| WINDOWED.contains(p)).collect();
+    match (immediately, held) {
+        (true, Some(held)) => Some(format!(
+            "applies now (apply_changes = \"immediately\"), with what waited for the maintenance window: {}",
+            pending_text(held)
+        )),
+        (true, None) if !windowed.is_empty() => {
+            Some(format!("{} apply now (apply_changes = \"immediately\")", windowed.join(", ")))
+        }
+        (false, _) if !windowed.is_empty() => Some(format!(
+            "{} wait for the maintenance window ({window}); apply_changes = \"immediately\" applies them now",
+            windowed.join(", ")
+        )),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl Adapter for RdsInstanceAdapter {
     fn kind(&self) -> Kind {
@@ -493,7 +551,7 @@ impl Adapter for RdsInstanceAdapter {
         REPLACING
     }
 
-    fn assess(&self, change: &mut Change) -> Option<String> {
+    fn assess(&self, change: &mut Change, seen: &Seen<'_>) -> Option<String> {
         if change.action == Action::Delete {
             // Removing a protected database is refused before anything is applied (so
             // its subnet group, security group and secret stay too).
@@ -543,8 +601,21 @@ impl Adapter for RdsInstanceAdapter {
                 "{} cannot change in place: a new, empty database replaces this one (its final snapshot is kept unless on_delete = \"delete\")",
                 causes.join(", ")
             ));
+        } else if change.action == Action::Update {
+            change.reason = when(change, seen);
         }
         refusal
+    }
+
+    fn notes(&self, address: &str, live: &Live) -> Vec<String> {
+        let Some(held) = live.outputs.get("pending").and_then(Value::as_object).filter(|p| !p.is_empty()) else {
+            return Vec::new();
+        };
+        let window = live.outputs.get("maintenance_window").and_then(Value::as_str).unwrap_or("weekly");
+        vec![format!(
+            "{address}: waiting for the maintenance window ({window}): {}; apply_changes = \"immediately\" applies it at the next apply",
+            pending_text(held)
+        )]
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
@@ -807,7 +878,7 @@ mod tests {
             ("multi_az", json!(false), json!(true)),
             ("port", json!(5432), json!(5433)),
         ]);
-        assert_eq!(RdsInstanceAdapter.assess(&mut c), None);
+        assert_eq!(RdsInstanceAdapter.assess(&mut c, &Seen::default()), None);
         assert_eq!(c.action, Action::Update);
         assert_eq!(impact(&c, "instance_class"), "downtime");
         assert_eq!(impact(&c, "engine_version"), "downtime");
@@ -820,7 +891,7 @@ mod tests {
     fn engine_encryption_and_username_replace() {
         for path in ["engine", "storage_encrypted", "username"] {
             let mut c = change(&[(path, json!("a"), json!("b")), ("multi_az", json!(false), json!(true))]);
-            assert_eq!(RdsInstanceAdapter.assess(&mut c), None);
+            assert_eq!(RdsInstanceAdapter.assess(&mut c, &Seen::default()), None);
             assert_eq!(c.action, Action::Replace);
             assert!(c.reason.as_deref().unwrap().starts_with(path), "{:?}", c.reason);
             assert_eq!(impact(&c, path), "replacement");
@@ -832,17 +903,17 @@ mod tests {
     fn storage_never_shrinks_and_grows_by_ten_percent() {
         let mut c = change(&[("allocated_storage_gb", json!(100), json!(50))]);
         assert_eq!(
-            RdsInstanceAdapter.assess(&mut c).as_deref(),
+            RdsInstanceAdapter.assess(&mut c, &Seen::default()).as_deref(),
             Some("RDS cannot shrink storage (100 -> 50 GB): restore a snapshot into a smaller instance")
         );
         let mut c = change(&[("allocated_storage_gb", json!(100), json!(105))]);
-        assert!(RdsInstanceAdapter.assess(&mut c).unwrap().contains("110 GB"));
+        assert!(RdsInstanceAdapter.assess(&mut c, &Seen::default()).unwrap().contains("110 GB"));
         let mut c = change(&[("allocated_storage_gb", json!(20), json!(22))]);
-        assert_eq!(RdsInstanceAdapter.assess(&mut c), None);
+        assert_eq!(RdsInstanceAdapter.assess(&mut c, &Seen::default()), None);
         // A replacement starts a new instance with any storage.
         let mut c =
             change(&[("engine", json!("postgres"), json!("mysql")), ("allocated_storage_gb", json!(40), json!(30))]);
-        assert_eq!(RdsInstanceAdapter.assess(&mut c), None);
+        assert_eq!(RdsInstanceAdapter.assess(&mut c, &Seen::default()), None);
         assert_eq!(c.action, Action::Replace);
     }
 
@@ -850,10 +921,51 @@ mod tests {
     fn removing_a_protected_database_is_refused() {
         let mut c = change(&[("deletion_protection", json!(true), Value::Null)]);
         c.action = Action::Delete;
-        assert!(RdsInstanceAdapter.assess(&mut c).unwrap().contains("turn deletion_protection off first"));
+        assert!(
+            RdsInstanceAdapter.assess(&mut c, &Seen::default()).unwrap().contains("turn deletion_protection off first")
+        );
         let mut c = change(&[("deletion_protection", json!(false), Value::Null)]);
         c.action = Action::Delete;
-        assert_eq!(RdsInstanceAdapter.assess(&mut c), None);
+        assert_eq!(RdsInstanceAdapter.assess(&mut c, &Seen::default()), None);
+    }
+
+    #[test]
+    fn updates_say_when_they_take_effect() {
+        let live = Live {
+            outputs: BTreeMap::from([
+                ("maintenance_window".into(), json!("wed:06:38-wed:07:08")),
+                ("pending".into(), json!({})),
+            ]),
+            ..Live::default()
+        };
+        let window = BTreeMap::from([("apply_changes".to_string(), json!("maintenance-window"))]);
+        let now = BTreeMap::from([("apply_changes".to_string(), json!("immediately"))]);
+        let mut c = change(&[("instance_class", json!("db.t4g.micro"), json!("db.t4g.small"))]);
+        RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&window), live: Some(&live) });
+        assert_eq!(
+            c.reason.as_deref(),
+            Some(
+                "instance_class wait for the maintenance window (wed:06:38-wed:07:08); apply_changes = \"immediately\" applies them now"
+            )
+        );
+        RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&now), live: Some(&live) });
+        assert_eq!(c.reason.as_deref(), Some("instance_class apply now (apply_changes = \"immediately\")"));
+        // Settings RDS applies at once say nothing about a window.
+        let mut c = change(&[("backup_retention_days", json!(7), json!(3))]);
+        RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&window), live: Some(&live) });
+        assert_eq!(c.reason, None);
+        // What waits is listed in a note, and applied now once asked.
+        let mut held = live.clone();
+        held.outputs.insert("pending".into(), json!({"instance_class": "db.t4g.small"}));
+        let notes = RdsInstanceAdapter.notes("a.b.rds_instance.main", &held);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("waiting for the maintenance window (wed:06:38-wed:07:08): instance_class db.t4g.small")
+        );
+        let mut c = change(&[("apply_changes", json!("maintenance-window"), json!("immediately"))]);
+        RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&now), live: Some(&held) });
+        assert!(c.reason.unwrap().contains("with what waited for the maintenance window: instance_class db.t4g.small"));
+        assert!(RdsInstanceAdapter.notes("x", &live).is_empty());
     }
 
     #[test]
