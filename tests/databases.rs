@@ -40,8 +40,16 @@ fn impact(c: &Value, path: &str) -> String {
     a["impact"].as_str().unwrap_or_default().to_string()
 }
 
+/// The capsule: a service that reads the database's url, and the database.
 fn set_database(dir: &Path, name: &str, settings: &str) {
-    write(dir, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n\n[databases.main]\n{settings}"));
+    write(
+        dir,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n\n[services.api]\nimage = \"nginx:1.27\"\n\
+             env = {{ DATABASE_URL = \"${{databases.main.url}}\" }}\n\n[databases.main]\n{settings}"
+        ),
+    );
 }
 
 async fn instance(id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
@@ -110,6 +118,18 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     let decoded = percent_encoding::percent_decode_str(url_password).decode_utf8().unwrap();
     assert_eq!(decoded, password, "the url carries the percent-encoded password");
     assert!(!log.contains(&password) && !doc.to_string().contains(&password), "the password leaked:\n{log}");
+
+    // The service gets the url as a secret reference to the secret's `url` key, never as
+    // a value.
+    let ecs = Aws::from_env().await.ecs("us-east-1");
+    let td = ecs.describe_task_definition().task_definition(format!("{name}-production-api")).send().await.unwrap();
+    let container = &td.task_definition().unwrap().container_definitions()[0];
+    let reference = container.secrets().iter().find(|s| s.name() == "DATABASE_URL").expect("a secret reference");
+    let sm = Aws::from_env().await.secrets("us-east-1");
+    let arn = sm.describe_secret().secret_id(format!("capsule/{name}/production/db-main")).send().await.unwrap();
+    assert_eq!(reference.value_from(), format!("{}:url::", arn.arn().unwrap()));
+    assert!(container.environment().iter().all(|e| e.name() != Some("DATABASE_URL")));
+    assert!(!format!("{td:?}").contains(&password), "the password is not in the task definition");
 
     // Nothing changed: nothing to do.
     let (p, out) = plan(root);
