@@ -15,7 +15,7 @@ use capsule::aws::{Aws, Cx, ErrorKind, Live};
 use capsule::engine::{observe, plan_live};
 use capsule::model::{Address, Desired, Graph, Kind, Resource, ownership_tags, reference};
 use capsule::plan::{Action, Observed, plan_resource};
-use common::{testbed, unique};
+use common::{testbed, unique, zone_records};
 use serde_json::{Value, json};
 
 async fn cx(capsule: &str, region: &str) -> Cx {
@@ -75,28 +75,6 @@ async fn foreign(aws: &Aws, zone_id: &str, name: &str, rtype: RrType, value: &st
         .unwrap();
 }
 
-/// Every record in the zone: (name without the dot, type, values or alias target).
-async fn records(aws: &Aws, zone_id: &str) -> Vec<(String, String, Vec<String>)> {
-    let out = aws
-        .route53("us-east-1")
-        .list_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .max_items(300)
-        .send()
-        .await
-        .unwrap();
-    out.resource_record_sets()
-        .iter()
-        .map(|s| {
-            let values = match s.alias_target() {
-                Some(a) => vec![a.dns_name().to_string()],
-                None => s.resource_records().iter().map(|r| r.value().to_string()).collect(),
-            };
-            (s.name().trim_end_matches('.').to_string(), s.r#type().as_str().to_string(), values)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn records_carry_ownership_markers() {
     testbed();
@@ -123,7 +101,7 @@ async fn records_carry_ownership_markers() {
     assert!(live.is_owned_by(&cx.capsule, &cx.env));
     assert_eq!(live.component(), Some("web-a"));
     assert_eq!(live.attributes["alias"]["hosted_zone"], json!("Z2FDTNDATAQYW2"));
-    let in_zone = records(&aws, &zone_id).await;
+    let in_zone = zone_records(&zone_id).await;
     let marker = in_zone.iter().find(|(n, t, _)| *n == format!("_capsule-owner-a.{www}") && t == "TXT");
     let marker = marker.unwrap_or_else(|| panic!("no marker next to the record: {in_zone:?}"));
     assert!(marker.2[0].contains(&format!("capsule:name={}", cx.capsule)), "{marker:?}");
@@ -183,13 +161,13 @@ async fn records_carry_ownership_markers() {
     a.delete(&cx, &live).await.unwrap();
     assert!(a.observe(&cx, &edited).await.unwrap().is_none());
     a.delete(&cx, &live).await.unwrap();
-    let left = records(&aws, &zone_id).await;
+    let left = zone_records(&zone_id).await;
     assert!(!left.iter().any(|(n, _, _)| n.contains("api.")), "{left:?}");
     assert_eq!(a.list_owned(&cx).await.unwrap().len(), 1);
     let web = a.observe(&cx, &alias).await.unwrap().unwrap();
     a.delete(&cx, &web).await.unwrap();
     assert!(a.list_owned(&cx).await.unwrap().is_empty());
-    let left = records(&aws, &zone_id).await;
+    let left = zone_records(&zone_id).await;
     assert!(left.iter().all(|(_, t, _)| t == "NS" || t == "SOA"), "only the zone's own records are left: {left:?}");
 }
 
@@ -218,7 +196,7 @@ async fn records_capsule_did_not_write_are_left_alone() {
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
     assert!(err.message.contains(&mail), "{err}");
     a.delete(&cx, &live).await.unwrap(); // no marker: nothing happens
-    let after = records(&aws, &zone_id).await;
+    let after = zone_records(&zone_id).await;
     assert!(after.contains(&(mail.clone(), "TXT".into(), vec!["\"v=spf1 -all\"".into()])), "{after:?}");
     assert!(!after.iter().any(|(n, _, _)| n.starts_with("_capsule-owner")), "{after:?}");
     assert!(a.list_owned(&cx).await.unwrap().is_empty());
@@ -260,7 +238,7 @@ async fn records_capsule_did_not_write_are_left_alone() {
     let kept = a.create(&cx, &dmarc, &attrs_of(&dmarc)).await.unwrap();
     assert_eq!(kept.outputs["existing_record"], json!(true));
     a.delete(&cx, &live).await.unwrap();
-    let after = records(&aws, &zone_id).await;
+    let after = zone_records(&zone_id).await;
     assert!(after.contains(&(dmarc_name.clone(), "TXT".into(), vec!["\"v=DMARC1; p=reject;\"".into()])), "{after:?}");
     assert!(a.list_owned(&cx).await.unwrap().is_empty());
 
@@ -311,7 +289,7 @@ async fn certificates_validate_through_the_zone() {
         .map(|o| o.resource_record().unwrap().name().trim_end_matches('.').to_string())
         .collect();
     assert!(!wanted.is_empty());
-    let in_zone = records(&aws, &zone_id).await;
+    let in_zone = zone_records(&zone_id).await;
     for name in &wanted {
         assert!(in_zone.iter().any(|(n, t, _)| n == name && t == "CNAME"), "{name} not in {in_zone:?}");
         assert!(in_zone.iter().any(|(n, _, _)| *n == format!("_capsule-owner-cname.{name}")), "{in_zone:?}");
@@ -333,7 +311,7 @@ async fn certificates_validate_through_the_zone() {
     a.delete(&cx, &live).await.unwrap();
     assert!(a.observe(&cx, &cert).await.unwrap().is_none());
     a.delete(&cx, &live).await.unwrap();
-    let left = records(&aws, &zone_id).await;
+    let left = zone_records(&zone_id).await;
     assert!(left.iter().all(|(_, t, _)| t == "NS" || t == "SOA"), "validation records left: {left:?}");
     assert!(!a.list_owned(&cx).await.unwrap().iter().any(|l| l.aws_name == arn));
 }
@@ -448,7 +426,7 @@ async fn dns_through_the_engine_plans_no_change_after_apply() {
     let certs = adapter(Kind::AcmCertificate).unwrap().list_owned(&cx).await.unwrap();
     assert_eq!(certs.len(), 1);
     assert_eq!(certs[0].region, "us-east-1", "a CloudFront certificate lives in us-east-1");
-    let in_zone = records(&aws, &zone_id).await;
+    let in_zone = zone_records(&zone_id).await;
     assert!(in_zone.contains(&(
         format!("base.{zone}"),
         "MX".into(),
@@ -466,7 +444,7 @@ async fn dns_through_the_engine_plans_no_change_after_apply() {
     apply(&cx, &shrunk).await;
     let (_, _, planned) = plan(&cx, &shrunk).await;
     assert_eq!(changed(&planned), vec![]);
-    let in_zone = records(&aws, &zone_id).await;
+    let in_zone = zone_records(&zone_id).await;
     let mut names: Vec<String> =
         in_zone.iter().filter(|(_, t, _)| t != "NS" && t != "SOA").map(|(n, t, _)| format!("{t} {n}")).collect();
     names.sort();
@@ -491,7 +469,7 @@ async fn dns_through_the_engine_plans_no_change_after_apply() {
     assert!(planned.plan.errors[0].address.ends_with("route53_record.taken"), "{:?}", planned.plan.errors);
 
     apply(&cx, &Desired { resources: vec![], ..shrunk }).await;
-    let in_zone = records(&aws, &zone_id).await;
+    let in_zone = zone_records(&zone_id).await;
     let mut left: Vec<String> =
         in_zone.iter().filter(|(_, t, _)| t != "NS" && t != "SOA").map(|(n, _, _)| n.clone()).collect();
     left.sort();

@@ -8,65 +8,25 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use capsule::aws::Aws;
-use common::{testbed, text, unique, write};
-use serde_json::Value;
+use common::{capsule_with, change, changes, impact, secret_json, testbed, text, unique, write};
 
-fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("CAPSULE_CACHE_POLL", "200ms")
-        .env("CAPSULE_ROLLOUT_POLL", "200ms")
-        .output()
-        .unwrap()
-}
+const ENV: &[(&str, &str)] = &[("CAPSULE_CACHE_POLL", "200ms"), ("CAPSULE_ROLLOUT_POLL", "200ms")];
+use serde_json::Value;
 
 /// Applies; returns everything the command printed.
 fn apply(dir: &Path, args: &[&str]) -> String {
     let mut all = vec!["apply"];
     all.extend_from_slice(args);
-    let out = capsule(dir, &all);
+    let out = capsule_with(dir, &all, ENV);
     assert!(out.status.success(), "{}", text(&out));
     text(&out)
 }
 
 fn plan(dir: &Path) -> Value {
-    let out = capsule(dir, &["plan", "--format", "json"]);
+    let out = capsule_with(dir, &["plan", "--format", "json"], ENV);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
-}
-
-fn changes(doc: &Value) -> Vec<(String, String)> {
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
-        .collect()
-}
-
-fn change<'a>(doc: &'a Value, address: &str) -> &'a Value {
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["address"] == address)
-        .unwrap_or_else(|| panic!("no change of {address}: {doc:#}"))
-}
-
-fn impact(c: &Value, path: &str) -> String {
-    let a = c["attributes"].as_array().unwrap().iter().find(|a| a["path"] == path).unwrap();
-    a["impact"].as_str().unwrap_or_default().to_string()
-}
-
-async fn secret(name: &str) -> Value {
-    let sm = Aws::from_env().await.secrets("us-east-1");
-    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
-    serde_json::from_str(v.secret_string().unwrap()).unwrap()
 }
 
 async fn group(id: &str) -> Option<aws_sdk_elasticache::types::ReplicationGroup> {
@@ -138,7 +98,7 @@ async fn a_redis_cache_is_redundant_encrypted_changed_carefully_and_never_lost()
 
     // The connection secret: endpoint, token and a ready url; the token is nowhere else.
     let secret_name = format!("capsule/{name}/production/cache-sessions");
-    let conn = secret(&secret_name).await;
+    let conn = secret_json(&secret_name).await;
     let primary = g.node_groups()[0].primary_endpoint().unwrap();
     assert_eq!(conn["host"], primary.address().unwrap());
     assert_eq!(conn["port"], 6379);
@@ -170,7 +130,7 @@ async fn a_redis_cache_is_redundant_encrypted_changed_carefully_and_never_lost()
     assert_eq!(c["action"], "update", "{p:#}");
     assert_eq!(impact(c, "connection_secret"), "in-place", "{c:#}");
     let log = apply(root, &[]);
-    let conn = secret(&secret_name).await;
+    let conn = secret_json(&secret_name).await;
     let new_token = conn["auth_token"].as_str().unwrap().to_string();
     assert_eq!(new_token.len(), 64);
     assert_ne!(new_token, token);
@@ -190,7 +150,7 @@ async fn a_redis_cache_is_redundant_encrypted_changed_carefully_and_never_lost()
     let g = group(&id).await.unwrap();
     assert_eq!(g.cache_node_type(), Some("cache.t4g.small"));
     assert_eq!(g.member_clusters().len(), 3);
-    assert_eq!(secret(&secret_name).await["auth_token"], token.as_str());
+    assert_eq!(secret_json(&secret_name).await["auth_token"], token.as_str());
     assert!(!log.contains(&token));
     assert_eq!(changes(&plan(root)), vec![]);
 
@@ -208,7 +168,7 @@ async fn a_redis_cache_is_redundant_encrypted_changed_carefully_and_never_lost()
     let c = change(&p, &address);
     assert_eq!(c["action"], "replace", "{p:#}");
     assert_eq!(impact(c, "engine"), "replacement", "{c:#}");
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("--allow-destroy"), "{}", text(&out));
     assert_eq!(group(&id).await.unwrap().engine(), Some("redis"), "untouched");
@@ -216,7 +176,7 @@ async fn a_redis_cache_is_redundant_encrypted_changed_carefully_and_never_lost()
     // Removing the cache: refused without consent; with it, deleted with a final snapshot,
     // and its subnet group after it.
     write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(group(&id).await.is_some());
     let log = apply(root, &["--allow-destroy"]);
@@ -254,7 +214,7 @@ async fn a_memcached_cache_has_its_configuration_endpoint_and_resizes_in_place()
     assert_eq!(c.cache_subnet_group_name(), Some(id.as_str()));
     let endpoint = c.configuration_endpoint().unwrap();
     assert_eq!(endpoint.port(), Some(11211));
-    let conn = secret(&format!("capsule/{name}/production/cache-pages")).await;
+    let conn = secret_json(&format!("capsule/{name}/production/cache-pages")).await;
     assert_eq!(conn["url"], format!("memcached://{}:11211", endpoint.address().unwrap()));
     assert!(conn.get("auth_token").is_none());
     assert_eq!(changes(&plan(root)), vec![]);
@@ -278,7 +238,7 @@ async fn a_memcached_cache_has_its_configuration_endpoint_and_resizes_in_place()
     let ch = change(&p, &address);
     assert_eq!(ch["action"], "replace", "{p:#}");
     assert_eq!(impact(ch, "node_type"), "replacement");
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert!(!out.status.success(), "{}", text(&out));
     assert_eq!(cluster(&id).await.unwrap().cache_node_type(), Some("cache.t4g.micro"));
     // With consent the cache is replaced by a new one of the new type.

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use capsule::aws::Aws;
-use common::{capsule, changes, success_json, testbed, text, unique, write};
+use common::{capsule, change, changes, db_instance, impact, secret_json, success_json, testbed, text, unique, write};
 use serde_json::Value;
 
 /// Applies; returns the apply document and everything the command printed.
@@ -26,20 +26,6 @@ fn plan(dir: &Path) -> (Value, String) {
     (doc, text(&out))
 }
 
-fn change<'a>(doc: &'a Value, address: &str) -> &'a Value {
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["address"] == address)
-        .unwrap_or_else(|| panic!("no change of {address}: {doc:#}"))
-}
-
-fn impact(c: &Value, path: &str) -> String {
-    let a = c["attributes"].as_array().unwrap().iter().find(|a| a["path"] == path).unwrap();
-    a["impact"].as_str().unwrap_or_default().to_string()
-}
-
 /// The capsule: a service that reads the database's url, and the database.
 fn set_database(dir: &Path, name: &str, settings: &str) {
     write(
@@ -50,24 +36,6 @@ fn set_database(dir: &Path, name: &str, settings: &str) {
              env = {{ DATABASE_URL = \"${{databases.main.url}}\" }}\n\n[databases.main]\n{settings}"
         ),
     );
-}
-
-async fn instance(id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
-    let rds = Aws::from_env().await.rds("us-east-1");
-    match rds.describe_db_instances().db_instance_identifier(id).send().await {
-        Ok(o) => o.db_instances().first().cloned(),
-        Err(e) => {
-            let e = e.into_service_error();
-            assert!(e.is_db_instance_not_found_fault(), "{e:?}");
-            None
-        }
-    }
-}
-
-async fn secret(name: &str) -> Value {
-    let sm = Aws::from_env().await.secrets("us-east-1");
-    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
-    serde_json::from_str(v.secret_string().unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,7 +54,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert_eq!(doc["ok"], true, "{log}");
 
     // Safe defaults, read back through the RDS API.
-    let db = instance(&id).await.expect("created");
+    let db = db_instance(&id).await.expect("created");
     assert_eq!(db.engine(), Some("postgres"));
     assert_eq!(db.storage_encrypted(), Some(true));
     assert_eq!(db.multi_az(), Some(true));
@@ -102,7 +70,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert!(tags.contains(&("managed-by", "capsule")) && tags.contains(&("capsule:name", name.as_str())), "{tags:?}");
 
     // The connection secret holds everything a client needs; the password is nowhere else.
-    let conn = secret(&format!("capsule/{name}/production/db-main")).await;
+    let conn = secret_json(&format!("capsule/{name}/production/db-main")).await;
     let host = db.endpoint().unwrap().address().unwrap();
     assert_eq!(conn["engine"], "postgres");
     assert_eq!(conn["host"], host);
@@ -147,7 +115,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     let reason = c["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("wait for the maintenance window"), "{c:#}");
     apply(root, &[]);
-    let db = instance(&id).await.unwrap();
+    let db = db_instance(&id).await.unwrap();
     assert_eq!(db.db_instance_class(), Some("db.t4g.micro"), "not before the window");
     let pending = db.pending_modified_values().expect("pending");
     assert_eq!((pending.db_instance_class(), pending.allocated_storage()), (Some("db.t4g.small"), Some(40)));
@@ -170,11 +138,11 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert_eq!(c["action"], "update", "{p:#}");
     assert!(c["reason"].as_str().unwrap_or_default().contains("applies now"), "{c:#}");
     let (_, log) = apply(root, &[]);
-    let db = instance(&id).await.unwrap();
+    let db = db_instance(&id).await.unwrap();
     assert_eq!(db.db_instance_class(), Some("db.t4g.small"));
     assert_eq!(db.allocated_storage(), Some(40));
     assert!(db.pending_modified_values().is_none_or(|p| p.db_instance_class().is_none()));
-    assert_eq!(secret(&format!("capsule/{name}/production/db-main")).await["password"], password.as_str());
+    assert_eq!(secret_json(&format!("capsule/{name}/production/db-main")).await["password"], password.as_str());
     assert!(!log.contains(&password));
     assert_eq!(changes(&plan(root).0), vec![]);
 
@@ -188,7 +156,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert_eq!(c["action"], "update", "{p:#}");
     assert_eq!(impact(c, "connection_secret"), "in-place", "{c:#}");
     let (_, log) = apply(root, &[]);
-    let conn = secret(&secret_name).await;
+    let conn = secret_json(&secret_name).await;
     let new_password = conn["password"].as_str().unwrap().to_string();
     assert_eq!(new_password.len(), 32);
     assert_ne!(new_password, password);
@@ -204,7 +172,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert!(errors.contains("RDS cannot shrink storage (40 -> 30 GB)"), "{p:#}");
     let out = capsule(root, &["apply"]);
     assert!(!out.status.success(), "{}", text(&out));
-    assert_eq!(instance(&id).await.unwrap().allocated_storage(), Some(40));
+    assert_eq!(db_instance(&id).await.unwrap().allocated_storage(), Some(40));
 
     // An engine change replaces the database: planned so, refused without consent.
     set_database(root, &name, "engine = \"mysql\"\nclass = \"db.t4g.small\"\nstorage_gb = 40\n");
@@ -216,7 +184,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     let out = capsule(root, &["apply"]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("--allow-destroy"), "{}", text(&out));
-    let db = instance(&id).await.unwrap();
+    let db = db_instance(&id).await.unwrap();
     assert_eq!(db.engine(), Some("postgres"), "untouched");
 
     // Removing a protected database is refused, even with --allow-destroy.
@@ -226,7 +194,7 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     let out = capsule(root, &["apply", "--allow-destroy"]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("turn deletion_protection off first"), "{}", text(&out));
-    assert!(instance(&id).await.is_some(), "a protected database is never deleted");
+    assert!(db_instance(&id).await.is_some(), "a protected database is never deleted");
 
     // Protection off (one apply), then removal (another) leaves a final snapshot.
     set_database(
@@ -237,16 +205,16 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     let (p, _) = plan(root);
     assert_eq!(impact(change(&p, &rds_address), "deletion_protection"), "in-place", "{p:#}");
     apply(root, &[]);
-    assert_eq!(instance(&id).await.unwrap().deletion_protection(), Some(false));
+    assert_eq!(db_instance(&id).await.unwrap().deletion_protection(), Some(false));
     assert_eq!(changes(&plan(root).0), vec![]);
 
     write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
     let out = capsule(root, &["apply"]);
     assert!(!out.status.success(), "deleting a database needs --allow-destroy: {}", text(&out));
-    assert!(instance(&id).await.is_some());
+    assert!(db_instance(&id).await.is_some());
     let (doc, log) = apply(root, &["--allow-destroy"]);
     assert_eq!(doc["ok"], true, "{log}");
-    assert!(instance(&id).await.is_none(), "deleted");
+    assert!(db_instance(&id).await.is_none(), "deleted");
     let snapshot = log
         .split_whitespace()
         .find(|w| w.starts_with(&format!("{id}-final-")))
@@ -272,9 +240,9 @@ async fn an_unprotected_mysql_database_with_on_delete_delete_leaves_no_snapshot(
     );
     let (doc, log) = apply(root, &[]);
     assert_eq!(doc["ok"], true, "{log}");
-    let db = instance(&id).await.unwrap();
+    let db = db_instance(&id).await.unwrap();
     assert_eq!((db.engine(), db.multi_az(), db.deletion_protection()), (Some("mysql"), Some(false), Some(false)));
-    let conn = secret(&format!("capsule/{name}/production/db-main")).await;
+    let conn = secret_json(&format!("capsule/{name}/production/db-main")).await;
     assert_eq!(conn["port"], 3306);
     assert!(conn["url"].as_str().unwrap().starts_with("mysql://capsule:"), "{conn}");
     assert_eq!(changes(&plan(root).0), vec![]);
@@ -295,7 +263,7 @@ async fn an_unprotected_mysql_database_with_on_delete_delete_leaves_no_snapshot(
     write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
     let (doc, log) = apply(root, &["--allow-destroy"]);
     assert_eq!(doc["ok"], true, "{log}");
-    assert!(instance(&id).await.is_none());
+    assert!(db_instance(&id).await.is_none());
     assert!(log.contains("without a final snapshot"), "{log}");
     let snaps = rds.describe_db_snapshots().db_instance_identifier(&id).send().await.unwrap();
     assert!(snaps.db_snapshots().is_empty(), "{snaps:?}");

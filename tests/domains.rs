@@ -7,59 +7,19 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use capsule::aws::Aws;
-use common::{testbed, text, unique, write};
+use common::{capsule_with, changes, hosted_zone, testbed, text, unique, write, zone_records};
+
+const ENV: &[(&str, &str)] =
+    &[("CAPSULE_ROLLOUT_POLL", "200ms"), ("CAPSULE_CERT_POLL", "200ms"), ("CAPSULE_BUILDER", "buildah")];
 use serde_json::Value;
 
-fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("CAPSULE_ROLLOUT_POLL", "200ms")
-        .env("CAPSULE_CERT_POLL", "200ms")
-        .env("CAPSULE_BUILDER", "buildah")
-        .output()
-        .unwrap()
-}
-
 fn plan(dir: &Path) -> Value {
-    let out = capsule(dir, &["plan", "--format", "json"]);
+    let out = capsule_with(dir, &["plan", "--format", "json"], ENV);
     assert!(out.status.success(), "{}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn changes(doc: &Value) -> Vec<(String, String)> {
-    doc["capsules"][0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
-        .collect()
-}
-
-/// Record sets of the zone as (name without the final dot, type, values or alias target).
-async fn records(aws: &Aws, zone_id: &str) -> Vec<(String, String, Vec<String>)> {
-    let out = aws
-        .route53("us-east-1")
-        .list_resource_record_sets()
-        .hosted_zone_id(zone_id)
-        .max_items(300)
-        .send()
-        .await
-        .unwrap();
-    out.resource_record_sets()
-        .iter()
-        .map(|s| {
-            let mut values: Vec<String> = s.resource_records().iter().map(|r| r.value().to_string()).collect();
-            values.extend(s.alias_target().map(|a| a.dns_name().trim_end_matches('.').to_string()));
-            (s.name().trim_end_matches('.').to_string(), s.r#type().as_str().to_string(), values)
-        })
-        .collect()
 }
 
 /// ARNs of the certificates in `region` whose domain is `domain`.
@@ -111,8 +71,7 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
     let aws = Aws::from_env().await;
     let zone = format!("{}.example.com", unique("dom"));
     let r53 = aws.route53("us-east-1");
-    let created = r53.create_hosted_zone().name(&zone).caller_reference(&zone).send().await.unwrap();
-    let zone_id = created.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    let zone_id = hosted_zone(&zone).await;
     // A record somebody else wrote.
     let taken = format!("taken.{zone}");
     let foreign = ResourceRecordSet::builder()
@@ -135,7 +94,7 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
     write(root, "app/a.txt", "a\n");
     write(root, "site/index.html", "<h1>hello</h1>\n");
     write(root, "capsule.toml", &config(&name, &zone, None));
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(changes(&plan(root)), vec![], "a re-plan is a no-op");
 
@@ -148,7 +107,7 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
     assert_eq!(lb_certs.len(), 1, "one certificate for the load balancer");
     assert!(certificates(&aws, "us-east-1", &api).await.is_empty());
 
-    let rs = records(&aws, &zone_id).await;
+    let rs = zone_records(&zone_id).await;
     let has = |rs: &[(String, String, Vec<String>)], name: &str, kind: &str, value: &str| {
         rs.iter().any(|(n, k, v)| n == name && k == kind && v.iter().any(|x| x.trim_end_matches('.').contains(value)))
     };
@@ -193,13 +152,13 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
     // A service domain on a name somebody else's record holds: a plan error, and apply
     // changes nothing; the record stays as it was.
     write(root, "capsule.toml", &config(&name, &zone, Some(&taken)));
-    let out = capsule(root, &["plan"]);
+    let out = capsule_with(root, &["plan"], ENV);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(&taken), "the error names the record: {}", text(&out));
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(listener_certificate(&aws, &lb_name).await, lb_certs[0], "nothing was applied");
-    let after = records(&aws, &zone_id).await;
+    let after = zone_records(&zone_id).await;
     let kept: Vec<_> = after.iter().filter(|(n, _, _)| *n == taken).collect();
     assert_eq!(kept, [&(taken.clone(), "A".to_string(), vec!["192.0.2.7".to_string()])]);
 
@@ -210,7 +169,7 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
     let doc = plan(root);
     let cert_address = format!("{name}.production.acm_certificate.lb");
     assert!(changes(&doc).contains(&(cert_address.clone(), "replace".into())), "{:?}", changes(&doc));
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert!(out.status.success(), "{}", text(&out));
     let now = listener_certificate(&aws, &lb_name).await;
     assert_ne!(now, lb_certs[0], "the listener carries the new certificate");
@@ -223,7 +182,7 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
         "the old certificate is deleted"
     );
     // The validation records the new certificate needs are all still there.
-    let rs = records(&aws, &zone_id).await;
+    let rs = zone_records(&zone_id).await;
     for (n, v) in validation(&aws, "eu-west-1", &now).await {
         assert!(has(&rs, &n, "CNAME", &v), "validation record {n}: {rs:#?}");
     }
@@ -255,7 +214,7 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
         .collect();
     assert_eq!(superseded.len(), 1, "{doc:#}");
     assert!(superseded[0]["reason"].as_str().unwrap().contains("superseded"), "{doc:#}");
-    let out = capsule(root, &["apply"]);
+    let out = capsule_with(root, &["apply"], ENV);
     assert!(out.status.success(), "{}", text(&out));
     let gone = aws.acm("eu-west-1").describe_certificate().certificate_arn(&left).send().await;
     assert!(gone.is_err(), "the superseded certificate is deleted");

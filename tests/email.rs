@@ -5,35 +5,14 @@
 mod common;
 
 use capsule::aws::Aws;
-use common::{capsule, testbed, text, unique, write};
+use common::{capsule, hosted_zone, testbed, text, unique, write, zone_records};
 use serde_json::Value;
-
-async fn zone(name: &str) -> String {
-    let r53 = Aws::from_env().await.route53("us-east-1");
-    let out = r53.create_hosted_zone().name(name).caller_reference(name).send().await.unwrap();
-    out.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string()
-}
-
-async fn records(zone_id: &str) -> Vec<(String, String, Vec<String>)> {
-    let r53 = Aws::from_env().await.route53("us-east-1");
-    let out = r53.list_resource_record_sets().hosted_zone_id(zone_id).max_items(300).send().await.unwrap();
-    out.resource_record_sets()
-        .iter()
-        .map(|s| {
-            (
-                s.name().trim_end_matches('.').to_string(),
-                s.r#type().as_str().to_string(),
-                s.resource_records().iter().map(|r| r.value().to_string()).collect(),
-            )
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_gets_a_verified_dkim_identity_and_its_records() {
     testbed();
     let domain = format!("{}.example.com", unique("mail"));
-    let zone_id = zone(&domain).await;
+    let zone_id = hosted_zone(&domain).await;
     // A DMARC policy the domain already has: capsule must keep it.
     let r53 = Aws::from_env().await.route53("us-east-1");
     let existing = aws_sdk_route53::types::ResourceRecordSet::builder()
@@ -89,7 +68,7 @@ async fn email_gets_a_verified_dkim_identity_and_its_records() {
     let mail_from = ses.get_identity_mail_from_domain_attributes().identities(&domain).send().await.unwrap();
     assert_eq!(mail_from.mail_from_domain_attributes()[&domain].mail_from_domain(), format!("mail.{domain}"));
 
-    let rs = records(&zone_id).await;
+    let rs = zone_records(&zone_id).await;
     let has = |name: &str, kind: &str, value: &str| {
         rs.iter().any(|(n, k, v)| n == name && k == kind && v.iter().any(|x| x.contains(value)))
     };
@@ -113,7 +92,7 @@ async fn email_gets_a_verified_dkim_identity_and_its_records() {
     assert!(out.status.success(), "{}", text(&out));
     let ids = ses.list_identities().send().await.unwrap();
     assert!(!ids.identities().contains(&domain), "identity deleted");
-    let rs = records(&zone_id).await;
+    let rs = zone_records(&zone_id).await;
     assert!(
         !rs.iter().any(|(n, _, _)| n.contains("_domainkey") || n.starts_with("mail.") || n.starts_with("_amazonses")),
         "{rs:#?}"
@@ -125,7 +104,7 @@ async fn email_gets_a_verified_dkim_identity_and_its_records() {
 async fn an_identity_capsule_did_not_create_is_refused() {
     testbed();
     let domain = format!("{}.example.com", unique("foreign"));
-    zone(&domain).await;
+    hosted_zone(&domain).await;
     Aws::from_env().await.ses("us-east-1").verify_domain_identity().domain(&domain).send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     write(

@@ -8,34 +8,17 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aws_sdk_rds::types::DbInstance;
 use capsule::aws::Aws;
-use common::{testbed, text, unique, write};
+use common::{capsule_with, db_instance, secret_json, testbed, text, unique, write};
 use serde_json::Value;
 
-fn capsule(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("CAPSULE_RDS_POLL", "100ms")
-        .env("CAPSULE_RDS_TIMEOUT", "60s")
-        .output()
-        .unwrap()
-}
+const ENV: &[(&str, &str)] = &[("CAPSULE_RDS_POLL", "100ms"), ("CAPSULE_RDS_TIMEOUT", "60s")];
 
-async fn instance(id: &str) -> Option<DbInstance> {
-    let rds = Aws::from_env().await.rds("us-east-1");
-    match rds.describe_db_instances().db_instance_identifier(id).send().await {
-        Ok(o) => o.db_instances().first().cloned(),
-        Err(e) => {
-            let e = e.into_service_error();
-            assert!(e.is_db_instance_not_found_fault(), "{e:?}");
-            None
-        }
-    }
+fn capsule(dir: &Path, args: &[&str]) -> Output {
+    capsule_with(dir, args, ENV)
 }
 
 /// Every instance whose identifier starts with `prefix`.
@@ -53,12 +36,6 @@ fn tags(d: &DbInstance) -> BTreeMap<String, String> {
     d.tag_list().iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
-async fn secret(name: &str) -> Value {
-    let sm = Aws::from_env().await.secrets("us-east-1");
-    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
-    serde_json::from_str(v.secret_string().unwrap()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     testbed();
@@ -70,8 +47,8 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n\n[databases.main]\nengine = \"postgres\"\n"));
     let out = capsule(root, &["apply"]);
     assert!(out.status.success(), "{}", text(&out));
-    let before = instance(&id).await.expect("applied");
-    let conn_before = secret(&secret_name).await;
+    let before = db_instance(&id).await.expect("applied");
+    let conn_before = secret_json(&secret_name).await;
     let password = conn_before["password"].as_str().unwrap().to_string();
 
     // An unknown database is a clear error naming what exists.
@@ -128,7 +105,7 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     let said = text(&out);
     assert!(said.contains("snapshot `no-such-snapshot` does not exist"), "{said}");
     assert!(said.contains(&format!("{id} is untouched and serving")), "{said}");
-    let same = instance(&id).await.unwrap();
+    let same = db_instance(&id).await.unwrap();
     assert_eq!(same.dbi_resource_id(), before.dbi_resource_id());
     assert_eq!(tags(&same), tags(&before));
     assert_eq!(instances_named(&id).await.len(), 1, "no copy left behind");
@@ -153,7 +130,7 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
         "{}",
         text(&out)
     );
-    assert_eq!(instance(&id).await.unwrap().dbi_resource_id(), before.dbi_resource_id());
+    assert_eq!(db_instance(&id).await.unwrap().dbi_resource_id(), before.dbi_resource_id());
     assert_eq!(instances_named(&id).await.len(), 1);
 
     // A restore waits for no apply: while another run holds the environment's apply lock, it
@@ -165,7 +142,7 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     let out = capsule(root, &["restore", &name, "production", "main", "--from", &snapshot_id, "--confirm", "main"]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("is locked") && text(&out).contains("Nothing was changed"), "{}", text(&out));
-    assert_eq!(instance(&id).await.unwrap().dbi_resource_id(), before.dbi_resource_id());
+    assert_eq!(db_instance(&id).await.unwrap().dbi_resource_id(), before.dbi_resource_id());
     assert_eq!(instances_named(&id).await.len(), 1);
     s3.delete_object().bucket(bucket).key(&key).send().await.unwrap();
 
@@ -174,7 +151,7 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(!said.contains(&password), "the password leaked:\n{said}");
-    let after = instance(&id).await.expect("the identifier is served");
+    let after = db_instance(&id).await.expect("the identifier is served");
     assert_ne!(after.dbi_resource_id(), before.dbi_resource_id(), "a new instance");
     assert!(after.instance_create_time().unwrap().secs() >= snap.snapshot_create_time().unwrap().secs());
     assert_eq!(after.db_instance_status(), Some("available"));
@@ -206,7 +183,7 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     assert_eq!(instances_named(&id).await.len(), 2, "no restore copy left: {:?}", instances_named(&id).await);
 
     // The same connection secret points at the restored endpoint, password kept.
-    let conn = secret(&secret_name).await;
+    let conn = secret_json(&secret_name).await;
     let host = after.endpoint().unwrap().address().unwrap();
     assert_eq!(conn["host"], host);
     assert_eq!(conn["password"], password.as_str());

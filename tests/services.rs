@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use capsule::aws::Aws;
-use common::{SERVICES_ENV, capsule_with, changes, success_json, testbed, text, unique, write};
+use common::{SERVICES_ENV, capsule_with, changes, hosted_zone, success_json, testbed, text, unique, write};
 use serde_json::Value;
 
 fn capsule(dir: &Path, args: &[&str]) -> Output {
@@ -328,8 +328,7 @@ async fn a_service_domain_gets_https_with_its_certificate_host_rules_and_an_alia
     let aws = Aws::from_env().await;
     let zone = format!("{}.example.com", unique("svc"));
     let r53 = aws.route53("us-east-1");
-    let created = r53.create_hosted_zone().name(&zone).caller_reference(&zone).send().await.unwrap();
-    let zone_id = created.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    let zone_id = hosted_zone(&zone).await;
     let name = unique("sd");
     let domain = format!("api.{zone}");
     let dir = tempfile::tempdir().unwrap();

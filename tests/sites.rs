@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{testbed, text, unique};
+use common::{hosted_zone, testbed, text, unique};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -359,8 +359,7 @@ async fn a_site_domain_gets_a_us_east_1_certificate_the_alias_and_its_records() 
     let aws = Aws::from_env().await;
     let zone = format!("{}.example.com", unique("z"));
     let r53 = aws.route53("us-east-1");
-    let created = r53.create_hosted_zone().name(&zone).caller_reference(&zone).send().await.unwrap();
-    let zone_id = created.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
+    let zone_id = hosted_zone(&zone).await;
     let name = unique("dom");
     let domain = format!("www.{zone}");
     let dir = tempfile::tempdir().unwrap();

@@ -80,3 +80,62 @@ pub fn changes(doc: &serde_json::Value) -> Vec<(String, String)> {
         .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
         .collect()
 }
+
+/// The change of `address` in a plan document.
+pub fn change<'a>(doc: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("no change of {address}: {doc:#}"))
+}
+
+/// The impact the plan gives one attribute of a change.
+pub fn impact(c: &serde_json::Value, path: &str) -> String {
+    let a = c["attributes"].as_array().unwrap().iter().find(|a| a["path"] == path).unwrap();
+    a["impact"].as_str().unwrap_or_default().to_string()
+}
+
+/// The JSON a secret holds.
+pub async fn secret_json(name: &str) -> serde_json::Value {
+    let sm = capsule::aws::Aws::from_env().await.secrets("us-east-1");
+    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
+    serde_json::from_str(v.secret_string().unwrap()).unwrap()
+}
+
+/// The RDS instance `id`, or `None` when there is none.
+pub async fn db_instance(id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
+    let rds = capsule::aws::Aws::from_env().await.rds("us-east-1");
+    match rds.describe_db_instances().db_instance_identifier(id).send().await {
+        Ok(o) => o.db_instances().first().cloned(),
+        Err(e) => {
+            let e = e.into_service_error();
+            assert!(e.is_db_instance_not_found_fault(), "{e:?}");
+            None
+        }
+    }
+}
+
+/// Creates the public hosted zone `name`; returns its id (without `/hostedzone/`).
+pub async fn hosted_zone(name: &str) -> String {
+    let r53 = capsule::aws::Aws::from_env().await.route53("us-east-1");
+    let out = r53.create_hosted_zone().name(name).caller_reference(unique("ref")).send().await.unwrap();
+    out.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string()
+}
+
+/// Every record in the zone: (name without the final dot, type, values or alias target).
+pub async fn zone_records(zone_id: &str) -> Vec<(String, String, Vec<String>)> {
+    let r53 = capsule::aws::Aws::from_env().await.route53("us-east-1");
+    let out = r53.list_resource_record_sets().hosted_zone_id(zone_id).max_items(300).send().await.unwrap();
+    out.resource_record_sets()
+        .iter()
+        .map(|s| {
+            let values = match s.alias_target() {
+                Some(a) => vec![a.dns_name().to_string()],
+                None => s.resource_records().iter().map(|r| r.value().to_string()).collect(),
+            };
+            (s.name().trim_end_matches('.').to_string(), s.r#type().as_str().to_string(), values)
+        })
+        .collect()
+}
