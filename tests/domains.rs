@@ -148,6 +148,25 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
     assert!(has(&rs, &format!("mail.{zone}"), "MX", "feedback-smtp.eu-west-1.amazonses.com"), "{rs:#?}");
     assert!(has(&rs, &format!("mail.{zone}"), "TXT", "v=spf1 include:amazonses.com"), "{rs:#?}");
     assert!(has(&rs, &format!("_dmarc.{zone}"), "TXT", "v=DMARC1"), "{rs:#?}");
+    // The service may send from that identity only: its task role's one policy allows the
+    // send actions on the identity's ARN and nothing else.
+    let td = aws
+        .ecs("eu-west-1")
+        .describe_task_definition()
+        .task_definition(format!("{name}-production-api"))
+        .send()
+        .await
+        .unwrap();
+    let role = td.task_definition().unwrap().task_role_arn().unwrap().rsplit('/').next().unwrap().to_string();
+    let policy = aws.iam("us-east-1").get_role_policy().role_name(&role).policy_name("capsule").send().await.unwrap();
+    let document = percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8().unwrap();
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let identity = format!("arn:aws:ses:eu-west-1:123456789012:identity/{zone}");
+    assert_eq!(
+        document["Statement"],
+        serde_json::json!([{ "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": [identity] }]),
+        "{document:#}"
+    );
 
     // A service domain on a name somebody else's record holds: a plan error, and apply
     // changes nothing; the record stays as it was.
