@@ -16,8 +16,8 @@ use aws_sdk_elasticache::types::Tag;
 use percent_encoding::utf8_percent_encode;
 use serde_json::{Value, json};
 
-use super::secret::restore_if_deleted;
 pub(super) use super::secret::secret_written;
+use super::secret::{restore_if_deleted, secret_document};
 use super::sensitive::{Sensitive, USERINFO};
 use super::tag_map;
 use crate::aws::adapter::attr_str;
@@ -214,17 +214,7 @@ pub(super) struct Held {
 /// Reads the connection secret `arn` (restoring it if it is scheduled for deletion).
 pub(super) async fn read_secret(cx: &Cx, region: &str, arn: &str, endpoint: &Endpoint<'_>) -> Result<Held, AwsError> {
     restore_if_deleted(cx, region, arn).await?;
-    let doc = cx
-        .aws
-        .secrets(region)
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .aws("secretsmanager:GetSecretValue")
-        .found()?
-        .and_then(|o| o.secret_string)
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    let doc = secret_document(&cx.aws, region, arn).await?;
     let token = doc
         .as_ref()
         .and_then(|d| d.get("auth_token"))

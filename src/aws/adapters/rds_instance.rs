@@ -57,7 +57,7 @@ use aws_sdk_rds::types::{DbInstance, Tag};
 use percent_encoding::utf8_percent_encode;
 use serde_json::{Value, json};
 
-use super::secret::{restore_if_deleted, secret_written};
+use super::secret::{restore_if_deleted, secret_document, secret_written};
 use super::sensitive::{Sensitive, USERINFO};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
@@ -414,15 +414,7 @@ impl RdsInstanceAdapter {
         let password = match password {
             Some(p) => p,
             None => {
-                let current = client
-                    .get_secret_value()
-                    .secret_id(secret)
-                    .send()
-                    .await
-                    .aws("secretsmanager:GetSecretValue")
-                    .found()?
-                    .and_then(|o| o.secret_string)
-                    .and_then(|s| serde_json::from_str::<Value>(&s).ok());
+                let current = secret_document(&cx.aws, &r.region, secret).await?;
                 let kept = current
                     .as_ref()
                     .and_then(|d| d.get("password"))
@@ -764,20 +756,6 @@ impl RdsInstanceAdapter {
 
 // ---- restoring (capsule restore) ---------------------------------------------------------
 
-/// The connection secret's JSON document, if it holds one.
-async fn connection_document(aws: &Aws, region: &str, secret: &str) -> Result<Option<Value>, AwsError> {
-    Ok(aws
-        .secrets(region)
-        .get_secret_value()
-        .secret_id(secret)
-        .send()
-        .await
-        .aws("secretsmanager:GetSecretValue")
-        .found()?
-        .and_then(|o| o.secret_string)
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok()))
-}
-
 /// Sets the password the connection secret holds on `instance` (a copy restored from a
 /// snapshot, whose password is the one of the snapshot's time), so the secret stays the
 /// one truth. Returns false when the secret holds no password (nothing set).
@@ -787,7 +765,7 @@ pub(crate) async fn adopt_secret_password(
     secret: &str,
     instance: &str,
 ) -> Result<bool, AwsError> {
-    let Some(doc) = connection_document(aws, region, secret).await? else {
+    let Some(doc) = secret_document(aws, region, secret).await? else {
         return Ok(false);
     };
     let Some(password) = doc.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()) else {
@@ -814,7 +792,7 @@ pub(crate) async fn repoint_secret(
     host: &str,
     port: i64,
 ) -> Result<bool, AwsError> {
-    let doc = connection_document(aws, region, secret).await?.ok_or_else(|| {
+    let doc = secret_document(aws, region, secret).await?.ok_or_else(|| {
         AwsError::new(
             ErrorKind::NotFound,
             "secretsmanager:GetSecretValue",

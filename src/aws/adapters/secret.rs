@@ -214,3 +214,17 @@ pub(super) async fn restore_if_deleted(cx: &Cx, region: &str, arn: &str) -> Resu
     }
     Ok(())
 }
+
+/// The JSON document the secret `arn` holds, if it holds one (a connection secret).
+pub(super) async fn secret_document(aws: &crate::aws::Aws, region: &str, arn: &str) -> Result<Option<Value>, AwsError> {
+    Ok(aws
+        .secrets(region)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .aws("secretsmanager:GetSecretValue")
+        .found()?
+        .and_then(|o| o.secret_string)
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok()))
+}
