@@ -83,6 +83,31 @@ impl Check<'_, '_> {
 
 pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, env: &str) {
     let mut k = Check { r, spans };
+    check_capsule(&mut k, c);
+    let mut domains = Domains::new(&mut k, c, env);
+    for (sname, s) in &c.services {
+        check_service(&mut k, &mut domains, sname, s);
+        check_service_env(&mut k, c, sname, s);
+    }
+    for (jname, j) in &c.jobs {
+        check_job(&mut k, c, jname, j);
+    }
+    for (dname, d) in &c.databases {
+        check_database(&mut k, dname, d);
+    }
+    for (cname, cache) in &c.caches {
+        check_cache(&mut k, cname, cache);
+    }
+    for (sname, site) in &c.sites {
+        check_site(&mut k, &mut domains, sname, site);
+    }
+    if let Some(email) = &c.email {
+        domains.check(&mut k, "email.domain", &email.domain, false);
+    }
+}
+
+/// `[capsule]`: name, region, account.
+fn check_capsule(k: &mut Check, c: &CapsuleFile) {
     let name = &c.capsule.name;
     if !CAPSULE_NAME.is_match(name) {
         k.at(
@@ -109,26 +134,41 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
             "an AWS account id is 12 digits, written as a string".to_string(),
         );
     }
+}
 
-    let zone = c.dns.as_ref().map(|d| d.zone.trim_end_matches('.').to_ascii_lowercase());
-    if let Some(zone) = &zone
-        && !HOSTNAME.is_match(zone)
-    {
-        k.at(
-            "dns.zone",
-            format!("invalid DNS zone `{zone}`"),
-            "write the hosted zone's domain, e.g. `example.com`".to_string(),
-        );
+/// The domains of one capsule environment: each inside `[dns].zone`, and each served by
+/// one service or site only.
+struct Domains<'e> {
+    zone: Option<String>,
+    env: &'e str,
+    seen: Vec<(String, String)>,
+}
+
+impl<'e> Domains<'e> {
+    /// Checks `[dns].zone` itself.
+    fn new(k: &mut Check, c: &CapsuleFile, env: &'e str) -> Self {
+        let zone = c.dns.as_ref().map(|d| d.zone.trim_end_matches('.').to_ascii_lowercase());
+        if let Some(zone) = &zone
+            && !HOSTNAME.is_match(zone)
+        {
+            k.at(
+                "dns.zone",
+                format!("invalid DNS zone `{zone}`"),
+                "write the hosted zone's domain, e.g. `example.com`".to_string(),
+            );
+        }
+        Domains { zone, env, seen: Vec::new() }
     }
-    let mut domains: Vec<(String, String)> = Vec::new();
-    // `unique`: a host served by one service or site only (the email domain may be shared).
-    let mut check_domain = |k: &mut Check, path: &str, domain: &str, unique: bool| {
+
+    /// `unique`: a host served by one service or site only (the email domain may be shared).
+    fn check(&mut self, k: &mut Check, path: &str, domain: &str, unique: bool) {
+        let (zone, env) = (&self.zone, self.env);
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
         if !HOSTNAME.is_match(&d) {
             k.at(path, format!("invalid domain `{domain}`"), "use a host name such as `app.example.com`".to_string());
             return;
         }
-        match &zone {
+        match zone {
             None => k.at(
                 path,
                 format!("domain `{domain}` needs a DNS zone"),
@@ -144,299 +184,298 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
         if !unique {
             return;
         }
-        if let Some((other, _)) = domains.iter().find(|(_, o)| *o == d) {
+        if let Some((other, _)) = self.seen.iter().find(|(_, o)| *o == d) {
             k.at(
                 path,
                 format!("domain `{domain}` is already used by `{other}`"),
                 "every service and site needs a domain of its own".to_string(),
             );
         }
-        domains.push((path.to_string(), d));
-    };
+        self.seen.push((path.to_string(), d));
+    }
+}
 
-    for (sname, s) in &c.services {
-        let p = |key: &str| format!("services.{sname}.{key}");
-        match (&s.build, &s.image) {
-            (Some(_), Some(_)) => k.at_key(
-                &p("image"),
-                format!("service `{sname}` has both `build` and `image`"),
-                "keep exactly one: `build` (a context to build) or `image` (a prebuilt image)".to_string(),
-            ),
-            (None, None) => k.at_key(
-                &format!("services.{sname}"),
-                format!("service `{sname}` needs `build` or `image`"),
-                "add `build = \"path/to/context\"` or `image = \"repo:tag\"`".to_string(),
-            ),
-            (Some(b), None) if b.trim().is_empty() => k.at(
-                &p("build"),
-                "`build` is empty",
-                "give the build context directory, relative to this file".to_string(),
-            ),
-            (None, Some(i)) if i.trim().is_empty() || i.contains(char::is_whitespace) => k.at(
-                &p("image"),
-                format!("invalid image reference `{i}`"),
-                "use `repository:tag` or `repository@sha256:...`".to_string(),
-            ),
-            _ => {}
+/// `[services.NAME]` apart from its env.
+fn check_service(k: &mut Check, domains: &mut Domains, sname: &str, s: &Service) {
+    let p = |key: &str| format!("services.{sname}.{key}");
+    match (&s.build, &s.image) {
+        (Some(_), Some(_)) => k.at_key(
+            &p("image"),
+            format!("service `{sname}` has both `build` and `image`"),
+            "keep exactly one: `build` (a context to build) or `image` (a prebuilt image)".to_string(),
+        ),
+        (None, None) => k.at_key(
+            &format!("services.{sname}"),
+            format!("service `{sname}` needs `build` or `image`"),
+            "add `build = \"path/to/context\"` or `image = \"repo:tag\"`".to_string(),
+        ),
+        (Some(b), None) if b.trim().is_empty() => {
+            k.at(&p("build"), "`build` is empty", "give the build context directory, relative to this file".to_string())
         }
-        if let Some(port) = s.port
-            && !(1..=65535).contains(&port)
-        {
-            k.at(&p("port"), format!("port {port} is out of range"), "use a port from 1 to 65535".to_string());
-        }
-        if s.public && s.port.is_none() {
+        (None, Some(i)) if i.trim().is_empty() || i.contains(char::is_whitespace) => k.at(
+            &p("image"),
+            format!("invalid image reference `{i}`"),
+            "use `repository:tag` or `repository@sha256:...`".to_string(),
+        ),
+        _ => {}
+    }
+    if let Some(port) = s.port
+        && !(1..=65535).contains(&port)
+    {
+        k.at(&p("port"), format!("port {port} is out of range"), "use a port from 1 to 65535".to_string());
+    }
+    if s.public && s.port.is_none() {
+        k.at(
+            &p("public"),
+            format!("public service `{sname}` has no `port`"),
+            "add `port = ...`, the port the container listens on; a service without a port is a worker".to_string(),
+        );
+    }
+    if let Some(domain) = &s.domain {
+        if !s.public {
             k.at(
-                &p("public"),
-                format!("public service `{sname}` has no `port`"),
-                "add `port = ...`, the port the container listens on; a service without a port is a worker".to_string(),
+                &p("domain"),
+                format!("service `{sname}` has a domain but is not public"),
+                "add `public = true` to route the domain to it through the load balancer".to_string(),
             );
         }
-        if let Some(domain) = &s.domain {
-            if !s.public {
-                k.at(
-                    &p("domain"),
-                    format!("service `{sname}` has a domain but is not public"),
-                    "add `public = true` to route the domain to it through the load balancer".to_string(),
-                );
-            }
-            check_domain(&mut k, &p("domain"), domain, true);
-        }
-        if !fargate_pair_valid(s.cpu, 512)
-            && !fargate_pair_valid(s.cpu, 1024)
-            && !fargate_pair_valid(s.cpu, 2048)
-            && !fargate_pair_valid(s.cpu, 4096)
-            && ![8192, 16384].contains(&s.cpu)
-        {
-            k.at(
-                &p("cpu"),
-                format!("invalid Fargate cpu {}", s.cpu),
-                "use 256, 512, 1024, 2048, 4096, 8192 or 16384".to_string(),
+        domains.check(k, &p("domain"), domain, true);
+    }
+    if !fargate_pair_valid(s.cpu, 512)
+        && !fargate_pair_valid(s.cpu, 1024)
+        && !fargate_pair_valid(s.cpu, 2048)
+        && !fargate_pair_valid(s.cpu, 4096)
+        && ![8192, 16384].contains(&s.cpu)
+    {
+        k.at(
+            &p("cpu"),
+            format!("invalid Fargate cpu {}", s.cpu),
+            "use 256, 512, 1024, 2048, 4096, 8192 or 16384".to_string(),
+        );
+    } else if !fargate_pair_valid(s.cpu, s.memory) {
+        k.at(
+            &p("memory"),
+            format!("memory {} MiB is not valid with cpu {}", s.memory, s.cpu),
+            format!("with cpu = {}, memory must be {}", s.cpu, fargate_memories(s.cpu)),
+        );
+    }
+    if let Some(cmd) = &s.command
+        && cmd.is_empty()
+    {
+        k.at(
+            &p("command"),
+            "`command` is empty",
+            "remove it to use the image's CMD, or give the program and its arguments".to_string(),
+        );
+    }
+    if let Some(count) = s.count {
+        if s.autoscale.is_some() {
+            k.at_key(
+                &p("count"),
+                format!("service `{sname}` has both `count` and `[autoscale]`"),
+                "keep `count` for a fixed number of tasks or `[autoscale]` to scale on CPU, not both".to_string(),
             );
-        } else if !fargate_pair_valid(s.cpu, s.memory) {
+        }
+        if !(0..=1000).contains(&count) {
+            k.at(&p("count"), format!("count {count} is out of range"), "use 0 to 1000 tasks".to_string());
+        }
+    }
+    if let Some(a) = &s.autoscale {
+        if a.min < 0 {
+            k.at(&p("autoscale.min"), format!("autoscale min {} is negative", a.min), "use 0 or more".to_string());
+        }
+        if a.max < 1 {
+            k.at(&p("autoscale.max"), format!("autoscale max {} must be at least 1", a.max), None);
+        }
+        if a.min > a.max {
             k.at(
-                &p("memory"),
-                format!("memory {} MiB is not valid with cpu {}", s.memory, s.cpu),
-                format!("with cpu = {}, memory must be {}", s.cpu, fargate_memories(s.cpu)),
+                &p("autoscale.min"),
+                format!("autoscale min {} is greater than max {}", a.min, a.max),
+                "make `min` at most `max`".to_string(),
             );
         }
-        if let Some(cmd) = &s.command
-            && cmd.is_empty()
-        {
+        if !(1..=100).contains(&a.cpu) {
             k.at(
-                &p("command"),
-                "`command` is empty",
-                "remove it to use the image's CMD, or give the program and its arguments".to_string(),
+                &p("autoscale.cpu"),
+                format!("target CPU {}% is out of range", a.cpu),
+                "use a percentage from 1 to 100, e.g. 60".to_string(),
             );
         }
-        if let Some(count) = s.count {
-            if s.autoscale.is_some() {
-                k.at_key(
-                    &p("count"),
-                    format!("service `{sname}` has both `count` and `[autoscale]`"),
-                    "keep `count` for a fixed number of tasks or `[autoscale]` to scale on CPU, not both".to_string(),
-                );
-            }
-            if !(0..=1000).contains(&count) {
-                k.at(&p("count"), format!("count {count} is out of range"), "use 0 to 1000 tasks".to_string());
-            }
+    }
+    if !s.health.path.starts_with('/') {
+        k.at(&p("health.path"), format!("health path `{}` must start with `/`", s.health.path), None);
+    }
+    match humantime::parse_duration(&s.health.grace) {
+        Ok(d) if d.as_secs() > 7200 => k.at(
+            &p("health.grace"),
+            format!("grace period `{}` is too long", s.health.grace),
+            "use at most 2h".to_string(),
+        ),
+        Ok(_) => {}
+        Err(_) => k.at(
+            &p("health.grace"),
+            format!("invalid duration `{}`", s.health.grace),
+            "write a duration such as `30s`, `90s` or `2m`".to_string(),
+        ),
+    }
+}
+
+/// `[services.NAME.env]`: variable names, secrets and references.
+fn check_service_env(k: &mut Check, c: &CapsuleFile, sname: &str, s: &Service) {
+    for (var, value) in &s.env {
+        let vp = format!("services.{sname}.env.{var}");
+        if !ENV_VAR.is_match(var) {
+            k.at_key(
+                &vp,
+                format!("invalid environment variable name `{var}`"),
+                "use letters, digits and underscores, not starting with a digit".to_string(),
+            );
         }
-        if let Some(a) = &s.autoscale {
-            if a.min < 0 {
-                k.at(&p("autoscale.min"), format!("autoscale min {} is negative", a.min), "use 0 or more".to_string());
-            }
-            if a.max < 1 {
-                k.at(&p("autoscale.max"), format!("autoscale max {} must be at least 1", a.max), None);
-            }
-            if a.min > a.max {
-                k.at(
-                    &p("autoscale.min"),
-                    format!("autoscale min {} is greater than max {}", a.min, a.max),
-                    "make `min` at most `max`".to_string(),
-                );
-            }
-            if !(1..=100).contains(&a.cpu) {
-                k.at(
-                    &p("autoscale.cpu"),
-                    format!("target CPU {}% is out of range", a.cpu),
-                    "use a percentage from 1 to 100, e.g. 60".to_string(),
-                );
-            }
-        }
-        if !s.health.path.starts_with('/') {
-            k.at(&p("health.path"), format!("health path `{}` must start with `/`", s.health.path), None);
-        }
-        match humantime::parse_duration(&s.health.grace) {
-            Ok(d) if d.as_secs() > 7200 => k.at(
-                &p("health.grace"),
-                format!("grace period `{}` is too long", s.health.grace),
-                "use at most 2h".to_string(),
-            ),
-            Ok(_) => {}
-            Err(_) => k.at(
-                &p("health.grace"),
-                format!("invalid duration `{}`", s.health.grace),
-                "write a duration such as `30s`, `90s` or `2m`".to_string(),
-            ),
-        }
-        for (var, value) in &s.env {
-            let vp = format!("services.{sname}.env.{var}");
-            if !ENV_VAR.is_match(var) {
-                k.at_key(
-                    &vp,
-                    format!("invalid environment variable name `{var}`"),
-                    "use letters, digits and underscores, not starting with a digit".to_string(),
-                );
-            }
-            match value {
-                EnvValue::Secret { secret } => {
-                    if !c.secrets.contains_key(secret) {
-                        k.at(
-                            &vp,
-                            format!("unknown secret `{secret}`"),
-                            match did_you_mean(secret, c.secrets.keys().map(String::as_str)) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => format!("declare it in `[secrets]`: `{secret} = {{ description = \"...\" }}`"),
-                            },
-                        );
-                    }
+        match value {
+            EnvValue::Secret { secret } => {
+                if !c.secrets.contains_key(secret) {
+                    k.at(
+                        &vp,
+                        format!("unknown secret `{secret}`"),
+                        match did_you_mean(secret, c.secrets.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("declare it in `[secrets]`: `{secret} = {{ description = \"...\" }}`"),
+                        },
+                    );
                 }
-                EnvValue::Text(text) => check_env_text(&mut k, c, &vp, var, text),
             }
+            EnvValue::Text(text) => check_env_text(k, c, &vp, var, text),
         }
     }
+}
 
-    for (jname, j) in &c.jobs {
-        let p = |key: &str| format!("jobs.{jname}.{key}");
-        if !c.services.contains_key(&j.service) {
-            k.at(
-                &p("service"),
-                format!("job `{jname}` refers to unknown service `{}`", j.service),
-                match did_you_mean(&j.service, c.services.keys().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "a job reuses a service's image, env and size: name one of `[services.*]`".to_string(),
-                },
-            );
-        }
-        if let Err(why) = check_schedule(&j.schedule) {
-            k.at(&p("schedule"), format!("invalid schedule `{}`: {why}", j.schedule), "use `cron(MIN HOUR DAY MONTH WEEKDAY YEAR)` with `?` in day or weekday, e.g. `cron(0 3 * * ? *)`, or `rate(5 minutes)`".to_string());
-        }
-        if let Some(cmd) = &j.command
-            && cmd.is_empty()
-        {
-            k.at(&p("command"), "`command` is empty", "remove it to use the service's command".to_string());
-        }
+/// `[jobs.NAME]`.
+fn check_job(k: &mut Check, c: &CapsuleFile, jname: &str, j: &Job) {
+    let p = |key: &str| format!("jobs.{jname}.{key}");
+    if !c.services.contains_key(&j.service) {
+        k.at(
+            &p("service"),
+            format!("job `{jname}` refers to unknown service `{}`", j.service),
+            match did_you_mean(&j.service, c.services.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "a job reuses a service's image, env and size: name one of `[services.*]`".to_string(),
+            },
+        );
     }
-
-    for (dname, d) in &c.databases {
-        let p = |key: &str| format!("databases.{dname}.{key}");
-        if !DB_ENGINES.iter().any(|(e, _)| *e == d.engine) {
-            k.at(&p("engine"), format!("unknown database engine `{}`", d.engine), engine_hint(&d.engine, DB_ENGINES));
-        }
-        if d.version.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            k.at(
-                &p("version"),
-                "`version` is empty",
-                "remove it for the engine's default or give e.g. `16`".to_string(),
-            );
-        }
-        if !d.class.starts_with("db.") {
-            k.at(
-                &p("class"),
-                format!("invalid instance class `{}`", d.class),
-                "RDS classes start with `db.`, e.g. `db.t4g.micro`".to_string(),
-            );
-        }
-        if !(20..=65536).contains(&d.storage_gb) {
-            k.at(
-                &p("storage_gb"),
-                format!("storage_gb {} is out of range", d.storage_gb),
-                "use 20 to 65536 GiB".to_string(),
-            );
-        }
-        if !(1..=35).contains(&d.backup_days) {
-            k.at(
-                &p("backup_days"),
-                format!("backup_days {} is out of range", d.backup_days),
-                "keep automated backups 1 to 35 days".to_string(),
-            );
-        }
-        if !["snapshot", "delete"].contains(&d.on_delete.as_str()) {
-            k.at(
-                &p("on_delete"),
-                format!("unknown on_delete `{}`", d.on_delete),
-                "use `snapshot` (keep a final snapshot) or `delete`".to_string(),
-            );
-        }
-        if !["maintenance-window", "immediately"].contains(&d.apply_changes.as_str()) {
-            k.at(
-                &p("apply_changes"),
-                format!("unknown apply_changes `{}`", d.apply_changes),
-                "use `maintenance-window` or `immediately`".to_string(),
-            );
-        }
-        if !DB_USER.is_match(&d.username) || ["admin", "postgres", "rdsadmin", "root"].contains(&d.username.as_str()) {
-            k.at(&p("username"), format!("invalid database username `{}`", d.username), "use 1 to 16 letters, digits or underscores, starting with a letter, not a reserved name (admin, postgres, rdsadmin, root)".to_string());
-        }
+    if let Err(why) = check_schedule(&j.schedule) {
+        k.at(&p("schedule"), format!("invalid schedule `{}`: {why}", j.schedule), "use `cron(MIN HOUR DAY MONTH WEEKDAY YEAR)` with `?` in day or weekday, e.g. `cron(0 3 * * ? *)`, or `rate(5 minutes)`".to_string());
     }
-
-    for (cname, cache) in &c.caches {
-        let p = |key: &str| format!("caches.{cname}.{key}");
-        if !CACHE_ENGINES.iter().any(|(e, _)| *e == cache.engine) {
-            k.at(
-                &p("engine"),
-                format!("unknown cache engine `{}`", cache.engine),
-                engine_hint(&cache.engine, CACHE_ENGINES),
-            );
-        }
-        if !cache.node.starts_with("cache.") {
-            k.at(
-                &p("node"),
-                format!("invalid node type `{}`", cache.node),
-                "ElastiCache node types start with `cache.`, e.g. `cache.t4g.micro`".to_string(),
-            );
-        }
-        let max = if cache.engine == "memcached" { 40 } else { 6 };
-        if !(1..=max).contains(&cache.nodes) {
-            k.at(
-                &p("nodes"),
-                format!("nodes {} is out of range", cache.nodes),
-                format!("use 1 to {max} nodes for {}", cache.engine),
-            );
-        }
+    if let Some(cmd) = &j.command
+        && cmd.is_empty()
+    {
+        k.at(&p("command"), "`command` is empty", "remove it to use the service's command".to_string());
     }
+}
 
-    for (sname, site) in &c.sites {
-        let p = |key: &str| format!("sites.{sname}.{key}");
-        if site.dir.trim().is_empty() {
-            k.at(&p("dir"), "`dir` is empty", "give the folder of built files, relative to this file".to_string());
-        }
-        if let Some(domain) = &site.domain {
-            check_domain(&mut k, &p("domain"), domain, true);
-        }
-        for (i, h) in site.headers.iter().enumerate() {
-            let hp = format!("sites.{sname}.headers.{i}");
-            if let Err(e) = globset::GlobBuilder::new(&h.glob).literal_separator(true).build() {
-                k.at(
-                    &format!("{hp}.glob"),
-                    format!("invalid glob `{}`: {}", h.glob, e.kind()),
-                    "globs match paths relative to `dir`, e.g. `assets/**` or `*.html`".to_string(),
-                );
-            }
-            if h.cache_control.is_none() && h.content_type.is_none() {
-                k.at_key(&hp, "header rule sets nothing", "add `cache_control` or `content_type`".to_string());
-            }
-            if h.cache_control.as_deref().is_some_and(|v| v.trim().is_empty() || v.contains(['\n', '\r'])) {
-                k.at(
-                    &format!("{hp}.cache_control"),
-                    "invalid `cache_control`",
-                    "give a Cache-Control value such as `public, max-age=300`".to_string(),
-                );
-            }
-        }
+/// `[databases.NAME]`.
+fn check_database(k: &mut Check, dname: &str, d: &Database) {
+    let p = |key: &str| format!("databases.{dname}.{key}");
+    if !DB_ENGINES.iter().any(|(e, _)| *e == d.engine) {
+        k.at(&p("engine"), format!("unknown database engine `{}`", d.engine), engine_hint(&d.engine, DB_ENGINES));
     }
+    if d.version.as_deref().is_some_and(|v| v.trim().is_empty()) {
+        k.at(&p("version"), "`version` is empty", "remove it for the engine's default or give e.g. `16`".to_string());
+    }
+    if !d.class.starts_with("db.") {
+        k.at(
+            &p("class"),
+            format!("invalid instance class `{}`", d.class),
+            "RDS classes start with `db.`, e.g. `db.t4g.micro`".to_string(),
+        );
+    }
+    if !(20..=65536).contains(&d.storage_gb) {
+        k.at(
+            &p("storage_gb"),
+            format!("storage_gb {} is out of range", d.storage_gb),
+            "use 20 to 65536 GiB".to_string(),
+        );
+    }
+    if !(1..=35).contains(&d.backup_days) {
+        k.at(
+            &p("backup_days"),
+            format!("backup_days {} is out of range", d.backup_days),
+            "keep automated backups 1 to 35 days".to_string(),
+        );
+    }
+    if !["snapshot", "delete"].contains(&d.on_delete.as_str()) {
+        k.at(
+            &p("on_delete"),
+            format!("unknown on_delete `{}`", d.on_delete),
+            "use `snapshot` (keep a final snapshot) or `delete`".to_string(),
+        );
+    }
+    if !["maintenance-window", "immediately"].contains(&d.apply_changes.as_str()) {
+        k.at(
+            &p("apply_changes"),
+            format!("unknown apply_changes `{}`", d.apply_changes),
+            "use `maintenance-window` or `immediately`".to_string(),
+        );
+    }
+    if !DB_USER.is_match(&d.username) || ["admin", "postgres", "rdsadmin", "root"].contains(&d.username.as_str()) {
+        k.at(&p("username"), format!("invalid database username `{}`", d.username), "use 1 to 16 letters, digits or underscores, starting with a letter, not a reserved name (admin, postgres, rdsadmin, root)".to_string());
+    }
+}
 
-    if let Some(email) = &c.email {
-        check_domain(&mut k, "email.domain", &email.domain, false);
+/// `[caches.NAME]`.
+fn check_cache(k: &mut Check, cname: &str, cache: &Cache) {
+    let p = |key: &str| format!("caches.{cname}.{key}");
+    if !CACHE_ENGINES.iter().any(|(e, _)| *e == cache.engine) {
+        k.at(
+            &p("engine"),
+            format!("unknown cache engine `{}`", cache.engine),
+            engine_hint(&cache.engine, CACHE_ENGINES),
+        );
+    }
+    if !cache.node.starts_with("cache.") {
+        k.at(
+            &p("node"),
+            format!("invalid node type `{}`", cache.node),
+            "ElastiCache node types start with `cache.`, e.g. `cache.t4g.micro`".to_string(),
+        );
+    }
+    let max = if cache.engine == "memcached" { 40 } else { 6 };
+    if !(1..=max).contains(&cache.nodes) {
+        k.at(
+            &p("nodes"),
+            format!("nodes {} is out of range", cache.nodes),
+            format!("use 1 to {max} nodes for {}", cache.engine),
+        );
+    }
+}
+
+/// `[sites.NAME]` and its header rules.
+fn check_site(k: &mut Check, domains: &mut Domains, sname: &str, site: &Site) {
+    let p = |key: &str| format!("sites.{sname}.{key}");
+    if site.dir.trim().is_empty() {
+        k.at(&p("dir"), "`dir` is empty", "give the folder of built files, relative to this file".to_string());
+    }
+    if let Some(domain) = &site.domain {
+        domains.check(k, &p("domain"), domain, true);
+    }
+    for (i, h) in site.headers.iter().enumerate() {
+        let hp = format!("sites.{sname}.headers.{i}");
+        if let Err(e) = globset::GlobBuilder::new(&h.glob).literal_separator(true).build() {
+            k.at(
+                &format!("{hp}.glob"),
+                format!("invalid glob `{}`: {}", h.glob, e.kind()),
+                "globs match paths relative to `dir`, e.g. `assets/**` or `*.html`".to_string(),
+            );
+        }
+        if h.cache_control.is_none() && h.content_type.is_none() {
+            k.at_key(&hp, "header rule sets nothing", "add `cache_control` or `content_type`".to_string());
+        }
+        if h.cache_control.as_deref().is_some_and(|v| v.trim().is_empty() || v.contains(['\n', '\r'])) {
+            k.at(
+                &format!("{hp}.cache_control"),
+                "invalid `cache_control`",
+                "give a Cache-Control value such as `public, max-age=300`".to_string(),
+            );
+        }
     }
 }
 
