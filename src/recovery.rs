@@ -448,6 +448,8 @@ async fn discard(rds: &aws_sdk_rds::Client, restore_id: &str) -> String {
     }
 }
 
+/// Restores `snapshot_id` into a new instance and switches the database's identifier to it;
+/// the previous instance is kept and disowned, never deleted.
 async fn switch(session: &Session, db: &Database, snapshot_id: &str) -> anyhow::Result<Restored> {
     let rds = session.aws.rds(&db.region);
     let id = db.identifier.as_str();
@@ -460,35 +462,7 @@ async fn switch(session: &Session, db: &Database, snapshot_id: &str) -> anyhow::
             live.db_instance_status().unwrap_or("in an unknown state")
         );
     }
-    let snap = snapshot(&rds, snapshot_id).await?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "snapshot `{snapshot_id}` does not exist in {}; `capsule backup {} {} {} --list` lists the database's snapshots.\n{untouched}",
-            db.region,
-            db.capsule,
-            db.env,
-            db.name
-        )
-    })?;
-    let source = snap.db_instance_identifier().unwrap_or_default();
-    let tagged_ours =
-        db.owns(&snap.tag_list().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect());
-    if source != id && !source.starts_with(&format!("{id}-")) && !tagged_ours {
-        anyhow::bail!(
-            "snapshot `{snapshot_id}` was taken of RDS instance {source}, not of {}.\n{untouched}",
-            db.label()
-        );
-    }
-    if snap.engine() != live.engine() {
-        anyhow::bail!(
-            "snapshot `{snapshot_id}` holds a {} database; {} is {}.\n{untouched}",
-            snap.engine().unwrap_or("?"),
-            db.label(),
-            live.engine().unwrap_or("?")
-        );
-    }
-    if snap.status() != Some("available") {
-        anyhow::bail!("snapshot `{snapshot_id}` is {}, not available.\n{untouched}", snap.status().unwrap_or("?"));
-    }
+    let snap = restorable_snapshot(&rds, db, &live, snapshot_id, &untouched).await?;
 
     let stamp = stamp(SystemTime::now());
     let (restore_id, old_id) = (restore_name(id, &stamp), old_name(id, &stamp));
@@ -519,23 +493,7 @@ async fn switch(session: &Session, db: &Database, snapshot_id: &str) -> anyhow::
         anyhow::bail!("cannot rename {id} to {old_id}: {e}\n{now}");
     }
     eprintln!("Renaming {restore_id} to {id} ...");
-    let restored = match rename(&rds, &restore_id, id).await {
-        Ok(d) => d,
-        Err(e) => {
-            // Put the old instance back where it was.
-            let back = match rename(&rds, &old_id, id).await {
-                Ok(_) => format!(
-                    "{id} was renamed back: the previous instance serves again. {}",
-                    discard(&rds, &restore_id).await
-                ),
-                Err(back) => format!(
-                    "Renaming {old_id} back to {id} failed too ({back}). The data is safe in {old_id} (the previous instance) and {restore_id} (the restored copy); \
-                     give {id} to one of them:\n  aws rds modify-db-instance --db-instance-identifier {old_id} --new-db-instance-identifier {id} --apply-immediately"
-                ),
-            };
-            anyhow::bail!("cannot rename {restore_id} to {id}: {e}\n{back}");
-        }
-    };
+    let restored = swap_in(&rds, id, &restore_id, &old_id).await?;
     let finish = |what: &str, e: AwsError| {
         anyhow::anyhow!(
             "{id} now is the restored instance (the previous one is {old_id}), but {what} failed: {e}\n\
@@ -546,47 +504,7 @@ async fn switch(session: &Session, db: &Database, snapshot_id: &str) -> anyhow::
     // The restored instance becomes the database: the live instance's tags (ownership,
     // capsule's settings, the connection secret) and its deletion protection.
     let live_tags = tags_of(&live);
-    let arn = restored.db_instance_arn().unwrap_or_default();
-    rds.add_tags_to_resource()
-        .resource_name(arn)
-        .set_tags(Some(live_tags.iter().map(|(k, v)| tag(k, v)).collect()))
-        .send()
-        .await
-        .aws("rds:AddTagsToResource")
-        .map_err(|e| finish("tagging it", e))?;
-    // The previous instance is no longer capsule's: no plan deletes it or counts it.
-    let old = instance(&rds, &old_id).await.map_err(|e| finish("untagging the previous instance", e))?;
-    if let Some(old_arn) = old.as_ref().and_then(|o| o.db_instance_arn()) {
-        let ours: Vec<String> =
-            live_tags.keys().filter(|k| k.starts_with("capsule:") || k.as_str() == TAG_MANAGED_BY).cloned().collect();
-        rds.remove_tags_from_resource()
-            .resource_name(old_arn)
-            .set_tag_keys(Some(ours))
-            .send()
-            .await
-            .aws("rds:RemoveTagsFromResource")
-            .map_err(|e| finish("untagging the previous instance", e))?;
-        let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        rds.add_tags_to_resource()
-            .resource_name(old_arn)
-            .tags(tag(TAG_FORMER_IDENTIFIER, id))
-            .tags(tag(TAG_REPLACED_AT, &at))
-            .tags(tag(TAG_REPLACED_BY_SNAPSHOT, snapshot_id))
-            .send()
-            .await
-            .aws("rds:AddTagsToResource")
-            .map_err(|e| finish("marking the previous instance", e))?;
-    }
-    if live.deletion_protection() == Some(true) {
-        rds.modify_db_instance()
-            .db_instance_identifier(id)
-            .deletion_protection(true)
-            .apply_immediately(true)
-            .send()
-            .await
-            .aws("rds:ModifyDBInstance")
-            .map_err(|e| finish("turning deletion protection on", e))?;
-    }
+    adopt(&rds, id, &old_id, snapshot_id, &live, &live_tags, &restored).await.map_err(|(what, e)| finish(what, e))?;
     let restored = available(&rds, id).await.map_err(|e| finish("waiting for it", e))?;
     let secret_updated = match live_tags.get(TAG_CONNECTION_SECRET) {
         Some(secret) => {
@@ -600,6 +518,126 @@ async fn switch(session: &Session, db: &Database, snapshot_id: &str) -> anyhow::
         None => false,
     };
     Ok(Restored { database: id.to_string(), snapshot: snapshot_id.to_string(), previous: old_id, secret_updated })
+}
+
+/// The snapshot, if it may be restored into `db`: it exists, is available, holds the same
+/// engine and was taken of this database (by identifier or by capsule's tags).
+async fn restorable_snapshot(
+    rds: &aws_sdk_rds::Client,
+    db: &Database,
+    live: &DbInstance,
+    snapshot_id: &str,
+    untouched: &str,
+) -> anyhow::Result<DbSnapshot> {
+    let id = db.identifier.as_str();
+    let snap = snapshot(rds, snapshot_id).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "snapshot `{snapshot_id}` does not exist in {}; `capsule backup {} {} {} --list` lists the database's snapshots.\n{untouched}",
+            db.region,
+            db.capsule,
+            db.env,
+            db.name
+        )
+    })?;
+    let source = snap.db_instance_identifier().unwrap_or_default();
+    let tagged_ours =
+        db.owns(&snap.tag_list().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect());
+    if source != id && !source.starts_with(&format!("{id}-")) && !tagged_ours {
+        anyhow::bail!(
+            "snapshot `{snapshot_id}` was taken of RDS instance {source}, not of {}.\n{untouched}",
+            db.label()
+        );
+    }
+    if snap.engine() != live.engine() {
+        anyhow::bail!(
+            "snapshot `{snapshot_id}` holds a {} database; {} is {}.\n{untouched}",
+            snap.engine().unwrap_or("?"),
+            db.label(),
+            live.engine().unwrap_or("?")
+        );
+    }
+    if snap.status() != Some("available") {
+        anyhow::bail!("snapshot `{snapshot_id}` is {}, not available.\n{untouched}", snap.status().unwrap_or("?"));
+    }
+
+    Ok(snap)
+}
+
+/// The restored copy takes the database's identifier; if it cannot, the previous instance
+/// (already renamed to `old_id`) is put back.
+async fn swap_in(rds: &aws_sdk_rds::Client, id: &str, restore_id: &str, old_id: &str) -> anyhow::Result<DbInstance> {
+    match rename(rds, restore_id, id).await {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            // Put the old instance back where it was.
+            let back = match rename(rds, old_id, id).await {
+                Ok(_) => format!(
+                    "{id} was renamed back: the previous instance serves again. {}",
+                    discard(rds, restore_id).await
+                ),
+                Err(back) => format!(
+                    "Renaming {old_id} back to {id} failed too ({back}). The data is safe in {old_id} (the previous instance) and {restore_id} (the restored copy); \
+                     give {id} to one of them:\n  aws rds modify-db-instance --db-instance-identifier {old_id} --new-db-instance-identifier {id} --apply-immediately"
+                ),
+            };
+            anyhow::bail!("cannot rename {restore_id} to {id}: {e}\n{back}");
+        }
+    }
+}
+
+/// The restored instance (`restored`, now named `id`) becomes the database: tags, deletion
+/// protection; the previous one is untagged and marked. Errs with what failed.
+async fn adopt(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    old_id: &str,
+    snapshot_id: &str,
+    live: &DbInstance,
+    live_tags: &BTreeMap<String, String>,
+    restored: &DbInstance,
+) -> Result<(), (&'static str, AwsError)> {
+    let arn = restored.db_instance_arn().unwrap_or_default();
+    rds.add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(live_tags.iter().map(|(k, v)| tag(k, v)).collect()))
+        .send()
+        .await
+        .aws("rds:AddTagsToResource")
+        .map_err(|e| ("tagging it", e))?;
+    // The previous instance is no longer capsule's: no plan deletes it or counts it.
+    let old = instance(rds, old_id).await.map_err(|e| ("untagging the previous instance", e))?;
+    if let Some(old_arn) = old.as_ref().and_then(|o| o.db_instance_arn()) {
+        let ours: Vec<String> =
+            live_tags.keys().filter(|k| k.starts_with("capsule:") || k.as_str() == TAG_MANAGED_BY).cloned().collect();
+        rds.remove_tags_from_resource()
+            .resource_name(old_arn)
+            .set_tag_keys(Some(ours))
+            .send()
+            .await
+            .aws("rds:RemoveTagsFromResource")
+            .map_err(|e| ("untagging the previous instance", e))?;
+        let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        rds.add_tags_to_resource()
+            .resource_name(old_arn)
+            .tags(tag(TAG_FORMER_IDENTIFIER, id))
+            .tags(tag(TAG_REPLACED_AT, &at))
+            .tags(tag(TAG_REPLACED_BY_SNAPSHOT, snapshot_id))
+            .send()
+            .await
+            .aws("rds:AddTagsToResource")
+            .map_err(|e| ("marking the previous instance", e))?;
+    }
+    if live.deletion_protection() == Some(true) {
+        rds.modify_db_instance()
+            .db_instance_identifier(id)
+            .deletion_protection(true)
+            .apply_immediately(true)
+            .send()
+            .await
+            .aws("rds:ModifyDBInstance")
+            .map_err(|e| ("turning deletion protection on", e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
