@@ -99,7 +99,7 @@ impl Rules {
 
     /// (content type, cache control) of `key`: the built-in table, then rules in order.
     pub fn headers(&self, key: &str) -> (String, Option<String>) {
-        let mut ct = content_type::for_key(key).to_string();
+        let mut ct = content_type::for_key(key);
         let mut cc = None;
         for (m, rule) in &self.0 {
             if m.is_match(key) {
@@ -613,7 +613,7 @@ mod tests {
             etag: etag.into(),
             md5_base64: None,
             sha256: None,
-            content_type: content_type::for_key(key).into(),
+            content_type: content_type::for_key(key),
             cache_control: cc.map(str::to_string),
         }
     }
