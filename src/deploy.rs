@@ -2,6 +2,7 @@
 //! against live AWS, refuse what must be refused, apply, ship artifacts, release the lock.
 //! Shared by `capsule apply` and `capsule github apply`; stops at the first failure.
 
+use crate::artifacts::{image_plan, site_plan};
 use crate::config::Project;
 use crate::engine::{self, Session};
 use crate::plan::{Action, CapsulePlan, Change, Outcome, Plan, PlanError};
@@ -135,11 +136,11 @@ async fn apply_one(
     };
     let applied =
         crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &r.images, &report).await;
-    engine::record_images(&mut r);
+    image_plan::record_images(&mut r.planned.plan, &r.images);
     if !applied {
         return Ok((r.planned.plan, Verdict::Failed));
     }
-    if let Err(e) = engine::ship_sites(&mut r).await {
+    if let Err(e) = site_plan::ship_sites(&r.cx, &r.desired, &r.sites, &mut r.planned.plan).await {
         eprintln!("{e}");
         // Recorded in the document, so JSON readers and the PR comment see why.
         r.planned.plan.errors.push(PlanError {
