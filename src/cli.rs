@@ -243,9 +243,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Github { command: GithubCommand::Plan { select } } => runtime()?.block_on(github_plan(&select)),
+        Command::Github { command: GithubCommand::Plan { select } } => {
+            Ok(exit_code(runtime()?.block_on(crate::github::run_plan(&select.targets()))?))
+        }
         Command::Github { command: GithubCommand::Apply { select, allow_destroy } } => {
-            runtime()?.block_on(github_apply(&select, allow_destroy))
+            Ok(exit_code(runtime()?.block_on(crate::github::run_apply(&select.targets(), allow_destroy))?))
         }
         Command::Destroy { capsule, env, confirm, root, format, out } => {
             if confirm.as_deref() != Some(capsule.as_str()) {
@@ -430,193 +432,6 @@ async fn set_secret(project: &Project, capsule: &str, env: &str, name: &str) -> 
     Ok(())
 }
 
-/// `capsule github plan`: reads the event, plans the changed capsules (offline for forks or
-/// without credentials), comments, and writes the step summary and outputs.
-async fn github_plan(select: &Selection) -> anyhow::Result<ExitCode> {
-    let root = select.root.as_path();
-    use crate::github::{self, GitHub};
-    let env = github::Env::from_process()?;
-    let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
-    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&event_path)?)?;
-    let pr = github::pull_request(&event)?;
-    let gh = GitHub::new(&env)?;
-    let run_url = env.run_url();
-    let project = match config::load_project(root) {
-        Ok(p) => p,
-        Err(diags) => {
-            for d in &diags.0 {
-                println!("{}", github::annotation(d));
-            }
-            let body = format!(
-                "{}\n## capsule plan\n\n:x: The configuration has {} error(s); nothing was planned.\n\n```\n{diags}\n```\n",
-                github::MARKER,
-                diags.len()
-            );
-            gh.upsert_comment(pr.number, github::MARKER, &body).await?;
-            append(&env.step_summary, &body)?;
-            append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
-            eprintln!("{diags}");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let changed = crate::git::changed_capsules(&project, &pr.base_sha, &pr.head_sha)?;
-    let targets = only_selected(&project, select, changed_targets(&project, &changed))?;
-    let mut note = None;
-    let plan = if pr.from_fork {
-        note = Some("This pull request comes from a fork, which gets no AWS credentials: this is an offline plan (every resource shown as created).".to_string());
-        engine::offline_plan(&project, &targets, &engine::default_region())?
-    } else {
-        match engine::Session::connect().await {
-            Ok(session) => {
-                let mut capsules = Vec::new();
-                for (i, e) in &targets {
-                    capsules.push(engine::reconcile(&session, &project, *i, e, false).await?.planned.plan);
-                }
-                Plan::new(capsules, false)
-            }
-            Err(e) => {
-                note = Some(format!("AWS could not be reached ({e}): this is an offline plan."));
-                engine::offline_plan(&project, &targets, &engine::default_region())?
-            }
-        }
-    };
-    if changed.is_empty() {
-        note = Some("No capsule changed in this pull request.".into());
-    }
-    append(&env.step_summary, &github::step_summary(&plan, run_url.as_deref()))?;
-    append(&env.output, &github::outputs(&plan))?;
-    print!("{}", render::text(&plan, false));
-    let body = github::comment_body(&plan, github::MARKER, run_url.as_deref(), note.as_deref());
-    match gh.upsert_comment(pr.number, github::MARKER, &body).await {
-        Ok(outcome) => eprintln!("Plan comment on pull request #{}: {outcome:?}.", pr.number),
-        // A fork's pull_request token is read-only: the plan is in the step summary.
-        Err(github::GitHubError::Api { status: 403, .. }) if pr.from_fork => eprintln!(
-            "The token of a fork's pull request may not comment (HTTP 403): the plan is in the step summary only."
-        ),
-        Err(e) => return Err(e.into()),
-    }
-    Ok(if plan.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// The changed capsules' environments, capsules and environments in declaration order.
-fn changed_targets(project: &Project, changed: &[crate::git::ChangedCapsule]) -> Vec<(usize, String)> {
-    let mut t = Vec::new();
-    for (i, c) in project.capsules.iter().enumerate() {
-        if let Some(ch) = changed.iter().find(|ch| ch.capsule == c.name) {
-            t.extend(c.environments.iter().filter(|e| ch.environments.contains(&e.name)).map(|e| (i, e.name.clone())));
-        }
-    }
-    t
-}
-
-/// Narrows targets to `--capsule` / `--env` (a fan-out job's share); a name that is no
-/// capsule or environment at all is an error, not an empty run.
-fn only_selected(
-    project: &Project,
-    select: &Selection,
-    targets: Vec<(usize, String)>,
-) -> anyhow::Result<Vec<(usize, String)>> {
-    // engine::select validates the names against the project.
-    let allowed = engine::select(project, &select.targets())?;
-    Ok(targets.into_iter().filter(|t| allowed.contains(t)).collect())
-}
-
-/// Appends to a GitHub Actions file (step summary, outputs) when it is set.
-fn append(path: &Option<PathBuf>, text: &str) -> anyhow::Result<()> {
-    if let Some(p) = path {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
-    }
-    Ok(())
-}
-
-/// `capsule github apply`: reads the push event, applies the changed capsules under their
-/// locks, writes the step summary and outputs, and comments on the merged pull request.
-async fn github_apply(select: &Selection, allow_destroy: bool) -> anyhow::Result<ExitCode> {
-    let root = select.root.as_path();
-    use crate::github::{self, GitHub};
-    let env = github::Env::from_process()?;
-    let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
-    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&event_path)?)?;
-    let push = github::push(&event)?;
-    let gh = GitHub::new(&env)?;
-    let run_url = env.run_url();
-    let project = match config::load_project(root) {
-        Ok(p) => p,
-        Err(diags) => {
-            for d in &diags.0 {
-                println!("{}", github::annotation(d));
-            }
-            append(&env.step_summary, &format!("## capsule apply: :x: invalid configuration\n\n```\n{diags}\n```\n"))?;
-            append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
-            eprintln!("{diags}\nNothing was sent to AWS.");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    // Capsules in declaration order, each with its environments in declaration order.
-    let targets: Vec<(usize, String)> = match &push.before {
-        Some(before) => changed_targets(&project, &crate::git::changed_capsules(&project, before, &push.after)?),
-        None => {
-            eprintln!("The push created the branch: every capsule counts as changed.");
-            engine::select(&project, &Targets { root: root.to_path_buf(), ..Default::default() })?
-        }
-    };
-    let targets = only_selected(&project, select, targets)?;
-    if targets.is_empty() {
-        eprintln!("No capsule changed in this push; nothing to apply.");
-        append(&env.step_summary, "## capsule apply\n\nNo capsule changed in this push.\n")?;
-        append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let session = engine::Session::connect().await?;
-    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false };
-    let run = deploy::apply_all(&session, &project, &targets, &opts).await;
-    let doc = run.doc;
-    // Environments not reached after a failure are listed, so nobody thinks they deployed.
-    let not_reached: Vec<String> =
-        targets.iter().skip(run.attempted).map(|(i, e)| format!("`{}` · {e}", project.capsules[*i].name)).collect();
-    let mut note = run.refused.clone().or(run.error.clone());
-    if !not_reached.is_empty() {
-        let more = format!("Not applied after the failure: {}.", not_reached.join(", "));
-        note = Some(match note {
-            Some(n) => format!("{n}\n\n{more}"),
-            None => more,
-        });
-    }
-    let note = note.map(|n| n.replace('\n', "\n> "));
-    append(&env.step_summary, &github::step_summary(&doc, run_url.as_deref()))?;
-    append(&env.output, &github::outputs(&doc))?;
-    let marker = github::apply_marker(&push.after);
-    match gh.pulls_for_commit(&push.after).await {
-        Ok(pulls) => match pulls.first() {
-            Some(pr) => {
-                let body = github::comment_body(&doc, &marker, run_url.as_deref(), note.as_deref());
-                match gh.upsert_comment(pr.number, &marker, &body).await {
-                    Ok(o) => eprintln!("Apply comment on pull request #{}: {o:?}.", pr.number),
-                    Err(e) => eprintln!("warning: could not comment on pull request #{}: {e}", pr.number),
-                }
-            }
-            None => eprintln!("Commit {} came from no pull request: no comment.", push.after),
-        },
-        Err(e) => eprintln!("warning: could not find the pull request of {}: {e}", push.after),
-    }
-    let s = doc.summary;
-    if run.ok {
-        println!(
-            "Apply complete: {} created, {} updated, {} replaced, {} deleted.",
-            s.create, s.update, s.replace, s.delete
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("Apply FAILED or refused (see above). The next apply continues from live state.");
-        Ok(ExitCode::from(1))
-    }
-}
-
 /// `capsule unlock`: breaks a stale apply lock and says whose it was.
 async fn unlock(project: &Project, capsule: &str, env: &str) -> anyhow::Result<ExitCode> {
     let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
@@ -716,6 +531,11 @@ async fn restore(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A command that ran to its end: 0 when it succeeded, 1 when it failed or was refused.
+fn exit_code(ok: bool) -> ExitCode {
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn color_for(out: Option<&Path>) -> bool {

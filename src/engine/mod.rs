@@ -14,7 +14,7 @@ mod session;
 pub use observe::{Observation, live_outputs, observe};
 pub use offline::offline_plan;
 pub use plan::{Planned, Target, desired_attributes, destructive_stateful, plan_live};
-pub use reconcile::{Goal, Reconcile, reconcile, reconcile_to};
+pub use reconcile::{Goal, Reconcile, plan_targets, reconcile, reconcile_to};
 pub use secrets::put_secret_value;
 pub use select::{Selection, select};
 pub use session::{Session, default_region, region_of};

@@ -8,6 +8,7 @@ use crate::artifacts::site_plan::{SitePlan, plan_sites};
 use crate::aws::Cx;
 use crate::config::Project;
 use crate::model::{self, Desired, ExpandContext, Graph, Kind};
+use crate::plan::Plan;
 
 use super::{Observation, Planned, Session, observe, plan_live};
 
@@ -100,4 +101,13 @@ async fn ses_sandbox_note(cx: &Cx, desired: &Desired) -> Option<String> {
             quota.max24_hour_send()
         )
     })
+}
+
+/// The plans of `targets` against live AWS, in order.
+pub async fn plan_targets(session: &Session, project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Plan> {
+    let mut capsules = Vec::new();
+    for (i, env) in targets {
+        capsules.push(reconcile(session, project, *i, env, false).await?.planned.plan);
+    }
+    Ok(Plan::new(capsules, false))
 }
