@@ -111,3 +111,9 @@ pub async fn plan_targets(session: &Session, project: &Project, targets: &[(usiz
     }
     Ok(Plan::new(capsules, false))
 }
+
+/// The plan of `targets` against live AWS, connecting first (`plan`, `drift`).
+pub async fn online_plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Plan> {
+    let session = Session::connect().await?;
+    plan_targets(&session, project, targets).await
+}
