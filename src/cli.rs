@@ -1,17 +1,18 @@
 //! The command line (DESIGN section 1): clap definitions and the dispatch from each
-//! command to the library. Owns exit codes and where output goes; no business logic.
+//! command to the library. Owns exit codes and the order in which arguments are checked;
+//! every command's work (and what it prints) is the library's.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Project};
-use crate::deploy;
 use crate::engine::{self, Selection as Targets};
-use crate::plan::Plan;
-use crate::render;
+use crate::output::emit;
+pub use crate::output::{OutputFormat, PlanFormat};
+use crate::{deploy, github, lock, recovery};
 
 #[derive(Debug, Parser)]
 #[command(name = "capsule", version, about = "Deploy capsule.toml applications into your own AWS account, from CI")]
@@ -21,23 +22,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
-    Text,
-    Markdown,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ChangedFormat {
     Text,
     Json,
     Matrix,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -243,46 +231,41 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Github { command: GithubCommand::Plan { select } } => runtime()?.block_on(github_plan(&select)),
+        Command::Github { command: GithubCommand::Plan { select } } => {
+            Ok(exit_code(runtime()?.block_on(github::run_plan(&select.targets()))?))
+        }
         Command::Github { command: GithubCommand::Apply { select, allow_destroy } } => {
-            runtime()?.block_on(github_apply(&select, allow_destroy))
+            Ok(exit_code(runtime()?.block_on(github::run_apply(&select.targets(), allow_destroy))?))
         }
         Command::Destroy { capsule, env, confirm, root, format, out } => {
-            if confirm.as_deref() != Some(capsule.as_str()) {
-                anyhow::bail!(
-                    "capsule destroy deletes every resource of {capsule}/{env}, data included. Nothing was done.\n\
-                     Repeat the capsule's name to confirm: capsule destroy --capsule {capsule} --env {env} --confirm {capsule}"
-                );
-            }
+            deploy::confirm_destroy(&capsule, &env, confirm.as_deref())?;
             let project = load(&root)?;
             let targets = engine::select(
                 &project,
                 &Targets { root: root.clone(), capsules: vec![capsule.clone()], env: Some(env.clone()) },
             )?;
-            runtime()?.block_on(destroy(&project, &targets, format, out.as_deref()))
+            Ok(exit_code(runtime()?.block_on(deploy::run_destroy(&project, &targets, format, out.as_deref()))?))
         }
         Command::Unlock { capsule, env, root } => {
             let project = load(&root)?;
-            runtime()?.block_on(unlock(&project, &capsule, &env))
+            runtime()?.block_on(lock::run_unlock(&project, &capsule, &env))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backup { capsule, env, db, list, root, format } => {
             let project = load(&root)?;
-            runtime()?.block_on(backup(&project, &capsule, &env, &db, list, format))
+            runtime()?.block_on(recovery::run_backup(&project, &capsule, &env, &db, list, format))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Restore { capsule, env, db, from, confirm, root, format } => {
-            if confirm.as_deref() != Some(db.as_str()) {
-                anyhow::bail!(
-                    "capsule restore switches database `{db}` of {capsule}/{env} to the data of snapshot {from}. Nothing was done.\n\
-                     Repeat the database's name to confirm: capsule restore {capsule} {env} {db} --from {from} --confirm {db}"
-                );
-            }
+            recovery::confirm_restore(&capsule, &env, &db, &from, confirm.as_deref())?;
             let project = load(&root)?;
-            runtime()?.block_on(restore(&project, &capsule, &env, &db, &from, format))
+            runtime()?.block_on(recovery::run_restore(&project, &capsule, &env, &db, &from, format))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Drift { select, format } => {
             let project = load(&select.root)?;
             let targets = engine::select(&project, &select.targets())?;
-            let plan = runtime()?.block_on(online_plan(&project, &targets))?;
+            let plan = runtime()?.block_on(engine::online_plan(&project, &targets))?;
             emit(&plan, format, None)?;
             if plan.has_errors() {
                 return Ok(ExitCode::from(1));
@@ -317,7 +300,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let plan = if offline {
                 engine::offline_plan(&project, &targets, &engine::default_region())?
             } else {
-                runtime()?.block_on(online_plan(&project, &targets))?
+                runtime()?.block_on(engine::online_plan(&project, &targets))?
             };
             emit(&plan, format, out.as_deref())?;
             if plan.has_errors() {
@@ -329,11 +312,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply { select, allow_destroy, format, out } => {
             let project = load(&select.root)?;
             let targets = engine::select(&project, &select.targets())?;
-            runtime()?.block_on(apply(&project, &targets, allow_destroy, format, out.as_deref()))
+            Ok(exit_code(runtime()?.block_on(deploy::run_apply(
+                &project,
+                &targets,
+                allow_destroy,
+                format,
+                out.as_deref(),
+            ))?))
         }
         Command::Secrets { command: SecretsCommand::Set { capsule, env, name, root } } => {
             let project = load(&root)?;
-            runtime()?.block_on(set_secret(&project, &capsule, &env, &name))?;
+            runtime()?.block_on(engine::set_secret(&project, &capsule, &env, &name, &mut std::io::stdin()))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -343,383 +332,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn online_plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Plan> {
-    let session = engine::Session::connect().await?;
-    let mut capsules = Vec::new();
-    for (i, env) in targets {
-        capsules.push(engine::reconcile(&session, project, *i, env, false).await?.planned.plan);
-    }
-    Ok(Plan::new(capsules, false))
-}
-
-/// `capsule apply`: each target in order under its lock; stops at the first failure.
-async fn apply(
-    project: &Project,
-    targets: &[(usize, String)],
-    allow_destroy: bool,
-    format: PlanFormat,
-    out: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    let session = engine::Session::connect().await?;
-    let human = format != PlanFormat::Json;
-    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human, color: color_for(None) };
-    let run = deploy::apply_all(&session, project, targets, &opts).await;
-    if human {
-        let s = run.doc.summary;
-        let line = format!("{} created, {} updated, {} replaced, {} deleted.", s.create, s.update, s.replace, s.delete);
-        if run.ok {
-            println!("Apply complete: {line}");
-        } else if run.refused.is_some() {
-            println!("Apply refused (see above): that capsule environment was not changed.");
-        } else {
-            println!("Apply FAILED (see the errors above). The next apply continues from live state.");
-        }
-    } else {
-        emit(&run.doc, PlanFormat::Json, out)?;
-    }
-    Ok(if run.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// `capsule destroy`: everything the capsule environment owns, under its lock.
-async fn destroy(
-    project: &Project,
-    targets: &[(usize, String)],
-    format: PlanFormat,
-    out: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    let session = engine::Session::connect().await?;
-    let human = format != PlanFormat::Json;
-    let opts = deploy::Options { allow_destroy: true, goal: engine::Goal::Nothing, human, color: color_for(None) };
-    let run = deploy::apply_all(&session, project, targets, &opts).await;
-    if human {
-        if run.ok {
-            println!("Destroy complete: {} deleted.", run.doc.summary.delete);
-        } else {
-            println!("Destroy FAILED (see above). Run it again: it continues with what is left.");
-        }
-    } else {
-        emit(&run.doc, PlanFormat::Json, out)?;
-    }
-    Ok(if run.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// `capsule secrets set`: the value comes from stdin and goes to Secrets Manager only.
-async fn set_secret(project: &Project, capsule: &str, env: &str, name: &str) -> anyhow::Result<()> {
-    use std::io::Read;
-    let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
-    let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule `{capsule}` has no environment `{env}`"))?;
-    if !e.config.secrets.contains_key(name) {
-        anyhow::bail!(
-            "capsule `{capsule}` declares no secret `{name}` in [secrets] (declared: {})",
-            e.config.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-    }
-    let mut value = String::new();
-    std::io::stdin().read_to_string(&mut value)?;
-    let value = value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value).to_string();
-    if value.is_empty() {
-        anyhow::bail!(
-            "no value on stdin: pipe it in, e.g. `printf %s \"$VALUE\" | capsule secrets set {capsule} {env} {name}`"
-        );
-    }
-    let session = engine::Session::connect().await?;
-    let i = project.capsules.iter().position(|x| x.name == capsule).unwrap_or_default();
-    let r = engine::reconcile(&session, project, i, env, false).await?;
-    let version = engine::put_secret_value(&r, name, value).await?;
-    println!("Stored a new value for secret `{name}` of {capsule}/{env} (version {version}).");
-    Ok(())
-}
-
-/// `capsule github plan`: reads the event, plans the changed capsules (offline for forks or
-/// without credentials), comments, and writes the step summary and outputs.
-async fn github_plan(select: &Selection) -> anyhow::Result<ExitCode> {
-    let root = select.root.as_path();
-    use crate::github::{self, GitHub};
-    let env = github::Env::from_process()?;
-    let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
-    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&event_path)?)?;
-    let pr = github::pull_request(&event)?;
-    let gh = GitHub::new(&env)?;
-    let run_url = env.run_url();
-    let project = match config::load_project(root) {
-        Ok(p) => p,
-        Err(diags) => {
-            for d in &diags.0 {
-                println!("{}", github::annotation(d));
-            }
-            let body = format!(
-                "{}\n## capsule plan\n\n:x: The configuration has {} error(s); nothing was planned.\n\n```\n{diags}\n```\n",
-                github::MARKER,
-                diags.len()
-            );
-            gh.upsert_comment(pr.number, github::MARKER, &body).await?;
-            append(&env.step_summary, &body)?;
-            append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
-            eprintln!("{diags}");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let changed = crate::git::changed_capsules(&project, &pr.base_sha, &pr.head_sha)?;
-    let targets = only_selected(&project, select, changed_targets(&project, &changed))?;
-    let mut note = None;
-    let plan = if pr.from_fork {
-        note = Some("This pull request comes from a fork, which gets no AWS credentials: this is an offline plan (every resource shown as created).".to_string());
-        engine::offline_plan(&project, &targets, &engine::default_region())?
-    } else {
-        match engine::Session::connect().await {
-            Ok(session) => {
-                let mut capsules = Vec::new();
-                for (i, e) in &targets {
-                    capsules.push(engine::reconcile(&session, &project, *i, e, false).await?.planned.plan);
-                }
-                Plan::new(capsules, false)
-            }
-            Err(e) => {
-                note = Some(format!("AWS could not be reached ({e}): this is an offline plan."));
-                engine::offline_plan(&project, &targets, &engine::default_region())?
-            }
-        }
-    };
-    if changed.is_empty() {
-        note = Some("No capsule changed in this pull request.".into());
-    }
-    append(&env.step_summary, &github::step_summary(&plan, run_url.as_deref()))?;
-    append(&env.output, &github::outputs(&plan))?;
-    print!("{}", render::text(&plan, false));
-    let body = github::comment_body(&plan, github::MARKER, run_url.as_deref(), note.as_deref());
-    match gh.upsert_comment(pr.number, github::MARKER, &body).await {
-        Ok(outcome) => eprintln!("Plan comment on pull request #{}: {outcome:?}.", pr.number),
-        // A fork's pull_request token is read-only: the plan is in the step summary.
-        Err(github::GitHubError::Api { status: 403, .. }) if pr.from_fork => eprintln!(
-            "The token of a fork's pull request may not comment (HTTP 403): the plan is in the step summary only."
-        ),
-        Err(e) => return Err(e.into()),
-    }
-    Ok(if plan.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// The changed capsules' environments, capsules and environments in declaration order.
-fn changed_targets(project: &Project, changed: &[crate::git::ChangedCapsule]) -> Vec<(usize, String)> {
-    let mut t = Vec::new();
-    for (i, c) in project.capsules.iter().enumerate() {
-        if let Some(ch) = changed.iter().find(|ch| ch.capsule == c.name) {
-            t.extend(c.environments.iter().filter(|e| ch.environments.contains(&e.name)).map(|e| (i, e.name.clone())));
-        }
-    }
-    t
-}
-
-/// Narrows targets to `--capsule` / `--env` (a fan-out job's share); a name that is no
-/// capsule or environment at all is an error, not an empty run.
-fn only_selected(
-    project: &Project,
-    select: &Selection,
-    targets: Vec<(usize, String)>,
-) -> anyhow::Result<Vec<(usize, String)>> {
-    // engine::select validates the names against the project.
-    let allowed = engine::select(project, &select.targets())?;
-    Ok(targets.into_iter().filter(|t| allowed.contains(t)).collect())
-}
-
-/// Appends to a GitHub Actions file (step summary, outputs) when it is set.
-fn append(path: &Option<PathBuf>, text: &str) -> anyhow::Result<()> {
-    if let Some(p) = path {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
-    }
-    Ok(())
-}
-
-/// `capsule github apply`: reads the push event, applies the changed capsules under their
-/// locks, writes the step summary and outputs, and comments on the merged pull request.
-async fn github_apply(select: &Selection, allow_destroy: bool) -> anyhow::Result<ExitCode> {
-    let root = select.root.as_path();
-    use crate::github::{self, GitHub};
-    let env = github::Env::from_process()?;
-    let event_path = env.event_path.clone().ok_or(github::GitHubError::Missing("GITHUB_EVENT_PATH"))?;
-    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&event_path)?)?;
-    let push = github::push(&event)?;
-    let gh = GitHub::new(&env)?;
-    let run_url = env.run_url();
-    let project = match config::load_project(root) {
-        Ok(p) => p,
-        Err(diags) => {
-            for d in &diags.0 {
-                println!("{}", github::annotation(d));
-            }
-            append(&env.step_summary, &format!("## capsule apply: :x: invalid configuration\n\n```\n{diags}\n```\n"))?;
-            append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
-            eprintln!("{diags}\nNothing was sent to AWS.");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    // Capsules in declaration order, each with its environments in declaration order.
-    let targets: Vec<(usize, String)> = match &push.before {
-        Some(before) => changed_targets(&project, &crate::git::changed_capsules(&project, before, &push.after)?),
-        None => {
-            eprintln!("The push created the branch: every capsule counts as changed.");
-            engine::select(&project, &Targets { root: root.to_path_buf(), ..Default::default() })?
-        }
-    };
-    let targets = only_selected(&project, select, targets)?;
-    if targets.is_empty() {
-        eprintln!("No capsule changed in this push; nothing to apply.");
-        append(&env.step_summary, "## capsule apply\n\nNo capsule changed in this push.\n")?;
-        append(&env.output, "has_changes=false\ndestroy=false\ncapsules=[]\n")?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let session = engine::Session::connect().await?;
-    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false };
-    let run = deploy::apply_all(&session, &project, &targets, &opts).await;
-    let doc = run.doc;
-    // Environments not reached after a failure are listed, so nobody thinks they deployed.
-    let not_reached: Vec<String> =
-        targets.iter().skip(run.attempted).map(|(i, e)| format!("`{}` · {e}", project.capsules[*i].name)).collect();
-    let mut note = run.refused.clone().or(run.error.clone());
-    if !not_reached.is_empty() {
-        let more = format!("Not applied after the failure: {}.", not_reached.join(", "));
-        note = Some(match note {
-            Some(n) => format!("{n}\n\n{more}"),
-            None => more,
-        });
-    }
-    let note = note.map(|n| n.replace('\n', "\n> "));
-    append(&env.step_summary, &github::step_summary(&doc, run_url.as_deref()))?;
-    append(&env.output, &github::outputs(&doc))?;
-    let marker = github::apply_marker(&push.after);
-    match gh.pulls_for_commit(&push.after).await {
-        Ok(pulls) => match pulls.first() {
-            Some(pr) => {
-                let body = github::comment_body(&doc, &marker, run_url.as_deref(), note.as_deref());
-                match gh.upsert_comment(pr.number, &marker, &body).await {
-                    Ok(o) => eprintln!("Apply comment on pull request #{}: {o:?}.", pr.number),
-                    Err(e) => eprintln!("warning: could not comment on pull request #{}: {e}", pr.number),
-                }
-            }
-            None => eprintln!("Commit {} came from no pull request: no comment.", push.after),
-        },
-        Err(e) => eprintln!("warning: could not find the pull request of {}: {e}", push.after),
-    }
-    let s = doc.summary;
-    if run.ok {
-        println!(
-            "Apply complete: {} created, {} updated, {} replaced, {} deleted.",
-            s.create, s.update, s.replace, s.delete
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("Apply FAILED or refused (see above). The next apply continues from live state.");
-        Ok(ExitCode::from(1))
-    }
-}
-
-/// `capsule unlock`: breaks a stale apply lock and says whose it was.
-async fn unlock(project: &Project, capsule: &str, env: &str) -> anyhow::Result<ExitCode> {
-    let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
-    c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule `{capsule}` has no environment `{env}`"))?;
-    let session = engine::Session::connect().await?;
-    let region = engine::region_of(&session, c, env);
-    match crate::lock::break_lock(&session.aws, &session.account, &region, capsule, env).await? {
-        Some(h) => println!(
-            "Broke the apply lock of {capsule}/{env}, held by {} since {}{}.",
-            h.owner,
-            h.acquired_at,
-            h.run_url.map(|u| format!(" ({u})")).unwrap_or_default()
-        ),
-        None => println!("{capsule}/{env} was not locked."),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `capsule backup`: a manual snapshot, or with `--list` the database's snapshots.
-async fn backup(
-    project: &Project,
-    capsule: &str,
-    env: &str,
-    db: &str,
-    list: bool,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    let session = engine::Session::connect().await?;
-    let database = crate::recovery::find(project, &session, capsule, env, db)?;
-    if list {
-        let snapshots = crate::recovery::snapshots(&session, &database).await?;
-        match format {
-            OutputFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "database": database.identifier,
-                    "snapshots": snapshots,
-                }))?
-            ),
-            OutputFormat::Text if snapshots.is_empty() => {
-                println!("No snapshots of {capsule}/{env} database `{db}` ({}).", database.identifier)
-            }
-            OutputFormat::Text => {
-                let width = snapshots.iter().map(|s| s.snapshot.len()).max().unwrap_or(8).max(8);
-                println!("{:width$}  {:9}  {:9}  CREATED", "SNAPSHOT", "KIND", "STATUS");
-                for s in &snapshots {
-                    println!("{:width$}  {:9}  {:9}  {}", s.snapshot, s.kind, s.status, s.created);
-                }
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let snapshot = crate::recovery::backup(&session, &database).await?;
-    match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "snapshot": snapshot.snapshot,
-                "database": database.identifier,
-                "status": snapshot.status,
-            }))?
-        ),
-        OutputFormat::Text => {
-            println!("{}", snapshot.snapshot);
-            eprintln!("Snapshot of {capsule}/{env} database `{db}` ({}) is {}.", database.identifier, snapshot.status);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `capsule restore`: a snapshot into a new instance, which then takes the database's place.
-async fn restore(
-    project: &Project,
-    capsule: &str,
-    env: &str,
-    db: &str,
-    from: &str,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    let session = engine::Session::connect().await?;
-    let database = crate::recovery::find(project, &session, capsule, env, db)?;
-    let done = crate::recovery::restore(&session, &database, from).await?;
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&done)?),
-        OutputFormat::Text => {
-            let old = &done.previous;
-            println!(
-                "Restored {capsule}/{env} database `{db}` from snapshot {from}.\n\
-                 \x20 {} is the restored instance; the connection secret {} (same secret, same password).\n\
-                 \x20 The previous instance is kept as {old}, no longer managed by capsule.\n\
-                 When the restored data is right, delete it (a final snapshot keeps a copy):\n\
-                 \x20 aws rds modify-db-instance --db-instance-identifier {old} --no-deletion-protection --apply-immediately\n\
-                 \x20 aws rds delete-db-instance --db-instance-identifier {old} --final-db-snapshot-identifier {old}-final",
-                done.database,
-                if done.secret_updated { "points at it" } else { "already pointed at it" },
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn color_for(out: Option<&Path>) -> bool {
-    out.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// A command that ran to its end: 0 when it succeeded, 1 when it failed or was refused.
+fn exit_code(ok: bool) -> ExitCode {
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -729,21 +344,4 @@ fn plural(n: usize) -> &'static str {
 /// Loads and validates the project; invalid configuration stops here, before any AWS call.
 fn load(root: &Path) -> anyhow::Result<Project> {
     config::load_project(root).map_err(|d| anyhow::anyhow!("{d}"))
-}
-
-fn emit(plan: &Plan, format: PlanFormat, out: Option<&Path>) -> anyhow::Result<()> {
-    let color = color_for(out);
-    let body = match format {
-        PlanFormat::Text => render::text(plan, color),
-        PlanFormat::Markdown => render::markdown(plan, None),
-        PlanFormat::Json => render::json(plan) + "\n",
-    };
-    match out {
-        Some(path) => {
-            std::fs::write(path, body).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            eprintln!("{}", plan.summary.line());
-        }
-        None => print!("{body}"),
-    }
-    Ok(())
 }

@@ -1,11 +1,81 @@
 //! Applying a list of capsule environments in order: take the environment's lock, plan it
 //! against live AWS, refuse what must be refused, apply, ship artifacts, release the lock.
-//! Shared by `capsule apply` and `capsule github apply`; stops at the first failure.
+//! Shared by `capsule apply`, `capsule destroy` and `capsule github apply`; stops at the
+//! first failure. Plans nothing itself (`engine`) and changes nothing itself (`apply`).
 
+use std::path::Path;
+
+use crate::artifacts::{image_plan, site_plan};
 use crate::config::Project;
 use crate::engine::{self, Session};
+use crate::output::{self, PlanFormat};
 use crate::plan::{Action, CapsulePlan, Change, Outcome, Plan, PlanError};
 use crate::{lock, render};
+
+/// `capsule apply`: each target in order under its lock; stops at the first failure.
+/// Prints progress and a closing line for people, or the apply document as JSON.
+/// `Ok(false)` when an apply failed or was refused.
+pub async fn run_apply(
+    project: &Project,
+    targets: &[(usize, String)],
+    allow_destroy: bool,
+    format: PlanFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let session = engine::Session::connect().await?;
+    let human = format != PlanFormat::Json;
+    let opts = Options { allow_destroy, goal: engine::Goal::Declared, human, color: output::color_for(None) };
+    let run = apply_all(&session, project, targets, &opts).await;
+    if human {
+        let s = run.doc.summary;
+        let line = format!("{} created, {} updated, {} replaced, {} deleted.", s.create, s.update, s.replace, s.delete);
+        if run.ok {
+            println!("Apply complete: {line}");
+        } else if run.refused.is_some() {
+            println!("Apply refused (see above): that capsule environment was not changed.");
+        } else {
+            println!("Apply FAILED (see the errors above). The next apply continues from live state.");
+        }
+    } else {
+        output::emit(&run.doc, PlanFormat::Json, out)?;
+    }
+    Ok(run.ok)
+}
+
+/// Refuses `capsule destroy` unless `--confirm` repeats the capsule's name.
+pub fn confirm_destroy(capsule: &str, env: &str, confirm: Option<&str>) -> anyhow::Result<()> {
+    if confirm != Some(capsule) {
+        anyhow::bail!(
+            "capsule destroy deletes every resource of {capsule}/{env}, data included. Nothing was done.\n\
+             Repeat the capsule's name to confirm: capsule destroy --capsule {capsule} --env {env} --confirm {capsule}"
+        );
+    }
+    Ok(())
+}
+
+/// `capsule destroy`: everything the capsule environment owns, under its lock.
+/// `Ok(false)` when a delete failed.
+pub async fn run_destroy(
+    project: &Project,
+    targets: &[(usize, String)],
+    format: PlanFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let session = engine::Session::connect().await?;
+    let human = format != PlanFormat::Json;
+    let opts = Options { allow_destroy: true, goal: engine::Goal::Nothing, human, color: output::color_for(None) };
+    let run = apply_all(&session, project, targets, &opts).await;
+    if human {
+        if run.ok {
+            println!("Destroy complete: {} deleted.", run.doc.summary.delete);
+        } else {
+            println!("Destroy FAILED (see above). Run it again: it continues with what is left.");
+        }
+    } else {
+        output::emit(&run.doc, PlanFormat::Json, out)?;
+    }
+    Ok(run.ok)
+}
 
 /// How an apply run went.
 pub struct Applied {
@@ -135,11 +205,11 @@ async fn apply_one(
     };
     let applied =
         crate::apply::apply(&r.cx, &r.desired, &r.graph, &r.observation, &mut r.planned, &r.images, &report).await;
-    engine::record_images(&mut r);
+    image_plan::record_images(&mut r.planned.plan, &r.images);
     if !applied {
         return Ok((r.planned.plan, Verdict::Failed));
     }
-    if let Err(e) = engine::ship_sites(&mut r).await {
+    if let Err(e) = site_plan::ship_sites(&r.cx, &r.desired, &r.sites, &mut r.planned.plan).await {
         eprintln!("{e}");
         // Recorded in the document, so JSON readers and the PR comment see why.
         r.planned.plan.errors.push(PlanError {

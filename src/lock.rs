@@ -11,6 +11,8 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Pub
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{Aws, AwsError, AwsResultExt, ErrorKind, FoundExt};
+use crate::config::Project;
+use crate::engine;
 
 /// The bucket holding the locks of one account and region. It holds nothing else and is
 /// never deleted by capsule.
@@ -259,6 +261,25 @@ pub async fn break_lock(
         s3.delete_object().bucket(&bucket).key(&key).send().await.aws("s3:DeleteObject")?;
     }
     Ok(held.map(|(h, _)| h))
+}
+
+/// `capsule unlock`: breaks a stale apply lock of a declared capsule environment and says
+/// whose it was.
+pub async fn run_unlock(project: &Project, capsule: &str, env: &str) -> anyhow::Result<()> {
+    let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
+    c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule `{capsule}` has no environment `{env}`"))?;
+    let session = engine::Session::connect().await?;
+    let region = engine::region_of(&session, c, env);
+    match break_lock(&session.aws, &session.account, &region, capsule, env).await? {
+        Some(h) => println!(
+            "Broke the apply lock of {capsule}/{env}, held by {} since {}{}.",
+            h.owner,
+            h.acquired_at,
+            h.run_url.map(|u| format!(" ({u})")).unwrap_or_default()
+        ),
+        None => println!("{capsule}/{env} was not locked."),
+    }
+    Ok(())
 }
 
 /// The lock object's holder and ETag, if the object exists.

@@ -17,6 +17,7 @@ use crate::config::Project;
 use crate::engine::Session;
 use crate::lock;
 use crate::model::{self, ExpandContext, Kind, TAG_MANAGED_BY};
+use crate::output::OutputFormat;
 
 /// Tags on an instance a restore replaced: when, by which snapshot, and the identifier it had.
 pub const TAG_REPLACED_AT: &str = "capsule:replaced-at";
@@ -83,6 +84,104 @@ pub fn find(project: &Project, session: &Session, capsule: &str, env: &str, db: 
         region: r.region.clone(),
         tags: r.tags.clone(),
     })
+}
+
+// ---- the commands ----------------------------------------------------------------------
+
+/// `capsule backup`: a manual snapshot, or with `--list` the database's snapshots, printed
+/// for people or as JSON.
+pub async fn run_backup(
+    project: &Project,
+    capsule: &str,
+    env: &str,
+    db: &str,
+    list: bool,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let session = Session::connect().await?;
+    let database = find(project, &session, capsule, env, db)?;
+    if list {
+        let snapshots = snapshots(&session, &database).await?;
+        match format {
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "database": database.identifier,
+                    "snapshots": snapshots,
+                }))?
+            ),
+            OutputFormat::Text if snapshots.is_empty() => {
+                println!("No snapshots of {capsule}/{env} database `{db}` ({}).", database.identifier)
+            }
+            OutputFormat::Text => {
+                let width = snapshots.iter().map(|s| s.snapshot.len()).max().unwrap_or(8).max(8);
+                println!("{:width$}  {:9}  {:9}  CREATED", "SNAPSHOT", "KIND", "STATUS");
+                for s in &snapshots {
+                    println!("{:width$}  {:9}  {:9}  {}", s.snapshot, s.kind, s.status, s.created);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let snapshot = backup(&session, &database).await?;
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "snapshot": snapshot.snapshot,
+                "database": database.identifier,
+                "status": snapshot.status,
+            }))?
+        ),
+        OutputFormat::Text => {
+            println!("{}", snapshot.snapshot);
+            eprintln!("Snapshot of {capsule}/{env} database `{db}` ({}) is {}.", database.identifier, snapshot.status);
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `capsule restore` unless `--confirm` repeats the database's name.
+pub fn confirm_restore(capsule: &str, env: &str, db: &str, from: &str, confirm: Option<&str>) -> anyhow::Result<()> {
+    if confirm != Some(db) {
+        anyhow::bail!(
+            "capsule restore switches database `{db}` of {capsule}/{env} to the data of snapshot {from}. Nothing was done.\n\
+             Repeat the database's name to confirm: capsule restore {capsule} {env} {db} --from {from} --confirm {db}"
+        );
+    }
+    Ok(())
+}
+
+/// `capsule restore`: a snapshot into a new instance, which then takes the database's
+/// place; says what became of the previous instance and how to delete it.
+pub async fn run_restore(
+    project: &Project,
+    capsule: &str,
+    env: &str,
+    db: &str,
+    from: &str,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let session = Session::connect().await?;
+    let database = find(project, &session, capsule, env, db)?;
+    let done = restore(&session, &database, from).await?;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&done)?),
+        OutputFormat::Text => {
+            let old = &done.previous;
+            println!(
+                "Restored {capsule}/{env} database `{db}` from snapshot {from}.\n\
+                 \x20 {} is the restored instance; the connection secret {} (same secret, same password).\n\
+                 \x20 The previous instance is kept as {old}, no longer managed by capsule.\n\
+                 When the restored data is right, delete it (a final snapshot keeps a copy):\n\
+                 \x20 aws rds modify-db-instance --db-instance-identifier {old} --no-deletion-protection --apply-immediately\n\
+                 \x20 aws rds delete-db-instance --db-instance-identifier {old} --final-db-snapshot-identifier {old}-final",
+                done.database,
+                if done.secret_updated { "points at it" } else { "already pointed at it" },
+            );
+        }
+    }
+    Ok(())
 }
 
 // ---- names -----------------------------------------------------------------------------

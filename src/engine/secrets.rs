@@ -1,0 +1,78 @@
+//! Writing a user secret's value (`capsule secrets set`): into the declared secret, created
+//! first when needed, only when it is tagged as the capsule's. The value is never printed
+//! or logged, and never reaches the plan.
+
+use std::io::Read;
+
+use crate::aws::adapters::adapter;
+use crate::config::Project;
+use crate::model::{Address, Kind};
+
+use super::{Reconcile, Session, reconcile};
+
+/// Stores a user secret's value, creating the (declared) secret first when needed.
+/// Returns the new version id. The value is never logged.
+pub async fn put_secret_value(r: &Reconcile, name: &str, value: String) -> anyhow::Result<String> {
+    let address = Address {
+        capsule: r.desired.capsule.clone(),
+        env: r.desired.env.clone(),
+        kind: Kind::Secret,
+        name: name.to_string(),
+    };
+    let resource = r.desired.get(&address).ok_or_else(|| anyhow::anyhow!("{address} is not part of the capsule"))?;
+    let secrets = adapter(Kind::Secret).ok_or_else(|| anyhow::anyhow!("secrets are not supported"))?;
+    match r.observation.live.get(&address.to_string()) {
+        Some(live) if !live.is_owned_by(&r.desired.capsule, &r.desired.env) => {
+            anyhow::bail!(
+                "secret {} exists but is not tagged as this capsule's; capsule will not write to it",
+                resource.aws_name
+            )
+        }
+        Some(_) => {}
+        None => {
+            secrets.create(&r.cx, resource, &resource.attributes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    r.cx.aws
+        .secrets(&resource.region)
+        .put_secret_value()
+        .secret_id(&resource.aws_name)
+        .secret_string(value)
+        .send()
+        .await
+        .map(|o| o.version_id().unwrap_or_default().to_string())
+        .map_err(|e| anyhow::anyhow!("{}", crate::aws::error::classify("secretsmanager:PutSecretValue", e)))
+}
+
+/// `capsule secrets set`: checks that `name` is declared, reads its value from `input`
+/// (one trailing newline dropped), stores it and says which version it became.
+pub async fn set_secret(
+    project: &Project,
+    capsule: &str,
+    env: &str,
+    name: &str,
+    input: &mut dyn Read,
+) -> anyhow::Result<()> {
+    let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
+    let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule `{capsule}` has no environment `{env}`"))?;
+    if !e.config.secrets.contains_key(name) {
+        anyhow::bail!(
+            "capsule `{capsule}` declares no secret `{name}` in [secrets] (declared: {})",
+            e.config.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut value = String::new();
+    input.read_to_string(&mut value)?;
+    let value = value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value).to_string();
+    if value.is_empty() {
+        anyhow::bail!(
+            "no value on stdin: pipe it in, e.g. `printf %s \"$VALUE\" | capsule secrets set {capsule} {env} {name}`"
+        );
+    }
+    let session = Session::connect().await?;
+    let i = project.capsules.iter().position(|x| x.name == capsule).unwrap_or_default();
+    let r = reconcile(&session, project, i, env, false).await?;
+    let version = put_secret_value(&r, name, value).await?;
+    println!("Stored a new value for secret `{name}` of {capsule}/{env} (version {version}).");
+    Ok(())
+}

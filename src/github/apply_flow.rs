@@ -1,0 +1,98 @@
+//! `capsule github apply`, on `push` to the default branch: applies the capsules the pushed
+//! commits changed (each under its lock, stopping at the first failure), writes the step
+//! summary and outputs, and comments the outcome on the merged pull request. The applying
+//! itself is `deploy`'s.
+
+use crate::config;
+use crate::deploy::{self, Applied};
+use crate::engine::{self, Selection};
+
+use super::{Env, GitHub};
+
+/// Runs the apply flow; `Ok(false)` when the configuration is invalid or an apply failed
+/// or was refused (the run fails).
+pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Result<bool> {
+    let env = Env::from_process()?;
+    let push = super::push(&env.event()?)?;
+    let gh = GitHub::new(&env)?;
+    let run_url = env.run_url();
+    let project = match config::load_project(&select.root) {
+        Ok(p) => p,
+        Err(diags) => {
+            for d in &diags.0 {
+                println!("{}", super::annotation(d));
+            }
+            env.append_summary(&format!("## capsule apply: :x: invalid configuration\n\n```\n{diags}\n```\n"))?;
+            env.append_output("has_changes=false\ndestroy=false\ncapsules=[]\n")?;
+            eprintln!("{diags}\nNothing was sent to AWS.");
+            return Ok(false);
+        }
+    };
+    // Capsules in declaration order, each with its environments in declaration order.
+    let targets: Vec<(usize, String)> = match &push.before {
+        Some(before) => super::changed_targets(&project, &crate::git::changed_capsules(&project, before, &push.after)?),
+        None => {
+            eprintln!("The push created the branch: every capsule counts as changed.");
+            engine::select(&project, &Selection { root: select.root.clone(), ..Default::default() })?
+        }
+    };
+    let targets = super::only_selected(&project, select, targets)?;
+    if targets.is_empty() {
+        eprintln!("No capsule changed in this push; nothing to apply.");
+        env.append_summary("## capsule apply\n\nNo capsule changed in this push.\n")?;
+        env.append_output("has_changes=false\ndestroy=false\ncapsules=[]\n")?;
+        return Ok(true);
+    }
+    let session = engine::Session::connect().await?;
+    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false };
+    let run = deploy::apply_all(&session, &project, &targets, &opts).await;
+    // Environments not reached after a failure are listed, so nobody thinks they deployed.
+    let not_reached: Vec<String> =
+        targets.iter().skip(run.attempted).map(|(i, e)| format!("`{}` · {e}", project.capsules[*i].name)).collect();
+    let note = comment_note(&run, &not_reached);
+    env.append_summary(&super::step_summary(&run.doc, run_url.as_deref()))?;
+    env.append_output(&super::outputs(&run.doc))?;
+    comment_on_pull_request(&gh, &run, &push.after, run_url.as_deref(), note.as_deref()).await;
+    let s = run.doc.summary;
+    if run.ok {
+        println!(
+            "Apply complete: {} created, {} updated, {} replaced, {} deleted.",
+            s.create, s.update, s.replace, s.delete
+        );
+    } else {
+        println!("Apply FAILED or refused (see above). The next apply continues from live state.");
+    }
+    Ok(run.ok)
+}
+
+/// Why the run stopped, and which environments it never reached, quoted for the comment.
+fn comment_note(run: &Applied, not_reached: &[String]) -> Option<String> {
+    let mut note = run.refused.clone().or(run.error.clone());
+    if !not_reached.is_empty() {
+        let more = format!("Not applied after the failure: {}.", not_reached.join(", "));
+        note = Some(match note {
+            Some(n) => format!("{n}\n\n{more}"),
+            None => more,
+        });
+    }
+    note.map(|n| n.replace('\n', "\n> "))
+}
+
+/// Comments the outcome on the pull request `sha` was merged by; a failure to comment only
+/// warns (the apply already happened).
+async fn comment_on_pull_request(gh: &GitHub, run: &Applied, sha: &str, run_url: Option<&str>, note: Option<&str>) {
+    let marker = super::apply_marker(sha);
+    match gh.pulls_for_commit(sha).await {
+        Ok(pulls) => match pulls.first() {
+            Some(pr) => {
+                let body = super::comment_body(&run.doc, &marker, run_url, note);
+                match gh.upsert_comment(pr.number, &marker, &body).await {
+                    Ok(o) => eprintln!("Apply comment on pull request #{}: {o:?}.", pr.number),
+                    Err(e) => eprintln!("warning: could not comment on pull request #{}: {e}", pr.number),
+                }
+            }
+            None => eprintln!("Commit {sha} came from no pull request: no comment."),
+        },
+        Err(e) => eprintln!("warning: could not find the pull request of {sha}: {e}"),
+    }
+}

@@ -1,0 +1,68 @@
+//! What capsule needs of the events that start it: a `pull_request` (plan) or a `push`
+//! (apply). Pure parsing of the event's JSON; reading the file is `actions`', deciding
+//! what to plan is the flows'.
+
+use super::GitHubError;
+
+/// What `github plan` needs of a `pull_request` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub base_sha: String,
+    pub head_sha: String,
+    /// The head branch lives in another repository: no credentials, offline plan.
+    pub from_fork: bool,
+}
+
+pub fn pull_request(event: &serde_json::Value) -> Result<PullRequest, GitHubError> {
+    let pr = event.get("pull_request").ok_or_else(|| GitHubError::Event("not a pull_request event".into()))?;
+    let s = |p: &str| pr.pointer(p).and_then(|v| v.as_str()).map(str::to_string);
+    let number = pr
+        .get("number")
+        .and_then(|n| n.as_u64())
+        .ok_or_else(|| GitHubError::Event("pull_request.number missing".into()))?;
+    let base_sha = s("/base/sha").ok_or_else(|| GitHubError::Event("pull_request.base.sha missing".into()))?;
+    let head_sha = s("/head/sha").ok_or_else(|| GitHubError::Event("pull_request.head.sha missing".into()))?;
+    let from_fork = s("/head/repo/full_name").is_some_and(|h| Some(h) != s("/base/repo/full_name"));
+    Ok(PullRequest { number, base_sha, head_sha, from_fork })
+}
+
+/// What `github apply` needs of a `push` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    /// The commit before the push; `None` for a new branch (all zeros), when every
+    /// capsule counts as changed.
+    pub before: Option<String>,
+    pub after: String,
+}
+
+pub fn push(event: &serde_json::Value) -> Result<Push, GitHubError> {
+    let s = |k: &str| event.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let after = s("after").ok_or_else(|| GitHubError::Event("not a push event: `after` missing".into()))?;
+    let before = s("before").filter(|b| !b.is_empty() && b.chars().any(|c| c != '0'));
+    Ok(Push { before, after })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_tell_forks_apart() {
+        let ev = serde_json::json!({ "pull_request": { "number": 7, "base": { "sha": "b", "repo": { "full_name": "o/r" } }, "head": { "sha": "h", "repo": { "full_name": "someone/r" } } } });
+        assert_eq!(
+            pull_request(&ev).unwrap(),
+            PullRequest { number: 7, base_sha: "b".into(), head_sha: "h".into(), from_fork: true }
+        );
+        assert!(pull_request(&serde_json::json!({ "push": {} })).is_err());
+    }
+
+    #[test]
+    fn push_events_treat_a_new_branch_as_everything_changed() {
+        let p = push(&serde_json::json!({ "before": "a1", "after": "b2" })).unwrap();
+        assert_eq!(p, Push { before: Some("a1".into()), after: "b2".into() });
+        let zeros = "0".repeat(40);
+        assert_eq!(push(&serde_json::json!({ "before": zeros, "after": "b2" })).unwrap().before, None);
+        assert!(push(&serde_json::json!({ "pull_request": {} })).is_err());
+    }
+}
