@@ -174,7 +174,7 @@ fn split_environments<'i>(r: &mut Reporter<'_>, value: Option<Spanned<DeValue<'i
             r.error(
                 key.span(),
                 format!("invalid environment name `{name}`"),
-                Some("use lowercase letters, digits and dashes, starting with a letter (at most 20 characters)".into()),
+                Some("use lowercase letters, digits and single dashes, starting with a letter and not ending with a dash (at most 20 characters)".into()),
             );
             continue;
         }
@@ -404,7 +404,7 @@ fn decode_map<T: DeserializeOwned>(
             r.error(
                 key.span(),
                 format!("invalid name `{name}` in [{section}]"),
-                Some("use lowercase letters, digits and dashes, starting with a letter (at most 20 characters)".into()),
+                Some("use lowercase letters, digits and single dashes, starting with a letter and not ending with a dash (at most 20 characters)".into()),
             );
             continue;
         }
@@ -448,7 +448,7 @@ fn decode_secrets(r: &mut Reporter<'_>, value: Option<&Spanned<DeValue<'_>>>) ->
             r.error(
                 key.span(),
                 format!("invalid secret name `{name}`"),
-                Some("use lowercase letters, digits and dashes, starting with a letter".into()),
+                Some("use lowercase letters, digits and single dashes, starting with a letter and not ending with a dash".into()),
             );
             continue;
         }

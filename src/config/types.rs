@@ -413,4 +413,4 @@ pub struct Email {
 
 /// Known engines, with the version used when none is given.
 pub const DB_ENGINES: &[(&str, &str)] = &[("postgres", "16"), ("mysql", "8.0"), ("mariadb", "10.11")];
-pub const CACHE_ENGINES: &[(&str, &str)] = &[("redis", "7.1"), ("valkey", "8.0"), ("memcached", "1.6")];
+pub const CACHE_ENGINES: &[(&str, &str)] = &[("redis", "7.1"), ("valkey", "8.0"), ("memcached", "1.6.22")];

@@ -32,8 +32,33 @@ static KNOWN_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// A name AWS accepts inside every resource name capsule builds from it: RDS and
+/// ElastiCache identifiers may not contain `--` or end with `-`.
 pub fn is_entry_name(name: &str) -> bool {
-    ENTRY_NAME.is_match(name)
+    ENTRY_NAME.is_match(name) && dashes_ok(name)
+}
+
+/// No `--` and no trailing `-` (RDS, ElastiCache; S3 reserves `xn--`).
+fn dashes_ok(name: &str) -> bool {
+    !name.contains("--") && !name.ends_with('-')
+}
+
+/// Prefixes AWS reserves at the start of a name capsule derives from the capsule name:
+/// security group names (`sg-`), S3 buckets (`sthree-`, `amzn-s3-demo-`).
+const RESERVED_PREFIXES: &[&str] = &["sg-", "sthree-", "amzn-s3-demo-"];
+
+/// The reason AWS would refuse names built from capsule name `name`, if any.
+pub fn capsule_name_problem(name: &str) -> Option<String> {
+    if !CAPSULE_NAME.is_match(name) || !dashes_ok(name) {
+        return Some(
+            "use 2 to 31 lowercase letters, digits and single dashes, starting with a letter and not ending with a dash"
+                .to_string(),
+        );
+    }
+    let with_dash = format!("{name}-");
+    RESERVED_PREFIXES.iter().find(|p| with_dash.starts_with(*p)).map(|p| {
+        format!("AWS reserves names starting with `{p}` (capsule's resource names start with `{name}-`): choose another name")
+    })
 }
 
 /// Valid Fargate (cpu, memory) pairs, memory in MiB.
@@ -109,12 +134,8 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
 /// `[capsule]`: name, region, account.
 fn check_capsule(k: &mut Check, c: &CapsuleFile) {
     let name = &c.capsule.name;
-    if !CAPSULE_NAME.is_match(name) {
-        k.at(
-            "capsule.name",
-            format!("invalid capsule name `{name}`"),
-            "use 2 to 31 lowercase letters, digits and dashes, starting with a letter".to_string(),
-        );
+    if let Some(hint) = capsule_name_problem(name) {
+        k.at("capsule.name", format!("invalid capsule name `{name}`"), hint);
     }
     if let Some(region) = &c.capsule.region
         && !REGION.is_match(region)
@@ -438,6 +459,16 @@ fn check_cache(k: &mut Check, cname: &str, cache: &Cache) {
             "ElastiCache node types start with `cache.`, e.g. `cache.t4g.micro`".to_string(),
         );
     }
+    if cache.engine == "memcached"
+        && let Some(v) = &cache.version
+        && !memcached_version_ok(v)
+    {
+        k.at(
+            &p("version"),
+            format!("invalid memcached version `{v}`"),
+            "ElastiCache names memcached versions in full, e.g. `1.6.22`; remove `version` for the default".to_string(),
+        );
+    }
     let max = if cache.engine == "memcached" { 40 } else { 6 };
     if !(1..=max).contains(&cache.nodes) {
         k.at(
@@ -477,6 +508,13 @@ fn check_site(k: &mut Check, domains: &mut Domains, sname: &str, site: &Site) {
             );
         }
     }
+}
+
+/// ElastiCache lists memcached versions in full (`1.6.22`); `1.6` is not one
+/// (docs.aws.amazon.com/AmazonElastiCache/latest/mem-ug/supported-engine-versions-mc.html).
+fn memcached_version_ok(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn engine_hint(engine: &str, known: &[(&str, &str)]) -> String {
@@ -627,6 +665,34 @@ mod tests {
         assert!(!fargate_pair_valid(300, 512));
         assert_eq!(fargate_memories(256), "512, 1024, 2048");
         assert_eq!(fargate_memories(1024), "2048 to 8192 (in steps of 1024)");
+    }
+
+    #[test]
+    fn names_aws_would_refuse_are_refused() {
+        for ok in ["api", "web-2", "a1", "my-app"] {
+            assert!(is_entry_name(ok), "{ok}");
+        }
+        // RDS and ElastiCache identifiers: no `--`, no trailing `-`; S3: no `xn--`.
+        for bad in ["api--v2", "api-", "xn--abc", "1api", "Api", "a_b"] {
+            assert!(!is_entry_name(bad), "{bad}");
+        }
+        assert_eq!(capsule_name_problem("shop"), None);
+        assert_eq!(capsule_name_problem("sgx"), None);
+        for bad in ["shop--x", "shop-", "sg", "sg-app", "sthree", "sthree-web", "amzn-s3-demo-x", "x"] {
+            assert!(capsule_name_problem(bad).is_some(), "{bad}");
+        }
+        assert!(capsule_name_problem("sg-app").is_some_and(|h| h.contains("`sg-`")));
+    }
+
+    #[test]
+    fn memcached_versions_must_be_full_versions() {
+        assert!(memcached_version_ok("1.6.22"));
+        assert!(!memcached_version_ok("1.6"));
+        assert!(!memcached_version_ok("1"));
+        assert!(!memcached_version_ok("1.6.x"));
+        let text = "[capsule]\nname = \"shop\"\n[caches.pages]\nengine = \"memcached\"\nversion = \"1.6\"\n";
+        let err = crate::config::load_str(std::path::Path::new("capsule.toml"), text).err().map(|d| format!("{d:?}"));
+        assert!(err.as_deref().is_some_and(|e| e.contains("invalid memcached version `1.6`")), "{err:?}");
     }
 
     #[test]
