@@ -81,8 +81,10 @@ async fn a_database_is_safe_by_default_changed_carefully_and_never_lost() {
     assert_eq!(password.len(), 32);
     assert!(!password.contains(['/', '"', '@', ' ']), "RDS refuses these");
     let url = conn["url"].as_str().unwrap();
-    assert!(url.starts_with("postgres://capsule:") && url.ends_with(&format!("@{host}:5432/main")), "{url}");
-    let url_password = &url["postgres://capsule:".len()..url.len() - format!("@{host}:5432/main").len()];
+    // TLS required in the url: RDS for PostgreSQL refuses plaintext clients (rds.force_ssl).
+    let tail = format!("@{host}:5432/main?sslmode=require");
+    assert!(url.starts_with("postgres://capsule:") && url.ends_with(&tail), "{url}");
+    let url_password = &url["postgres://capsule:".len()..url.len() - tail.len()];
     let decoded = percent_encoding::percent_decode_str(url_password).decode_utf8().unwrap();
     assert_eq!(decoded, password, "the url carries the percent-encoded password");
     assert!(!log.contains(&password) && !doc.to_string().contains(&password), "the password leaked:\n{log}");
@@ -244,7 +246,8 @@ async fn an_unprotected_mysql_database_with_on_delete_delete_leaves_no_snapshot(
     assert_eq!((db.engine(), db.multi_az(), db.deletion_protection()), (Some("mysql"), Some(false), Some(false)));
     let conn = secret_json(&format!("capsule/{name}/production/db-main")).await;
     assert_eq!(conn["port"], 3306);
-    assert!(conn["url"].as_str().unwrap().starts_with("mysql://capsule:"), "{conn}");
+    let url = conn["url"].as_str().unwrap();
+    assert!(url.starts_with("mysql://capsule:") && url.ends_with("/main?ssl-mode=REQUIRED"), "{conn}");
     assert_eq!(changes(&plan(root).0), vec![]);
 
     // The subnet group spans the default VPC's subnets, reported as the placeholder.

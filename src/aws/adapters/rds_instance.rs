@@ -120,15 +120,22 @@ impl Connection<'_> {
     fn scheme(&self) -> &'static str {
         if self.engine == "postgres" { "postgres" } else { "mysql" }
     }
+    /// TLS required: RDS for PostgreSQL expects TLS (`rds.force_ssl` is on from 15), and
+    /// drivers whose default is plaintext are refused; MySQL and MariaDB would accept
+    /// plaintext and send the password across the VPC unencrypted.
+    fn tls_query(&self) -> &'static str {
+        if self.engine == "postgres" { "?sslmode=require" } else { "?ssl-mode=REQUIRED" }
+    }
     fn url(&self, password: &Password) -> String {
         format!(
-            "{}://{}:{}@{}:{}/{}",
+            "{}://{}:{}@{}:{}/{}{}",
             self.scheme(),
             utf8_percent_encode(self.username, USERINFO),
             utf8_percent_encode(password.expose(), USERINFO),
             self.host,
             self.port,
-            self.dbname
+            self.dbname,
+            self.tls_query()
         )
     }
     /// The secret's JSON text.
@@ -151,6 +158,7 @@ impl Connection<'_> {
             && doc.get("port").and_then(Value::as_i64) == Some(self.port)
             && doc.get("username").and_then(Value::as_str) == Some(self.username)
             && doc.get("dbname").and_then(Value::as_str) == Some(self.dbname)
+            && doc.get("url").and_then(Value::as_str).is_some_and(|u| u.ends_with(self.tls_query()))
     }
 }
 
@@ -961,7 +969,7 @@ mod tests {
         let conn =
             Connection { engine: "postgres", host: "db.example", port: 5432, username: "capsule", dbname: "main" };
         let p = Sensitive::new("a+b=c!d");
-        assert_eq!(conn.url(&p), "postgres://capsule:a%2Bb%3Dc%21d@db.example:5432/main");
+        assert_eq!(conn.url(&p), "postgres://capsule:a%2Bb%3Dc%21d@db.example:5432/main?sslmode=require");
         let doc: Value = serde_json::from_str(&conn.document(&p)).unwrap();
         assert_eq!(doc["password"], "a+b=c!d");
         assert!(conn.matches(&doc));
