@@ -27,7 +27,7 @@ pub(super) fn expand(b: &mut Builder<'_>, caches: &IndexMap<String, Cache>, data
         let sg = data.security_group(
             b,
             &format!("cache-{name}"),
-            format!("cache {name}: from the capsule's services only"),
+            format!("cache {name}: from the capsule services only"),
             port,
         );
         let secret = super::secrets::connection(

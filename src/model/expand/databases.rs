@@ -28,7 +28,7 @@ pub(super) fn expand(b: &mut Builder<'_>, databases: &IndexMap<String, Database>
         let sg = data.security_group(
             b,
             &format!("db-{name}"),
-            format!("database {name}: from the capsule's services only"),
+            format!("database {name}: from the capsule services only"),
             port,
         );
         let secret = super::secrets::connection(

@@ -154,3 +154,98 @@ fn parse_reference(text: &str) -> Option<(&str, &str)> {
     let (kind, name, attr) = (parts.next()?, parts.next()?, parts.next()?);
     (attr == "url").then_some((kind, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use regex::Regex;
+
+    use super::*;
+    use crate::config::load_str;
+
+    /// Every table capsule knows, with every engine, in two environments.
+    const EVERYTHING: &str = r#"
+        [capsule]
+        name = "shop"
+        [environments.staging]
+        domain = "staging.shop.example.com"
+        [environments.production]
+        domain = "shop.example.com"
+        [dns]
+        zone = "example.com"
+        [services.api]
+        image = "nginx:1.27"
+        port = 8080
+        public = true
+        domain = "api.${env.domain}"
+        env = { DATABASE_URL = "${databases.main.url}", OTHER = "${databases.legacy.url}", CACHE = "${caches.sessions.url}", MC = "${caches.pages.url}", KEY = { secret = "stripe" } }
+        [services.admin]
+        image = "nginx:1.27"
+        port = 8081
+        public = true
+        [services.worker-2]
+        build = "."
+        [jobs.nightly]
+        service = "api"
+        schedule = "rate(1 day)"
+        [databases.main]
+        engine = "postgres"
+        [databases.legacy]
+        engine = "mysql"
+        [caches.sessions]
+        engine = "valkey"
+        [caches.pages]
+        engine = "memcached"
+        [sites.web]
+        dir = "."
+        domain = "${env.domain}"
+        [secrets]
+        stripe = { description = "Stripe API key" }
+        [email]
+        domain = "${env.domain}"
+    "#;
+
+    fn everything() -> Vec<Desired> {
+        let capsule = load_str(Path::new("capsule.toml"), EVERYTHING).unwrap_or_else(|e| panic!("{e:?}"));
+        let ctx = ExpandContext { account: "123456789012".into(), default_region: "eu-west-1".into() };
+        capsule.environments.iter().map(|env| expand(&capsule, env, &ctx)).collect()
+    }
+
+    /// EC2 CreateSecurityGroup: "Valid characters: a-z, A-Z, 0-9, spaces, and
+    /// ._-:/()#,@[]+=&;{}!$*", at most 255, and a name may not start with `sg-`
+    /// (docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html).
+    #[test]
+    fn every_security_group_name_and_description_is_one_ec2_accepts() {
+        let allowed = Regex::new(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$").unwrap_or_else(|e| panic!("{e}"));
+        let mut seen = 0;
+        for desired in everything() {
+            for r in desired.resources.iter().filter(|r| r.address.kind == Kind::SecurityGroup) {
+                let description = r.attributes["description"].as_str().unwrap_or_default();
+                assert!(allowed.is_match(description), "{}: description {description:?}", r.address);
+                assert!(allowed.is_match(&r.aws_name), "{}: name {:?}", r.address, r.aws_name);
+                assert!(!r.aws_name.starts_with("sg-"), "{}", r.address);
+                seen += 1;
+            }
+        }
+        // alb, three services, two databases, two caches, in two environments
+        assert_eq!(seen, 16);
+    }
+
+    #[test]
+    fn a_public_service_waits_for_the_rule_and_listener_that_attach_its_target_group() {
+        for desired in everything() {
+            for name in ["api", "admin"] {
+                let service = desired
+                    .resources
+                    .iter()
+                    .find(|r| r.address.kind == Kind::EcsService && r.address.name == name)
+                    .unwrap_or_else(|| panic!("no service {name}"));
+                let kinds: Vec<Kind> = service.depends_on.iter().map(|a| a.kind).collect();
+                for kind in [Kind::LbTargetGroup, Kind::LbListenerRule, Kind::LbListener] {
+                    assert!(kinds.contains(&kind), "{}: {kinds:?} lacks {kind}", service.address);
+                }
+            }
+        }
+    }
+}

@@ -90,9 +90,11 @@ fn service(
     let mut svc_deps = vec![cluster.clone(), task_def.clone(), sg.clone()];
     let mut load_balancer = Value::Null;
     if let (Some(lb), Some(port)) = (public_lb, s.port) {
-        let tg = routing(b, name, s, port, priority, lb);
+        let (tg, rule) = routing(b, name, s, port, priority, lb);
         load_balancer = json!({ "target_group": reference(&tg, "arn"), "container": name, "port": port });
-        svc_deps.push(tg);
+        // ECS refuses a target group that no listener or rule uses yet ("does not have an
+        // associated load balancer"): the service waits for its rule and listener.
+        svc_deps.extend([tg, rule, lb.listener.clone()]);
     }
     let grace = humantime::parse_duration(&s.health.grace).map(|d| d.as_secs()).unwrap_or(30);
     let service = b.add(Kind::EcsService, name, name.to_string(), json!({
@@ -265,8 +267,15 @@ pub(super) fn task_definition(
 }
 
 /// The target group of a public service and the listener rule that forwards its domain
-/// (or, without one, every path) to it. Returns the target group.
-fn routing(b: &mut Builder<'_>, name: &str, s: &Service, port: i64, priority: usize, lb: &LoadBalancer) -> Address {
+/// (or, without one, every path) to it. Returns both.
+fn routing(
+    b: &mut Builder<'_>,
+    name: &str,
+    s: &Service,
+    port: i64,
+    priority: usize,
+    lb: &LoadBalancer,
+) -> (Address, Address) {
     let tg = b.add(
         Kind::LbTargetGroup,
         name,
@@ -286,7 +295,7 @@ fn routing(b: &mut Builder<'_>, name: &str, s: &Service, port: i64, priority: us
         Some(d) => json!({ "host_header": [d] }),
         None => json!({ "path_pattern": ["/*"] }),
     };
-    b.add(
+    let rule = b.add(
         Kind::LbListenerRule,
         name,
         b.name(name, 255),
@@ -298,7 +307,7 @@ fn routing(b: &mut Builder<'_>, name: &str, s: &Service, port: i64, priority: us
         }),
         vec![lb.listener.clone(), tg.clone()],
     );
-    tg
+    (tg, rule)
 }
 
 /// `[services.NAME.autoscale]`: the scalable target and its CPU target-tracking policy.
