@@ -203,7 +203,16 @@ pub trait Adapter: Send + Sync {
         conflict: AwsError,
         operation: &'static str,
     ) -> Result<Live, AwsError> {
-        let live = self.observe(cx, r).await?.ok_or(conflict)?.ensure_owned(cx, operation)?;
+        // AWS says it exists but a read does not find it yet: eventual consistency, which
+        // a retry of the whole create resolves (the retry adopts it once it is visible).
+        let Some(live) = self.observe(cx, r).await? else {
+            return Err(AwsError {
+                kind: ErrorKind::Transient,
+                message: format!("{} (it exists but is not visible to reads yet)", conflict.message),
+                ..conflict
+            });
+        };
+        let live = live.ensure_owned(cx, operation)?;
         self.update(cx, r, attrs, &live).await
     }
 }

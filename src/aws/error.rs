@@ -55,6 +55,11 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
+    /// The same error, saying it persisted through retries.
+    pub fn after_retries(mut self, attempts: u32, elapsed: std::time::Duration) -> Self {
+        self.message = format!("{} (still failing after {attempts} attempts in {}s)", self.message, elapsed.as_secs());
+        self
+    }
 }
 
 /// Codes that mean "absent" across services (each service names it its own way).
@@ -103,7 +108,51 @@ const THROTTLED: &[&str] = &[
     "SlowDown",
     "RequestLimitExceeded",
     "TooManyInvalidationsInProgress",
+    // Route 53: a change batch while the previous one is still applying
+    "PriorRequestNotComplete",
+    "RequestThrottled",
+    "RequestThrottledException",
 ];
+/// Codes AWS answers for a failure on its side; the request may be sent again.
+const TEMPORARY: &[&str] = &[
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Errors of one operation that AWS documents as eventual consistency: an object created a
+/// moment ago is not known yet to the service (or the part of it) the call reaches.
+/// (operation, code, a part of the message; "" matches any message).
+const CONSISTENCY: &[(&str, &str, &str)] = &[
+    // docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
+    ("ec2:AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", ""),
+    ("ec2:RevokeSecurityGroupIngress", "InvalidGroup.NotFound", ""),
+    // a certificate ACM issued moments ago, not yet known to ELB or CloudFront
+    ("elbv2:CreateListener", "CertificateNotFound", ""),
+    ("elbv2:ModifyListener", "CertificateNotFound", ""),
+    ("cloudfront:CreateDistribution", "InvalidViewerCertificate", ""),
+    ("cloudfront:UpdateDistribution", "InvalidViewerCertificate", ""),
+    // the ECS service-linked role, created on first use, takes a moment to be assumable
+    // (github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/818)
+    ("ecs:CreateCluster", "InvalidParameterException", "service linked role"),
+    ("ecs:PutClusterCapacityProviders", "InvalidParameterException", "service linked role"),
+    // a role or target-group association made moments ago (IAM propagation; ELB rules)
+    ("ecs:CreateService", "InvalidParameterException", "does not have an associated load balancer"),
+    ("ecs:UpdateService", "InvalidParameterException", "does not have an associated load balancer"),
+    ("ecs:CreateService", "InvalidParameterException", "Unable to assume role"),
+    ("iam:PutRolePolicy", "NoSuchEntity", ""),
+    ("iam:TagRole", "NoSuchEntity", ""),
+    ("iam:UpdateAssumeRolePolicy", "NoSuchEntity", ""),
+];
+
+fn is_consistency(operation: &str, code: &str, message: &str) -> bool {
+    CONSISTENCY.iter().any(|(op, c, part)| *op == operation && *c == code && message.contains(part))
+}
+
 const DENIED: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
@@ -122,6 +171,8 @@ fn classify_code(code: &str, status: Option<u16>) -> ErrorKind {
         ErrorKind::NotFound
     } else if THROTTLED.contains(&code) {
         ErrorKind::Throttled
+    } else if TEMPORARY.contains(&code) {
+        ErrorKind::Transient
     } else if DENIED.contains(&code) {
         ErrorKind::AccessDenied
     } else if CONFLICT.contains(&code) || code.ends_with("AlreadyExists") || code.ends_with("AlreadyExistsFault") {
@@ -149,8 +200,11 @@ where
             let status = Some(service.raw().status().as_u16());
             let inner = service.err();
             let code = inner.code().map(str::to_string);
-            let kind = classify_code(code.as_deref().unwrap_or_default(), status);
             let message = inner.message().map(str::to_string).unwrap_or_else(|| inner.to_string());
+            let kind = match code.as_deref() {
+                Some(c) if is_consistency(operation, c, &message) => ErrorKind::Transient,
+                c => classify_code(c.unwrap_or_default(), status),
+            };
             AwsError {
                 kind,
                 operation,
@@ -221,5 +275,27 @@ mod tests {
         assert_eq!(classify_code("", Some(503)), ErrorKind::Transient);
         assert_eq!(classify_code("", Some(404)), ErrorKind::NotFound);
         assert!(ErrorKind::Throttled.is_retryable() && !ErrorKind::Invalid.is_retryable());
+        assert_eq!(classify_code("ServiceUnavailable", Some(503)), ErrorKind::Transient);
+        assert_eq!(classify_code("PriorRequestNotComplete", Some(400)), ErrorKind::Throttled);
+    }
+
+    #[test]
+    fn eventual_consistency_is_temporary_only_where_aws_documents_it() {
+        assert!(is_consistency(
+            "ec2:AuthorizeSecurityGroupIngress",
+            "InvalidGroup.NotFound",
+            "The security group 'sg-1' does not exist"
+        ));
+        assert!(!is_consistency("ec2:DescribeSecurityGroups", "InvalidGroup.NotFound", ""));
+        assert!(is_consistency(
+            "ecs:PutClusterCapacityProviders",
+            "InvalidParameterException",
+            "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+        ));
+        assert!(!is_consistency(
+            "ecs:PutClusterCapacityProviders",
+            "InvalidParameterException",
+            "capacity provider X does not exist"
+        ));
     }
 }

@@ -4,6 +4,7 @@
 pub mod adapter;
 pub mod adapters;
 pub mod error;
+pub mod retry;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;

@@ -193,8 +193,16 @@ impl AcmCertificateAdapter {
         let mut written = false;
         let mut wait = Duration::from_millis(500);
         loop {
-            let c = self.describe(cx, &r.region, arn).await?.ok_or_else(|| {
-                AwsError::new(ErrorKind::Other, OP, format!("certificate {arn} vanished while it was being validated"))
+            let c = self.describe(cx, &r.region, arn).await?.ok_or_else(|| match written {
+                // "DescribeCertificate may not succeed for several seconds after
+                // RequestCertificate" (API reference): temporary; the create is retried
+                // and its idempotency token gives back this certificate.
+                false => AwsError::new(ErrorKind::Transient, OP, format!("certificate {arn} is not visible yet")),
+                true => AwsError::new(
+                    ErrorKind::Other,
+                    OP,
+                    format!("certificate {arn} vanished while it was being validated"),
+                ),
             })?;
             let records = validation_records(&c);
             let options = c.domain_validation_options();

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
 use serde_json::{Value, json};
 
 use crate::aws::adapter::{Visible, attr_bool};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct EcsClusterAdapter;
@@ -105,6 +105,7 @@ impl Adapter for EcsClusterAdapter {
         if let Some(existing) = self.read(cx, &r.aws_name, &r.region).await? {
             existing.ensure_owned(cx, "ecs:CreateCluster")?;
         } else {
+            ensure_service_linked_role(cx).await?;
             cx.aws
                 .ecs(&r.region)
                 .create_cluster()
@@ -135,7 +136,11 @@ impl Adapter for EcsClusterAdapter {
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let ecs = cx.aws.ecs(&cx.region);
-        let arns: Vec<String> = ecs.list_clusters().send().await.aws("ecs:ListClusters")?.cluster_arns().to_vec();
+        let mut arns: Vec<String> = Vec::new();
+        let mut pages = ecs.list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            arns.extend(page.aws("ecs:ListClusters")?.cluster_arns().iter().cloned());
+        }
         let mut out = Vec::new();
         for chunk in arns.chunks(100) {
             let described = ecs
@@ -156,5 +161,23 @@ impl Adapter for EcsClusterAdapter {
             );
         }
         Ok(out)
+    }
+}
+
+/// ECS's service-linked role `AWSServiceRoleForECS`, which a fresh account does not have:
+/// capacity-provider calls fail ("Unable to assume the service linked role") until it
+/// exists. Created before the first cluster; an existing one is fine. The deploy role needs
+/// `iam:CreateServiceLinkedRole` for `ecs.amazonaws.com`
+/// (docs.aws.amazon.com/AmazonECS/latest/developerguide/using-service-linked-roles.html).
+async fn ensure_service_linked_role(cx: &Cx) -> Result<(), AwsError> {
+    const OP: &str = "iam:CreateServiceLinkedRole";
+    let created =
+        cx.aws.iam(&cx.region).create_service_linked_role().aws_service_name("ecs.amazonaws.com").send().await;
+    match created.aws(OP) {
+        Ok(_) => Ok(()),
+        // AWS: InvalidInput "Service role name AWSServiceRoleForECS has been taken in this
+        // account"; an emulator may say EntityAlreadyExists.
+        Err(e) if e.kind == ErrorKind::Conflict || e.message.contains("has been taken") => Ok(()),
+        Err(e) => Err(e),
     }
 }
