@@ -187,7 +187,7 @@ async fn a_backup_restores_into_a_new_instance_that_takes_the_database_place() {
     let host = after.endpoint().unwrap().address().unwrap();
     assert_eq!(conn["host"], host);
     assert_eq!(conn["password"], password.as_str());
-    assert!(conn["url"].as_str().unwrap().ends_with(&format!("@{host}:5432/main")), "{conn}");
+    assert!(conn["url"].as_str().unwrap().ends_with(&format!("@{host}:5432/main?sslmode=require")), "{conn}");
     assert_eq!(tags(&after).get("capsule:connection-secret"), tags(&before).get("capsule:connection-secret"));
 
     // The capsule sees its database as declared: nothing to do.
