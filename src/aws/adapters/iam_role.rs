@@ -17,12 +17,29 @@ const POLICY_NAME: &str = "capsule";
 
 pub struct IamRoleAdapter;
 
-fn assume_policy(service: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }],
-    })
-    .to_string()
+/// The trust policy: `service` may assume the role, on behalf of `account` only (the
+/// `aws:SourceAccount` condition AWS recommends against the cross-service confused deputy,
+/// docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). No account: no condition.
+fn assume_policy(service: &str, account: &str) -> String {
+    let mut statement = json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" });
+    if !account.is_empty() {
+        statement["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": account } });
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
+}
+
+/// The `aws:SourceAccount` the trust policy is conditioned on ("" when none).
+fn source_account(doc: &Value) -> Value {
+    let account = doc
+        .get("Statement")
+        .and_then(|s| s.get(0))
+        .and_then(|s| s.pointer("/Condition/StringEquals/aws:SourceAccount"))
+        .cloned()
+        .unwrap_or(json!(""));
+    match account {
+        Value::Array(mut one) if one.len() == 1 => one.swap_remove(0),
+        other => other,
+    }
 }
 
 /// IAM hands documents back URL-encoded.
@@ -102,6 +119,7 @@ impl IamRoleAdapter {
                 ("path".into(), json!(role.path())),
                 ("description".into(), json!(role.description().unwrap_or_default())),
                 ("assumed_by".into(), principal_service(&assume)),
+                ("source_account".into(), source_account(&assume)),
                 ("managed_policies".into(), json!(managed)),
                 ("policy".into(), policy),
             ]),
@@ -127,10 +145,12 @@ impl IamRoleAdapter {
                 .await
                 .aws("iam:UpdateRole")?;
         }
-        if live.attributes.get("assumed_by") != attrs.get("assumed_by") {
+        if live.attributes.get("assumed_by") != attrs.get("assumed_by")
+            || live.attributes.get("source_account") != attrs.get("source_account")
+        {
             iam.update_assume_role_policy()
                 .role_name(name)
-                .policy_document(assume_policy(attr_str(attrs, "assumed_by")))
+                .policy_document(assume_policy(attr_str(attrs, "assumed_by"), attr_str(attrs, "source_account")))
                 .send()
                 .await
                 .aws("iam:UpdateAssumeRolePolicy")?;
@@ -210,7 +230,10 @@ impl Adapter for IamRoleAdapter {
             .role_name(&r.aws_name)
             .path(attr_str(attrs, "path"))
             .description(attr_str(attrs, "description"))
-            .assume_role_policy_document(assume_policy(attr_str(attrs, "assumed_by")))
+            .assume_role_policy_document(assume_policy(
+                attr_str(attrs, "assumed_by"),
+                attr_str(attrs, "source_account"),
+            ))
             .set_tags(Some(
                 cx.tags_of(r)
                     .into_iter()
@@ -307,9 +330,11 @@ mod tests {
             doc,
             json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"] }] })
         );
-        assert_eq!(
-            principal_service(&serde_json::from_str::<Value>(&assume_policy("ecs-tasks.amazonaws.com")).unwrap()),
-            json!("ecs-tasks.amazonaws.com")
-        );
+        let trust: Value = serde_json::from_str(&assume_policy("ecs-tasks.amazonaws.com", "123456789012")).unwrap();
+        assert_eq!(principal_service(&trust), json!("ecs-tasks.amazonaws.com"));
+        assert_eq!(source_account(&trust), json!("123456789012"));
+        assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        let open: Value = serde_json::from_str(&assume_policy("events.amazonaws.com", "")).unwrap();
+        assert_eq!((source_account(&open), open["Statement"][0].get("Condition")), (json!(""), None));
     }
 }

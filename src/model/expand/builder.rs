@@ -109,6 +109,8 @@ impl<'a> Builder<'a> {
             "path": self.role_path(),
             "description": description,
             "assumed_by": service,
+            // only this account's ECS tasks / EventBridge rules may assume it
+            "source_account": self.account,
             "managed_policies": [],
             "policy": if statements.is_empty() { Value::Null } else { json!({ "Version": "2012-10-17", "Statement": statements }) },
         });
