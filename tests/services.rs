@@ -380,3 +380,57 @@ async fn a_service_domain_gets_https_with_its_certificate_host_rules_and_an_alia
         lb.dns_name().unwrap().trim_end_matches('.')
     );
 }
+
+/// A new port is a new target group (its name carries the port): it is made first, the
+/// listener rule and the service move to it, and only then is the old one deleted; ELB
+/// refuses to delete a group a rule still forwards to (`ResourceInUse`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_change_replaces_the_target_group_without_deleting_one_in_use() {
+    testbed();
+    let name = unique("port");
+    let dir = tempfile::tempdir().unwrap();
+    let toml = |port: u16| {
+        format!("[capsule]\nname = \"{name}\"\n[services.web]\nimage = \"nginx:1.27\"\nport = {port}\npublic = true\n")
+    };
+    write(dir.path(), "capsule.toml", &toml(8080));
+    let (doc, log) = apply(dir.path());
+    assert_eq!(doc["ok"], true, "{log}");
+    let elb = Aws::from_env().await.elb("us-east-1");
+    let prefix = format!("{name}-");
+    let groups = |elb: aws_sdk_elasticloadbalancingv2::Client| {
+        let prefix = prefix.clone();
+        async move {
+            let mut names = Vec::new();
+            let mut pages = elb.describe_target_groups().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                names.extend(
+                    page.unwrap().target_groups().iter().filter_map(|t| t.target_group_name().map(str::to_string)),
+                );
+            }
+            names.into_iter().filter(|n| n.starts_with(&prefix)).collect::<Vec<_>>()
+        }
+    };
+    let first = groups(elb.clone()).await;
+    assert_eq!(first, vec![format!("{name}-production-web-8080")]);
+    let tg = elb.describe_target_groups().names(&first[0]).send().await.unwrap().target_groups()[0].clone();
+    // A new task takes traffic after 2 checks 10 s apart, not AWS's default 5 x 30 s.
+    assert_eq!(
+        (tg.health_check_interval_seconds(), tg.healthy_threshold_count(), tg.unhealthy_threshold_count()),
+        (Some(10), Some(2), Some(3))
+    );
+
+    write(dir.path(), "capsule.toml", &toml(9090));
+    let p = plan(dir.path());
+    let replaced: Vec<&Value> =
+        p["capsules"][0]["changes"].as_array().unwrap().iter().filter(|c| c["type"] == "lb_target_group").collect();
+    assert_eq!(replaced.len(), 1, "{p:#}");
+    assert_eq!(replaced[0]["action"], "replace");
+    let (doc, log) = apply(dir.path());
+    assert_eq!(doc["ok"], true, "{doc:#}\n{log}");
+    assert_eq!(groups(elb.clone()).await, vec![format!("{name}-production-web-9090")]);
+    let svc = service(&format!("{name}-production"), "web").await;
+    let lb = &svc.load_balancers()[0];
+    assert_eq!(lb.container_port(), Some(9090));
+    assert!(lb.target_group_arn().unwrap().contains(&format!("{name}-production-web-9090")), "{lb:?}");
+    assert_eq!(changes(&plan(dir.path())), vec![]);
+}

@@ -1,9 +1,10 @@
-//! ELBv2 target groups, named `r.aws_name` (at most 32 characters) and tagged.
+//! ELBv2 target groups, named `r.aws_name` (at most 32 characters, the port in it) and tagged.
 //!
 //! Attributes: `port`, `protocol`, `target_type`, `vpc` (all four force a replacement;
 //! `"vpc:default"` is the default VPC and is reported as that placeholder while the group
 //! lives there), `health_path`, `health_matcher` (HTTP codes, e.g. `"200-399"`),
-//! `deregistration_delay_seconds`. Outputs: `arn`, `name`.
+//! `deregistration_delay_seconds`, and the health check's `health_interval_seconds`,
+//! `health_timeout_seconds`, `healthy_threshold`, `unhealthy_threshold`. Outputs: `arn`, `name`.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,14 @@ use crate::model::{Kind, Resource};
 pub struct LbTargetGroupAdapter;
 
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+/// The health check's timing attributes, set on create and modified in place.
+const HEALTH_TIMING: [&str; 4] =
+    ["health_interval_seconds", "health_timeout_seconds", "healthy_threshold", "unhealthy_threshold"];
+
+fn seconds(attrs: &BTreeMap<String, Value>, key: &str) -> Option<i32> {
+    int_of(attrs.get(key)).map(|n| n as i32)
+}
 
 impl LbTargetGroupAdapter {
     async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
@@ -76,6 +85,10 @@ impl LbTargetGroupAdapter {
                 ("health_path".into(), json!(tg.health_check_path())),
                 ("health_matcher".into(), json!(tg.matcher().and_then(|m| m.http_code()))),
                 ("deregistration_delay_seconds".into(), json!(delay)),
+                ("health_interval_seconds".into(), json!(tg.health_check_interval_seconds())),
+                ("health_timeout_seconds".into(), json!(tg.health_check_timeout_seconds())),
+                ("healthy_threshold".into(), json!(tg.healthy_threshold_count())),
+                ("unhealthy_threshold".into(), json!(tg.unhealthy_threshold_count())),
             ]),
             outputs: BTreeMap::from([("arn".into(), json!(arn)), ("name".into(), json!(tg.target_group_name()))]),
             tags,
@@ -131,19 +144,31 @@ impl Adapter for LbTargetGroupAdapter {
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
-        for key in ["port", "deregistration_delay_seconds"] {
+        for key in ["port", "deregistration_delay_seconds"].into_iter().chain(HEALTH_TIMING) {
             if let Some(n) = int_of(attrs.get(key)) {
                 attrs.insert(key.into(), json!(n));
             }
         }
     }
 
+    /// By name; else the group this component had under another name (its port is part
+    /// of the name), which a change of port then replaces.
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        self.find(cx, &r.aws_name, &r.region).await
+        if let Some(live) = self.find(cx, &r.aws_name, &r.region).await? {
+            return Ok(Some(live));
+        }
+        Ok(self.list_owned(cx).await?.into_iter().find(|l| l.component() == Some(r.address.name.as_str())))
+    }
+
+    /// A listener rule and an ECS service use the group, and ELB refuses to delete a group
+    /// in use (`ResourceInUse`): the new group (another name, since the port is in it) is
+    /// made first, its users move to it, then the old one goes.
+    fn create_before_delete(&self) -> bool {
+        true
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
-        if let Some(live) = self.observe(cx, r).await? {
+        if let Some(live) = self.find(cx, &r.aws_name, &r.region).await? {
             let live = live.ensure_owned(cx, "elbv2:CreateTargetGroup")?;
             return self.update(cx, r, attrs, &live).await;
         }
@@ -163,7 +188,14 @@ impl Adapter for LbTargetGroupAdapter {
         if let Some(codes) = attrs.get("health_matcher").and_then(Value::as_str) {
             create = create.matcher(Matcher::builder().http_code(codes).build());
         }
-        let out = create.send().await.aws("elbv2:CreateTargetGroup")?;
+        let out = create
+            .set_health_check_interval_seconds(seconds(attrs, "health_interval_seconds"))
+            .set_health_check_timeout_seconds(seconds(attrs, "health_timeout_seconds"))
+            .set_healthy_threshold_count(seconds(attrs, "healthy_threshold"))
+            .set_unhealthy_threshold_count(seconds(attrs, "unhealthy_threshold"))
+            .send()
+            .await
+            .aws("elbv2:CreateTargetGroup")?;
         let arn = out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
         self.set_delay(cx, &r.region, &arn, attrs, None).await?;
         self.find(cx, &r.aws_name, &r.region).await?.visible("elbv2:DescribeTargetGroups")
@@ -178,8 +210,16 @@ impl Adapter for LbTargetGroupAdapter {
     ) -> Result<Live, AwsError> {
         let arn = live.outputs.get("arn").and_then(Value::as_str).unwrap_or_default().to_string();
         let differs = |k: &str| attrs.get(k).is_some_and(|v| live.attributes.get(k) != Some(v));
-        if differs("health_path") || differs("health_matcher") {
-            let mut modify = cx.aws.elb(&r.region).modify_target_group().target_group_arn(&arn);
+        if differs("health_path") || differs("health_matcher") || HEALTH_TIMING.iter().any(|k| differs(k)) {
+            let mut modify = cx
+                .aws
+                .elb(&r.region)
+                .modify_target_group()
+                .target_group_arn(&arn)
+                .set_health_check_interval_seconds(seconds(attrs, "health_interval_seconds"))
+                .set_health_check_timeout_seconds(seconds(attrs, "health_timeout_seconds"))
+                .set_healthy_threshold_count(seconds(attrs, "healthy_threshold"))
+                .set_unhealthy_threshold_count(seconds(attrs, "unhealthy_threshold"));
             if let Some(path) = attrs.get("health_path").and_then(Value::as_str) {
                 modify = modify.health_check_path(path);
             }

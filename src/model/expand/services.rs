@@ -276,10 +276,11 @@ fn routing(
     priority: usize,
     lb: &LoadBalancer,
 ) -> (Address, Address) {
+    // The port is in the name: a new port is a new group, made before the old one goes.
     let tg = b.add(
         Kind::LbTargetGroup,
         name,
-        b.name(name, 32),
+        b.name(&format!("{name}-{port}"), 32),
         json!({
             "port": port,
             "protocol": "HTTP",
@@ -287,6 +288,12 @@ fn routing(
             "vpc": "vpc:default",
             "health_path": s.health.path,
             "health_matcher": "200-399",
+            // A new task takes traffic after 2 checks 10 s apart (AWS's defaults, 30 s and
+            // 5 healthy checks, make that 150 s); 3 failed checks take it out.
+            "health_interval_seconds": 10,
+            "health_timeout_seconds": 5,
+            "healthy_threshold": 2,
+            "unhealthy_threshold": 3,
             "deregistration_delay_seconds": 30,
         }),
         vec![lb.lb.clone()],
