@@ -81,8 +81,10 @@ class Call:
 
     @property
     def params(self) -> dict[str, Any] | None:
-        """The request's input members, parsed by moto's parser for the protocol (None when
-        the request cannot be parsed: the gates then leave it to moto)."""
+        """The request's input members, parsed by moto's parser for the protocol (for the json
+        protocol the body as sent, keyed by the members' wire names, which for the json
+        services capsule calls are the member names); None when the request cannot be
+        parsed: the gates then leave it to moto."""
         if self._params is _UNPARSED:
             self._params = _parse(self)
         return self._params
@@ -142,6 +144,15 @@ def _parse(call: Call) -> dict[str, Any] | None:
     if call.operation is None:
         return None
     request = call.request
+    if call.protocol == "json":
+        # The json protocol's body is the input structure itself (member names on the wire):
+        # read as it is, which is several times faster than moto's parser.
+        try:
+            body = request.data
+            params = json.loads(body) if body else {}
+            return params if isinstance(params, dict) else None
+        except ValueError:
+            return None
     try:
         parser = PROTOCOL_PARSERS[call.protocol](call.operation, map_type=dict)
         return parser.parse(
