@@ -1,11 +1,13 @@
 """Clients for the running test bed, shared by the tests in this folder."""
 
 import os
+import time
 import uuid
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL")
 if not ENDPOINT:
@@ -26,3 +28,21 @@ def client(service: str):
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# What AWS answers for a resource that exists but has not propagated yet
+# (patches/consistency.py).
+NOT_YET_VISIBLE = ("ResourceNotFoundException", "InvalidGroup.NotFound", "NoSuchEntity", "CertificateNotFound")
+
+
+def eventually(call, codes=NOT_YET_VISIBLE, timeout: float = 10.0):
+    """`call()`, retried while AWS answers that what it names is not visible yet, as a
+    client of an eventually consistent API must."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in codes or time.time() > deadline:
+                raise
+            time.sleep(0.1)
