@@ -14,16 +14,35 @@ if not ENDPOINT:
     pytest.exit('AWS_ENDPOINT_URL is not set; run: eval "$(scripts/testbed up)"', returncode=2)
 
 
-def client(service: str):
-    return boto3.client(
+def client(service: str, account: str | None = None, validate: bool = True, endpoint: str | None = None):
+    """A boto3 client of the test bed. `account`: act in that (moto) account instead of the
+    default one, e.g. a fresh account of its own; `validate=False`: skip boto3's own
+    parameter checks, so that an invalid request reaches the server."""
+    made = boto3.client(
         service,
-        endpoint_url=ENDPOINT,
+        endpoint_url=endpoint or ENDPOINT,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         # No retries: a retried 500 from the emulator only hides the first error.
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"total_max_attempts": 1},
+            parameter_validation=validate,
+        ),
     )
+    if account is not None:
+
+        def in_account(request, **_):
+            request.headers["x-moto-account-id"] = account
+
+        made.meta.events.register("before-send", in_account)
+    return made
+
+
+def fresh_account() -> str:
+    """A new account id: nothing in it yet (no service-linked roles, full throttling buckets)."""
+    return str(uuid.uuid4().int % 10**12).zfill(12)
 
 
 def unique(prefix: str) -> str:

@@ -13,5 +13,5 @@ def ecs_service_linked_role():
     try:
         client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
     except ClientError as error:
-        if error.response["Error"]["Code"] != "InvalidInput":
+        if error.response["Error"]["Code"] not in ("InvalidInput", "EntityAlreadyExists"):  # the latter: plain moto
             raise
