@@ -545,7 +545,8 @@ def cloudfront_if_match(call: Call) -> None:
     AWS: https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistribution.html
     and API_DeleteDistribution.html ("InvalidIfMatchVersion: The If-Match version is
     missing or not valid for the resource", HTTP 400). Moto (and patches/cloudfront.py,
-    which checks a stale one) accepted a request without it.
+    which checks a stale one) accepted an origin access control update or delete without
+    it (moto checks it for distributions itself).
     """
     if not call.params.get("IfMatch"):
         raise Reject("InvalidIfMatchVersion", "The If-Match version is missing or not valid for the resource.")
@@ -595,7 +596,8 @@ def route53_change_batch_limits(call: Call) -> None:
     ("Number of elements and characters in ChangeResourceRecordSets requests":
     "ResourceRecord elements: 1,000 ... When the value of the Action element is UPSERT,
     each ResourceRecord element is counted twice"; "Maximum number of characters: 32,000
-    ..."); InvalidChangeBatch. Moto took any batch.
+    ..."); InvalidChangeBatch. Moto 5.2.5 counts the records itself; it took any number of
+    characters.
     """
     batch = call.params.get("ChangeBatch") or {}
     records = characters = 0
