@@ -140,6 +140,20 @@ def _model(botocore_name: str) -> Any:
     return model
 
 
+class _Headers(dict):
+    """The request's headers as a plain dict, looked up case-insensitively (several times
+    faster for moto's rest parsers than werkzeug's environ-backed headers)."""
+
+    def __init__(self, headers: Any) -> None:
+        super().__init__((name.lower(), value) for name, value in headers.items())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def __getitem__(self, name: str) -> Any:
+        return super().__getitem__(name.lower())
+
+
 def _parse(call: Call) -> dict[str, Any] | None:
     if call.operation is None:
         return None
@@ -159,7 +173,7 @@ def _parse(call: Call) -> dict[str, Any] | None:
             {
                 "method": request.method,
                 "values": request.values,
-                "headers": request.headers,
+                "headers": _Headers(request.headers) if call.protocol.startswith("rest") else request.headers,
                 "body": request.data,
                 "url_path": request.path,
                 "url_params": call.uri_params,
