@@ -195,11 +195,18 @@ def test_ecs_fail_label_must_name_a_known_failure(ecs):
 
 
 def target_group() -> str:
+    """A target group a load balancer forwards to (ECS refuses one that is not attached)."""
     ec2, elbv2 = client("ec2"), client("elbv2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    return elbv2.create_target_group(
+    arn = elbv2.create_target_group(
         Name=unique("tg"), Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
     )["TargetGroups"][0]["TargetGroupArn"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    balancer = elbv2.create_load_balancer(Name=unique("lb"), Subnets=subnets[:2])["LoadBalancers"][0]["LoadBalancerArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}]
+    )
+    return arn
 
 
 def stopped_tasks(ecs, cluster: str) -> list[dict]:

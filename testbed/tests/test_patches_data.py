@@ -30,7 +30,7 @@ def network(ec2) -> tuple[str, list[str]]:
 
 
 def new_security_group(ec2, network) -> str:
-    name = unique("sg")
+    name = unique("group")  # EC2 refuses group names that start with sg-
     return ec2.create_security_group(GroupName=name, Description="testbed", VpcId=network[0])["GroupId"]
 
 

@@ -4,7 +4,7 @@ plain moto 5.2.5.
 """
 
 import pytest
-from _aws import client, unique
+from _aws import client, eventually, unique
 from botocore.exceptions import ClientError
 
 
@@ -171,20 +171,26 @@ def test_autoscaling_describe_scalable_targets_pages_through_everything(aas):
 
 
 def issued_certificate(acm) -> str:
-    return acm.request_certificate(DomainName=f"{unique('cert')}.example.com", ValidationMethod="DNS")[
+    arn = acm.request_certificate(DomainName=f"{unique('cert')}.example.com", ValidationMethod="DNS")[
         "CertificateArn"
     ]
+    eventually(lambda: acm.describe_certificate(CertificateArn=arn))
+    acm.get_waiter("certificate_validated").wait(CertificateArn=arn, WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    return arn
 
 
 def test_acm_a_certificate_on_a_listener_cannot_be_deleted_until_it_moves_off(elb):
     acm = client("acm")
     old, new = issued_certificate(acm), issued_certificate(acm)
-    listener = elb.create_listener(
-        LoadBalancerArn=new_load_balancer(elb),
-        Port=443,
-        Protocol="HTTPS",
-        Certificates=[{"CertificateArn": old}],
-        DefaultActions=not_found_action(),
+    balancer = new_load_balancer(elb)
+    listener = eventually(
+        lambda: elb.create_listener(
+            LoadBalancerArn=balancer,
+            Port=443,
+            Protocol="HTTPS",
+            Certificates=[{"CertificateArn": old}],
+            DefaultActions=not_found_action(),
+        )
     )["Listeners"][0]["ListenerArn"]
 
     with pytest.raises(ClientError) as in_use:
@@ -192,7 +198,7 @@ def test_acm_a_certificate_on_a_listener_cannot_be_deleted_until_it_moves_off(el
     assert error_of(in_use) == ("ResourceInUseException", 400)
     assert acm.describe_certificate(CertificateArn=old)["Certificate"]["DomainName"]
 
-    elb.modify_listener(ListenerArn=listener, Certificates=[{"CertificateArn": new}])
+    eventually(lambda: elb.modify_listener(ListenerArn=listener, Certificates=[{"CertificateArn": new}]))
     acm.delete_certificate(CertificateArn=old)
     with pytest.raises(ClientError) as gone:
         acm.describe_certificate(CertificateArn=old)

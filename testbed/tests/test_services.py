@@ -5,7 +5,7 @@ testbed/requirements.txt miss something a service needs (moto then answers 500).
 """
 
 import pytest
-from _aws import client, unique
+from _aws import client, eventually, unique
 
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
@@ -52,5 +52,6 @@ def test_certificates_are_issued_within_seconds():
     acm = client("acm")
     domain = f"{unique('www')}.example.com"
     arn = acm.request_certificate(DomainName=domain, ValidationMethod="DNS")["CertificateArn"]
+    eventually(lambda: acm.describe_certificate(CertificateArn=arn))  # ACM is eventually consistent
     validated = acm.get_waiter("certificate_validated")
     validated.wait(CertificateArn=arn, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
