@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::artifacts::image::Shipper;
 use crate::aws::adapters::{ALL_KINDS, adapter};
-use crate::aws::{AwsError, Cx, ErrorKind, Live, retry};
+use crate::aws::{AwsError, Cx, ErrorKind, Live};
 use crate::engine::{Observation, Planned, Target, desired_attributes, live_outputs};
 use crate::model::{Desired, Graph, Kind};
 use crate::plan::{Action, Change, Outcome, has_reference};
@@ -212,27 +212,20 @@ impl<'a> Executor<'a> {
                 unreachable!("ready() only starts resources that have an adapter")
             };
             let started = Instant::now();
-            let what = r.address.to_string();
             let mut old = None;
             let attrs = &s.attrs;
-            // Each step is idempotent by the adapter contract, so a temporary failure
-            // (throttling, 5xx, eventual consistency) runs the whole step again.
-            let budget = retry::deadline();
-            let create = || retry::settle(&what, budget, || a.create(cx, r, attrs));
             let result = match (s.action, s.live) {
                 (Action::NoOp, live) => Ok(live),
-                (Action::Update, Some(live)) => {
-                    retry::settle(&what, budget, || a.update(cx, r, attrs, &live)).await.map(Some)
-                }
+                (Action::Update, Some(live)) => a.update(cx, r, attrs, &live).await.map(Some),
                 (Action::Replace, Some(live)) if a.create_before_delete() => {
                     old = Some(live);
-                    create().await.map(Some)
+                    a.create(cx, r, attrs).await.map(Some)
                 }
-                (Action::Replace, Some(live)) => match retry::settle(&what, budget, || a.delete(cx, &live)).await {
-                    Ok(()) => create().await.map(Some),
+                (Action::Replace, Some(live)) => match a.delete(cx, &live).await {
+                    Ok(()) => a.create(cx, r, attrs).await.map(Some),
                     Err(e) => Err(e),
                 },
-                _ => create().await.map(Some),
+                _ => a.create(cx, r, attrs).await.map(Some),
             };
             let result = match result {
                 Ok(Some(mut live)) if s.builds_image => match images.ship(&r.address.to_string()).await {
@@ -264,15 +257,12 @@ impl<'a> Executor<'a> {
                     self.desired.resources[d].address, old.aws_name
                 )),
                 None => match adapter(self.desired.resources[ri].address.kind) {
-                    Some(a) => retry::settle(&old.aws_name, retry::deadline(), || a.delete(self.cx, &old))
-                        .await
-                        .err()
-                        .map(|e| {
-                            format!(
-                                "the new one is in place, but deleting the old {} failed (the next apply retries): {e}",
-                                old.aws_name
-                            )
-                        }),
+                    Some(a) => a.delete(self.cx, &old).await.err().map(|e| {
+                        format!(
+                            "the new one is in place, but deleting the old {} failed (the next apply retries): {e}",
+                            old.aws_name
+                        )
+                    }),
                     None => None,
                 },
             };
@@ -310,7 +300,7 @@ impl<'a> Executor<'a> {
                 .map(|(ci, live)| async move {
                     let started = Instant::now();
                     let result = match adapter(kind) {
-                        Some(a) => retry::settle(&live.aws_name, retry::deadline(), || a.delete(cx, &live)).await,
+                        Some(a) => a.delete(cx, &live).await,
                         None => Err(AwsError::new(ErrorKind::Other, "delete", format!("no adapter for {kind}"))),
                     };
                     (ci, result, started)

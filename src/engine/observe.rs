@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::aws::adapters::{adapter, managed_kinds};
-use crate::aws::{Cx, Live, retry};
+use crate::aws::{Cx, Live};
 use crate::model::{Address, Desired, Kind};
 use crate::plan::PlanError;
 
@@ -31,10 +31,7 @@ pub struct Observation {
 pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
     let mut obs = Observation::default();
     let reads = futures::stream::iter(desired.resources.iter().filter_map(|r| adapter(r.address.kind).map(|a| (r, a))))
-        .map(|(r, a)| async move {
-            let what = r.address.to_string();
-            (r, retry::settle(&what, retry::deadline(), || a.observe(cx, r)).await)
-        })
+        .map(|(r, a)| async move { (r, a.observe(cx, r).await) })
         .buffer_unordered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
@@ -65,14 +62,7 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
     let declared: HashSet<(Kind, &str)> =
         desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
     let lists = futures::stream::iter(managed_kinds())
-        .map(|kind| async move {
-            let what = format!("listing {kind}");
-            (
-                kind,
-                adapter(kind)
-                    .map(|a| async move { retry::settle(&what, retry::deadline(), || a.list_owned(cx)).await }),
-            )
-        })
+        .map(|kind| async move { (kind, adapter(kind).map(|a| a.list_owned(cx))) })
         .buffer_unordered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;

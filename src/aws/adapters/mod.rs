@@ -29,44 +29,76 @@ mod secret;
 mod security_group;
 mod sensitive;
 mod ses_identity;
+mod settled;
 
 use crate::model::Kind;
 
 use super::Adapter;
+use settled::Settled;
 
-/// The adapter of a kind, if capsule can manage it yet.
+/// The adapter of a kind, if capsule can manage it yet; reached through `Settled`, which
+/// retries its temporary failures (`settled.rs`).
 pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
     Some(match kind {
-        Kind::Secret => &secret::SecretAdapter,
-        Kind::LogGroup => &log_group::LogGroupAdapter,
-        Kind::IamRole => &iam_role::IamRoleAdapter,
-        Kind::SecurityGroup => &security_group::SecurityGroupAdapter,
-        Kind::EcrRepository => &ecr_repository::EcrRepositoryAdapter,
-        Kind::EcsCluster => &ecs_cluster::EcsClusterAdapter,
-        Kind::EcsTaskDefinition => &ecs_task_definition::EcsTaskDefinitionAdapter,
-        Kind::EcsService => &ecs_service::EcsServiceAdapter,
-        Kind::S3Bucket => &s3_bucket::S3BucketAdapter,
-        Kind::S3BucketPolicy => &s3_bucket_policy::S3BucketPolicyAdapter,
-        Kind::CloudfrontOac => &cloudfront_oac::CloudfrontOacAdapter,
-        Kind::CloudfrontDistribution => &cloudfront_distribution::CloudfrontDistributionAdapter,
-        Kind::Lb => &lb::LbAdapter,
-        Kind::LbTargetGroup => &lb_target_group::LbTargetGroupAdapter,
-        Kind::LbListener => &lb_listener::LbListenerAdapter,
-        Kind::LbListenerRule => &lb_listener_rule::LbListenerRuleAdapter,
-        Kind::AutoscalingTarget => &autoscaling::AutoscalingTargetAdapter,
-        Kind::AutoscalingPolicy => &autoscaling::AutoscalingPolicyAdapter,
-        Kind::EventRule => &event_rule::EventRuleAdapter,
-        Kind::Route53Record => &route53_record::Route53RecordAdapter,
-        Kind::AcmCertificate => &acm_certificate::AcmCertificateAdapter,
-        Kind::SesIdentity => &ses_identity::SesIdentityAdapter,
-        Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroupAdapter,
-        Kind::RdsInstance => &rds_instance::RdsInstanceAdapter,
-        Kind::CacheSubnetGroup => &cache_subnet_group::CacheSubnetGroupAdapter,
-        Kind::ElasticacheReplicationGroup => &elasticache_replication_group::ElasticacheReplicationGroupAdapter,
-        Kind::ElasticacheCluster => &elasticache_cluster::ElasticacheClusterAdapter,
+        Kind::Secret => &SECRET,
+        Kind::LogGroup => &LOG_GROUP,
+        Kind::IamRole => &IAM_ROLE,
+        Kind::SecurityGroup => &SECURITY_GROUP,
+        Kind::EcrRepository => &ECR_REPOSITORY,
+        Kind::EcsCluster => &ECS_CLUSTER,
+        Kind::EcsTaskDefinition => &ECS_TASK_DEFINITION,
+        Kind::EcsService => &ECS_SERVICE,
+        Kind::S3Bucket => &S3_BUCKET,
+        Kind::S3BucketPolicy => &S3_BUCKET_POLICY,
+        Kind::CloudfrontOac => &CLOUDFRONT_OAC,
+        Kind::CloudfrontDistribution => &CLOUDFRONT_DISTRIBUTION,
+        Kind::Lb => &LB,
+        Kind::LbTargetGroup => &LB_TARGET_GROUP,
+        Kind::LbListener => &LB_LISTENER,
+        Kind::LbListenerRule => &LB_LISTENER_RULE,
+        Kind::AutoscalingTarget => &AUTOSCALING_TARGET,
+        Kind::AutoscalingPolicy => &AUTOSCALING_POLICY,
+        Kind::EventRule => &EVENT_RULE,
+        Kind::Route53Record => &ROUTE53_RECORD,
+        Kind::AcmCertificate => &ACM_CERTIFICATE,
+        Kind::SesIdentity => &SES_IDENTITY,
+        Kind::DbSubnetGroup => &DB_SUBNET_GROUP,
+        Kind::RdsInstance => &RDS_INSTANCE,
+        Kind::CacheSubnetGroup => &CACHE_SUBNET_GROUP,
+        Kind::ElasticacheReplicationGroup => &ELASTICACHE_REPLICATION_GROUP,
+        Kind::ElasticacheCluster => &ELASTICACHE_CLUSTER,
         _ => return None,
     })
 }
+
+static SECRET: Settled = Settled(&secret::SecretAdapter);
+static LOG_GROUP: Settled = Settled(&log_group::LogGroupAdapter);
+static IAM_ROLE: Settled = Settled(&iam_role::IamRoleAdapter);
+static SECURITY_GROUP: Settled = Settled(&security_group::SecurityGroupAdapter);
+static ECR_REPOSITORY: Settled = Settled(&ecr_repository::EcrRepositoryAdapter);
+static ECS_CLUSTER: Settled = Settled(&ecs_cluster::EcsClusterAdapter);
+static ECS_TASK_DEFINITION: Settled = Settled(&ecs_task_definition::EcsTaskDefinitionAdapter);
+static ECS_SERVICE: Settled = Settled(&ecs_service::EcsServiceAdapter);
+static S3_BUCKET: Settled = Settled(&s3_bucket::S3BucketAdapter);
+static S3_BUCKET_POLICY: Settled = Settled(&s3_bucket_policy::S3BucketPolicyAdapter);
+static CLOUDFRONT_OAC: Settled = Settled(&cloudfront_oac::CloudfrontOacAdapter);
+static CLOUDFRONT_DISTRIBUTION: Settled = Settled(&cloudfront_distribution::CloudfrontDistributionAdapter);
+static LB: Settled = Settled(&lb::LbAdapter);
+static LB_TARGET_GROUP: Settled = Settled(&lb_target_group::LbTargetGroupAdapter);
+static LB_LISTENER: Settled = Settled(&lb_listener::LbListenerAdapter);
+static LB_LISTENER_RULE: Settled = Settled(&lb_listener_rule::LbListenerRuleAdapter);
+static AUTOSCALING_TARGET: Settled = Settled(&autoscaling::AutoscalingTargetAdapter);
+static AUTOSCALING_POLICY: Settled = Settled(&autoscaling::AutoscalingPolicyAdapter);
+static EVENT_RULE: Settled = Settled(&event_rule::EventRuleAdapter);
+static ROUTE53_RECORD: Settled = Settled(&route53_record::Route53RecordAdapter);
+static ACM_CERTIFICATE: Settled = Settled(&acm_certificate::AcmCertificateAdapter);
+static SES_IDENTITY: Settled = Settled(&ses_identity::SesIdentityAdapter);
+static DB_SUBNET_GROUP: Settled = Settled(&db_subnet_group::DbSubnetGroupAdapter);
+static RDS_INSTANCE: Settled = Settled(&rds_instance::RdsInstanceAdapter);
+static CACHE_SUBNET_GROUP: Settled = Settled(&cache_subnet_group::CacheSubnetGroupAdapter);
+static ELASTICACHE_REPLICATION_GROUP: Settled =
+    Settled(&elasticache_replication_group::ElasticacheReplicationGroupAdapter);
+static ELASTICACHE_CLUSTER: Settled = Settled(&elasticache_cluster::ElasticacheClusterAdapter);
 
 /// Every kind with an adapter, in creation order (deletes walk it backwards).
 pub fn managed_kinds() -> Vec<Kind> {

@@ -164,7 +164,8 @@ impl Adapter for SecurityGroupAdapter {
                         cx.tags_of(r).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
                     ))
                     .build();
-                cx.aws
+                let created = cx
+                    .aws
                     .ec2(&r.region)
                     .create_security_group()
                     .group_name(&r.aws_name)
@@ -173,7 +174,15 @@ impl Adapter for SecurityGroupAdapter {
                     .tag_specifications(tags)
                     .send()
                     .await
-                    .aws("ec2:CreateSecurityGroup")?;
+                    .aws("ec2:CreateSecurityGroup");
+                match created {
+                    Ok(_) => {}
+                    // Made by an earlier attempt, not visible to DescribeSecurityGroups yet.
+                    Err(e) if e.kind == ErrorKind::Conflict => {
+                        return self.adopt(cx, r, attrs, e, "ec2:CreateSecurityGroup").await;
+                    }
+                    Err(e) => return Err(e),
+                }
                 self.find(cx, &r.aws_name, &r.region).await?.visible("ec2:DescribeSecurityGroups")?
             }
         };
