@@ -3,7 +3,8 @@
 //!
 //! Attributes: `engine` (`redis` | `valkey`), `engine_version` (`7.1` matches a live
 //! `7.1.0`), `node_type`, `nodes`, `automatic_failover`, `multi_az`, `transit_encryption`,
-//! `at_rest_encryption`, `port`, `subnet_group` (name), `security_groups` (sorted ids) and
+//! `at_rest_encryption`, `snapshot_retention_days` (daily automatic backups, kept that many
+//! days), `port`, `subnet_group` (name), `security_groups` (sorted ids) and
 //! `connection_secret` (an ARN kept as the tag `capsule:connection-secret`, see
 //! elasticache.rs). Subnet group, security groups and version are read from the member
 //! clusters, which carry them. Outputs: `arn`, `endpoint` (primary), `reader_endpoint`,
@@ -13,7 +14,7 @@
 //! |---|---|
 //! | `engine`, `port`, `subnet_group`, `transit_encryption`, `at_rest_encryption` | replacement (a new, empty cache) |
 //! | `node_type`, `engine_version` | downtime (online, but connections drop at the switch) |
-//! | `nodes`, `automatic_failover`, `multi_az`, `security_groups`, `connection_secret` | in place |
+//! | `nodes`, `automatic_failover`, `multi_az`, `snapshot_retention_days`, `security_groups`, `connection_secret` | in place |
 //!
 //! Changes apply at once (`ApplyImmediately`): a cache has no `apply_changes` setting.
 //! More nodes: replicas are added first, then failover is turned on; fewer: failover off
@@ -85,6 +86,7 @@ fn live_of(
             ("multi_az".into(), json!(g.multi_az() == Some(&MultiAzStatus::Enabled))),
             ("transit_encryption".into(), json!(g.transit_encryption_enabled().unwrap_or(false))),
             ("at_rest_encryption".into(), json!(g.at_rest_encryption_enabled().unwrap_or(false))),
+            ("snapshot_retention_days".into(), json!(g.snapshot_retention_limit().unwrap_or(0))),
             ("port".into(), json!(port)),
             ("subnet_group".into(), json!(member.and_then(|m| m.cache_subnet_group_name()))),
             ("security_groups".into(), json!(sorted_strings(Some(&json!(security_groups))))),
@@ -292,6 +294,10 @@ impl ElasticacheReplicationGroupAdapter {
             m = m.set_security_group_ids(Some(sorted_strings(attrs.get("security_groups"))));
             any = true;
         }
+        if differs("snapshot_retention_days") {
+            m = m.set_snapshot_retention_limit(i32_of(attrs, "snapshot_retention_days"));
+            any = true;
+        }
         if any {
             m.send().await.aws("elasticache:ModifyReplicationGroup")?;
         }
@@ -347,6 +353,7 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
             .multi_az_enabled(attr_bool(attrs, "multi_az"))
             .transit_encryption_enabled(transit)
             .at_rest_encryption_enabled(attr_bool(attrs, "at_rest_encryption"))
+            .set_snapshot_retention_limit(i32_of(attrs, "snapshot_retention_days"))
             .set_auth_token(token.as_ref().map(|t| t.expose().to_string()))
             .set_port(i32_of(attrs, "port"))
             .cache_subnet_group_name(attr_str(attrs, "subnet_group"))

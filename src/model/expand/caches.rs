@@ -54,6 +54,8 @@ pub(super) fn expand(b: &mut Builder<'_>, caches: &IndexMap<String, Cache>, data
                 "multi_az": cache.nodes >= 2,
                 "transit_encryption": true,
                 "at_rest_encryption": true,
+                // daily automatic backups (ElastiCache's default keeps none)
+                "snapshot_retention_days": 7,
             });
             if let (Some(all), Some(more)) = (attributes.as_object_mut(), more.as_object()) {
                 all.extend(more.clone());
