@@ -270,14 +270,41 @@ pub fn invalidation_paths(plan: &SyncPlan, previous: Option<&Manifest>) -> Vec<S
     }
     let mut paths: Vec<String> = previous.map(|m| m.pending_invalidation.clone()).unwrap_or_default();
     for k in keys {
-        paths.push(format!("/{k}"));
+        paths.push(invalidation_path(k));
         if is_index(k) {
-            paths.push(format!("/{}", k.trim_end_matches("index.html")));
+            paths.push(invalidation_path(k.trim_end_matches("index.html")));
         }
     }
     paths.sort();
     paths.dedup();
     collapse(paths)
+}
+
+/// Characters CloudFront wants URL-encoded in an invalidation path: RFC 1738's unsafe ones,
+/// `%` itself, and `*`, which would otherwise be a wildcard; non-ASCII is encoded as UTF-8
+/// (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation_Requests.html).
+const INVALIDATION_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']')
+    .add(b'~')
+    .add(b'*');
+
+/// The invalidation path of an object key: `/` and each segment URL-encoded.
+fn invalidation_path(key: &str) -> String {
+    format!("/{}", percent_encoding::utf8_percent_encode(key, INVALIDATION_UNSAFE))
 }
 
 fn collapse(paths: Vec<String>) -> Vec<String> {
@@ -657,6 +684,16 @@ mod tests {
         let files = vec![file("a.txt", "a", None)];
         let plan = diff(&files, &remote(&files), None);
         assert_eq!(plan.upload[0].1, Why::Headers);
+    }
+
+    #[test]
+    fn invalidation_paths_are_url_encoded_and_a_star_in_a_key_is_no_wildcard() {
+        assert_eq!(invalidation_path("docs/a b.html"), "/docs/a%20b.html");
+        assert_eq!(invalidation_path("café/menü.html"), "/caf%C3%A9/men%C3%BC.html");
+        assert_eq!(invalidation_path("sale*.html"), "/sale%2A.html");
+        assert_eq!(invalidation_path("100%.txt"), "/100%25.txt");
+        assert_eq!(invalidation_path("assets/app-1.js"), "/assets/app-1.js");
+        assert_eq!(invalidation_path(""), "/");
     }
 
     #[test]
