@@ -212,11 +212,15 @@ async fn a_memcached_cache_has_its_configuration_endpoint_and_resizes_in_place()
     assert_eq!(c.num_cache_nodes(), Some(2));
     assert_eq!(c.cache_nodes().len(), 2);
     assert_eq!(c.cache_subnet_group_name(), Some(id.as_str()));
+    // Traffic between the tasks and memcached is encrypted, and the secret says so.
+    assert_eq!(c.transit_encryption_enabled(), Some(true));
+    assert_eq!(c.engine_version(), Some("1.6.22"));
     let endpoint = c.configuration_endpoint().unwrap();
     assert_eq!(endpoint.port(), Some(11211));
     let conn = secret_json(&format!("capsule/{name}/production/cache-pages")).await;
     assert_eq!(conn["url"], format!("memcached://{}:11211", endpoint.address().unwrap()));
     assert!(conn.get("auth_token").is_none());
+    assert_eq!(conn["tls"], true);
     assert_eq!(changes(&plan(root)), vec![]);
 
     // More nodes: in place; fewer: in place, the highest-numbered node goes.

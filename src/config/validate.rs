@@ -466,7 +466,7 @@ fn check_cache(k: &mut Check, cname: &str, cache: &Cache) {
         k.at(
             &p("version"),
             format!("invalid memcached version `{v}`"),
-            "ElastiCache names memcached versions in full, e.g. `1.6.22`; remove `version` for the default".to_string(),
+            "use a full version from 1.6.12 on (ElastiCache encrypts memcached traffic from there), e.g. `1.6.22`; remove `version` for the default".to_string(),
         );
     }
     let max = if cache.engine == "memcached" { 40 } else { 6 };
@@ -512,9 +512,10 @@ fn check_site(k: &mut Check, domains: &mut Domains, sname: &str, site: &Site) {
 
 /// ElastiCache lists memcached versions in full (`1.6.22`); `1.6` is not one
 /// (docs.aws.amazon.com/AmazonElastiCache/latest/mem-ug/supported-engine-versions-mc.html).
+/// capsule encrypts memcached traffic, which ElastiCache supports from 1.6.12.
 fn memcached_version_ok(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    let parts: Vec<u32> = v.split('.').filter_map(|p| p.parse().ok()).collect();
+    parts.len() == 3 && v.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit())) && parts >= vec![1, 6, 12]
 }
 
 fn engine_hint(engine: &str, known: &[(&str, &str)]) -> String {
@@ -690,6 +691,8 @@ mod tests {
         assert!(!memcached_version_ok("1.6"));
         assert!(!memcached_version_ok("1"));
         assert!(!memcached_version_ok("1.6.x"));
+        assert!(!memcached_version_ok("1.6.6"), "no in-transit encryption before 1.6.12");
+        assert!(memcached_version_ok("1.6.12"));
         let text = "[capsule]\nname = \"shop\"\n[caches.pages]\nengine = \"memcached\"\nversion = \"1.6\"\n";
         let err = crate::config::load_str(std::path::Path::new("capsule.toml"), text).err().map(|d| format!("{d:?}"));
         assert!(err.as_deref().is_some_and(|e| e.contains("invalid memcached version `1.6`")), "{err:?}");

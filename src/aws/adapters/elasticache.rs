@@ -186,7 +186,9 @@ impl Endpoint<'_> {
 
     /// The secret's JSON text.
     pub(super) fn document(&self, token: Option<&AuthToken>) -> String {
-        let mut doc = json!({ "engine": self.engine, "host": self.host, "port": self.port, "url": self.url(token) });
+        // `tls`: the cache only speaks TLS (memcached's url scheme cannot say so).
+        let mut doc =
+            json!({ "engine": self.engine, "host": self.host, "port": self.port, "url": self.url(token), "tls": true });
         if let Some(reader) = self.reader_host {
             doc["reader_host"] = json!(reader);
         }
@@ -202,6 +204,7 @@ impl Endpoint<'_> {
             && doc.get("host").and_then(Value::as_str) == Some(self.host)
             && doc.get("reader_host").and_then(Value::as_str) == self.reader_host
             && doc.get("port").and_then(Value::as_i64) == Some(self.port)
+            && doc.get("tls") == Some(&json!(true))
     }
 }
 

@@ -27,14 +27,16 @@ use super::elasticache::{
     version_seen, wait_until, write_secret,
 };
 use super::lb::sorted_strings;
-use crate::aws::adapter::{Visible, attr_i64, attr_str};
+use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live, Seen};
 use crate::model::{Kind, Resource};
 use crate::plan::Change;
 
 pub struct ElasticacheClusterAdapter;
 
-const REPLACING: &[&str] = &["engine", "node_type", "port", "subnet_group"];
+/// In-transit encryption of a memcached cluster is set when it is created (ModifyCacheCluster
+/// has no such parameter).
+const REPLACING: &[&str] = &["engine", "node_type", "port", "subnet_group", "transit_encryption"];
 
 fn i32_of(attrs: &BTreeMap<String, Value>, key: &str) -> Option<i32> {
     attr_i64(attrs, key).and_then(|v| i32::try_from(v).ok())
@@ -63,6 +65,7 @@ fn live_of(
             ("node_type".into(), json!(c.cache_node_type())),
             ("nodes".into(), json!(nodes)),
             ("port".into(), json!(port)),
+            ("transit_encryption".into(), json!(c.transit_encryption_enabled().unwrap_or(false))),
             ("subnet_group".into(), json!(c.cache_subnet_group_name())),
             ("security_groups".into(), json!(sorted_strings(Some(&json!(security_groups))))),
             ("connection_secret".into(), json!(tags.get(TAG_CONNECTION_SECRET))),
@@ -188,6 +191,7 @@ impl Adapter for ElasticacheClusterAdapter {
             .num_cache_nodes(nodes)
             .az_mode(if nodes > 1 { AzMode::CrossAz } else { AzMode::SingleAz })
             .set_port(i32_of(attrs, "port"))
+            .transit_encryption_enabled(attr_bool(attrs, "transit_encryption"))
             .cache_subnet_group_name(attr_str(attrs, "subnet_group"))
             .set_security_group_ids(Some(sorted_strings(attrs.get("security_groups"))))
             .set_tags(Some(tags_for(cx, r, attrs)))

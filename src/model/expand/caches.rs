@@ -47,6 +47,10 @@ pub(super) fn expand(b: &mut Builder<'_>, caches: &IndexMap<String, Cache>, data
             "connection_secret": reference(&secret, "arn"),
         });
         let kind = if cache.engine == "memcached" {
+            // TLS between the tasks and memcached (ElastiCache supports it from 1.6.12)
+            if let Some(all) = attributes.as_object_mut() {
+                all.insert("transit_encryption".into(), json!(true));
+            }
             Kind::ElasticacheCluster
         } else {
             let more = json!({
