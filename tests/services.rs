@@ -434,3 +434,49 @@ async fn a_port_change_replaces_the_target_group_without_deleting_one_in_use() {
     assert!(lb.target_group_arn().unwrap().contains(&format!("{name}-production-web-9090")), "{lb:?}");
     assert_eq!(changes(&plan(dir.path())), vec![]);
 }
+
+/// ACM allows 10 names per certificate (the test bed refuses an 11th, as ACM does): 11
+/// public service domains get two certificates, the second served by SNI on the HTTPS
+/// listener, and a re-plan is a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eleven_service_domains_get_two_certificates_on_one_listener() {
+    testbed();
+    let aws = Aws::from_env().await;
+    let zone = format!("{}.example", unique("many"));
+    hosted_zone(&zone).await;
+    let name = unique("many");
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = format!("[capsule]\nname = \"{name}\"\n[dns]\nzone = \"{zone}\"\n");
+    for i in 1..=11 {
+        toml.push_str(&format!(
+            "[services.s{i}]\nimage = \"nginx:1.27\"\nport = 80\npublic = true\ndomain = \"s{i}.{zone}\"\ncount = 0\n"
+        ));
+    }
+    write(dir.path(), "capsule.toml", &toml);
+    let (doc, log) = apply(dir.path());
+    assert_eq!(doc["ok"], true, "{doc:#}\n{log}");
+    assert_eq!(changes(&plan(dir.path())), vec![], "a re-plan is a no-op");
+
+    let certs = aws.acm("us-east-1").list_certificates().send().await.unwrap();
+    let ours: Vec<String> = certs
+        .certificate_summary_list()
+        .iter()
+        .filter(|c| c.domain_name().is_some_and(|d| d.ends_with(&zone)))
+        .filter_map(|c| c.certificate_arn().map(str::to_string))
+        .collect();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    let elb = aws.elb("us-east-1");
+    let lbs = elb.describe_load_balancers().names(format!("{name}-production")).send().await.unwrap();
+    let listeners =
+        elb.describe_listeners().load_balancer_arn(lbs.load_balancers()[0].load_balancer_arn().unwrap()).send().await;
+    let listeners = listeners.unwrap();
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
+    let served = elb.describe_listener_certificates().listener_arn(https.listener_arn().unwrap()).send().await.unwrap();
+    let mut served: Vec<String> =
+        served.certificates().iter().filter_map(|c| c.certificate_arn().map(str::to_string)).collect();
+    served.sort();
+    served.dedup();
+    let mut want = ours.clone();
+    want.sort();
+    assert_eq!(served, want, "the listener serves both certificates");
+}

@@ -6,7 +6,9 @@
 //! Attributes: `load_balancer` (ARN; a different one forces a replacement), `port`,
 //! `protocol`, `default_action` (`{"redirect": {"protocol", "port", "status"}}`,
 //! `{"fixed_response": {"status"}}` or `{"forward": <target group ARN>}`), and for HTTPS
-//! `ssl_policy` and `certificate` (the default certificate's ARN). Outputs: `arn`.
+//! `ssl_policy`, `certificate` (the default certificate's ARN) and `extra_certificates`
+//! (sorted ARNs of further certificates, served by SNI: ACM allows 10 names per
+//! certificate, so more service domains need more certificates). Outputs: `arn`.
 
 use std::collections::BTreeMap;
 
@@ -95,6 +97,13 @@ fn normalize_action(v: &mut Value) {
     }
 }
 
+/// A list of strings (ARNs) from an attribute; none when absent.
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
 fn is_tls(protocol: &str) -> bool {
     matches!(protocol, "HTTPS" | "TLS")
 }
@@ -154,7 +163,79 @@ impl LbListenerAdapter {
         let component = r.address.name.as_str();
         let mine = listeners.iter().find(|(_, t)| owned_component(cx, t, component));
         let foreign = || listeners.iter().find(|(l, t)| !owned(cx, t) && l.port().map(i64::from) == port);
-        Ok(mine.or_else(foreign).map(|(l, t)| self.live_of(l, t.clone(), &r.region)))
+        match mine.or_else(foreign) {
+            Some((l, t)) => self.with_extra(cx, self.live_of(l, t.clone(), &r.region)).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The certificates of a TLS listener besides its default one
+    /// (DescribeListenerCertificates lists them all, the default too).
+    async fn with_extra(&self, cx: &Cx, mut live: Live) -> Result<Live, AwsError> {
+        if !is_tls(attr_str(&live.attributes, "protocol")) {
+            return Ok(live);
+        }
+        let elb = cx.aws.elb(&live.region);
+        let default = attr_str(&live.attributes, "certificate").to_string();
+        let mut extra: Vec<String> = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = elb
+                .describe_listener_certificates()
+                .listener_arn(&live.aws_name)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .aws("elbv2:DescribeListenerCertificates")?;
+            extra.extend(
+                page.certificates()
+                    .iter()
+                    .filter(|c| c.is_default() != Some(true))
+                    .filter_map(|c| c.certificate_arn())
+                    .filter(|a| *a != default)
+                    .map(str::to_string),
+            );
+            match page.next_marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        extra.sort();
+        extra.dedup();
+        live.attributes.insert("extra_certificates".into(), json!(extra));
+        Ok(live)
+    }
+
+    /// Adds and removes extra certificates until the listener has exactly `want`.
+    async fn sync_extra(
+        &self,
+        cx: &Cx,
+        region: &str,
+        arn: &str,
+        have: &[String],
+        want: &[String],
+    ) -> Result<(), AwsError> {
+        let elb = cx.aws.elb(region);
+        let cert = |a: &String| Certificate::builder().certificate_arn(a).build();
+        let add: Vec<Certificate> = want.iter().filter(|a| !have.contains(a)).map(cert).collect();
+        if !add.is_empty() {
+            elb.add_listener_certificates()
+                .listener_arn(arn)
+                .set_certificates(Some(add))
+                .send()
+                .await
+                .aws("elbv2:AddListenerCertificates")?;
+        }
+        let remove: Vec<Certificate> = have.iter().filter(|a| !want.contains(a)).map(cert).collect();
+        if !remove.is_empty() {
+            elb.remove_listener_certificates()
+                .listener_arn(arn)
+                .set_certificates(Some(remove))
+                .send()
+                .await
+                .aws("elbv2:RemoveListenerCertificates")?;
+        }
+        Ok(())
     }
 
     async fn read(&self, cx: &Cx, region: &str, arn: &str) -> Result<Option<Live>, AwsError> {
@@ -171,7 +252,7 @@ impl LbListenerAdapter {
             return Ok(None);
         };
         let tags = tags_of_arn(cx, region, arn).await?;
-        Ok(Some(self.live_of(&l, tags, region)))
+        self.with_extra(cx, self.live_of(&l, tags, region)).await.map(Some)
     }
 }
 
@@ -188,6 +269,11 @@ impl Adapter for LbListenerAdapter {
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        if attrs.contains_key("extra_certificates") {
+            let mut extra = strings(attrs.get("extra_certificates"));
+            extra.sort();
+            attrs.insert("extra_certificates".into(), json!(extra));
+        }
         if let Some(port) = int_of(attrs.get("port")) {
             attrs.insert("port".into(), json!(port));
         }
@@ -222,6 +308,7 @@ impl Adapter for LbListenerAdapter {
         }
         let out = create.send().await.aws("elbv2:CreateListener")?;
         let arn = out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string();
+        self.sync_extra(cx, &r.region, &arn, &[], &strings(attrs.get("extra_certificates"))).await?;
         self.read(cx, &r.region, &arn).await?.visible("elbv2:DescribeListeners")
     }
 
@@ -232,7 +319,9 @@ impl Adapter for LbListenerAdapter {
         attrs: &BTreeMap<String, Value>,
         live: &Live,
     ) -> Result<Live, AwsError> {
-        let changed = attrs.iter().any(|(k, v)| k != "load_balancer" && live.attributes.get(k) != Some(v));
+        let changed = attrs
+            .iter()
+            .any(|(k, v)| k != "load_balancer" && k != "extra_certificates" && live.attributes.get(k) != Some(v));
         if changed {
             let protocol = attr_str(attrs, "protocol");
             let mut modify = cx
@@ -249,6 +338,11 @@ impl Adapter for LbListenerAdapter {
                     .certificates(Certificate::builder().certificate_arn(attr_str(attrs, "certificate")).build());
             }
             modify.send().await.aws("elbv2:ModifyListener")?;
+        }
+        let (have, want) =
+            (strings(live.attributes.get("extra_certificates")), strings(attrs.get("extra_certificates")));
+        if have != want {
+            self.sync_extra(cx, &r.region, &live.aws_name, &have, &want).await?;
         }
         self.read(cx, &r.region, &live.aws_name).await?.visible("elbv2:DescribeListeners")
     }

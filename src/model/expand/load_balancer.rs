@@ -54,30 +54,17 @@ pub(super) fn expand(
         vec![sg.clone()],
     );
     let domains: Vec<String> = services.values().filter(|s| s.public).filter_map(|s| s.domain.clone()).collect();
-    let cert = (!domains.is_empty()).then(|| {
-        b.add(
-            Kind::AcmCertificate,
-            "lb",
-            domains[0].clone(),
-            json!({
-                "domain": domains[0],
-                "alternative_names": domains[1..],
-                "validation": "dns",
-                "zone": zone,
-            }),
-            vec![],
-        )
-    });
+    let certs = certificates(b, &domains, zone);
     let http = b.add(Kind::LbListener, "http", b.name("http", 255), json!({
         "load_balancer": reference(&lb, "arn"),
         "port": 80,
         "protocol": "HTTP",
-        "default_action": if cert.is_some() { json!({ "redirect": { "protocol": "HTTPS", "port": 443, "status": "HTTP_301" } }) }
+        "default_action": if !certs.is_empty() { json!({ "redirect": { "protocol": "HTTPS", "port": 443, "status": "HTTP_301" } }) }
                           else { json!({ "fixed_response": { "status": 404 } }) },
     }), vec![lb.clone()]);
-    let listener = match &cert {
+    let listener = match certs.split_first() {
         None => http,
-        Some(cert) => b.add(
+        Some((cert, extra)) => b.add(
             Kind::LbListener,
             "https",
             b.name("https", 255),
@@ -87,10 +74,38 @@ pub(super) fn expand(
                 "protocol": "HTTPS",
                 "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
                 "certificate": reference(cert, "arn"),
+                "extra_certificates": extra.iter().map(|c| reference(c, "arn")).collect::<Vec<_>>(),
                 "default_action": { "fixed_response": { "status": 404 } },
             }),
-            vec![lb.clone(), cert.clone()],
+            [lb.clone()].into_iter().chain(certs.iter().cloned()).collect(),
         ),
     };
     Some(LoadBalancer { lb, security_group: sg, listener })
+}
+
+/// ACM's quota of names on one certificate (docs.aws.amazon.com/acm/latest/userguide/acm-limits.html).
+const NAMES_PER_CERTIFICATE: usize = 10;
+
+/// The certificates for the public service domains: `lb` for the first ten, `lb-2` for the
+/// next ten, and so on; the listener serves the first as its default, the rest by SNI.
+fn certificates(b: &mut Builder<'_>, domains: &[String], zone: Option<&str>) -> Vec<Address> {
+    domains
+        .chunks(NAMES_PER_CERTIFICATE)
+        .enumerate()
+        .map(|(i, names)| {
+            let name = if i == 0 { "lb".to_string() } else { format!("lb-{}", i + 1) };
+            b.add(
+                Kind::AcmCertificate,
+                &name,
+                names[0].clone(),
+                json!({
+                    "domain": names[0],
+                    "alternative_names": names[1..],
+                    "validation": "dns",
+                    "zone": zone,
+                }),
+                vec![],
+            )
+        })
+        .collect()
 }

@@ -248,4 +248,30 @@ mod tests {
             }
         }
     }
+
+    /// ACM allows 10 names per certificate: 12 public service domains need two, and the
+    /// HTTPS listener serves the second by SNI.
+    #[test]
+    fn more_than_ten_service_domains_get_a_second_certificate() {
+        let mut text = String::from("[capsule]\nname = \"big\"\n[dns]\nzone = \"example.com\"\n");
+        for i in 1..=12 {
+            text.push_str(&format!(
+                "[services.s{i}]\nimage = \"nginx:1.27\"\nport = 80\npublic = true\ndomain = \"s{i}.example.com\"\n"
+            ));
+        }
+        let capsule = load_str(Path::new("capsule.toml"), &text).unwrap_or_else(|e| panic!("{e:?}"));
+        let ctx = ExpandContext { account: "123456789012".into(), default_region: "eu-west-1".into() };
+        let desired = expand(&capsule, &capsule.environments[0], &ctx);
+        let certs: Vec<&Resource> =
+            desired.resources.iter().filter(|r| r.address.kind == Kind::AcmCertificate).collect();
+        let names = |r: &Resource| 1 + r.attributes["alternative_names"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            certs.iter().map(|r| (r.address.name.as_str(), names(r))).collect::<Vec<_>>(),
+            [("lb", 10), ("lb-2", 2)]
+        );
+        let https = desired.resources.iter().find(|r| r.address.kind == Kind::LbListener && r.address.name == "https");
+        let https = https.unwrap_or_else(|| panic!("no https listener"));
+        assert_eq!(https.attributes["extra_certificates"].as_array().map(Vec::len), Some(1));
+        assert!(https.depends_on.contains(&certs[1].address));
+    }
 }
