@@ -27,7 +27,7 @@ Restores, against moto 5.2.5:
   is told apart from the one it replaces (moto gave every instance the same one).
 
 - ModifyDBInstance without ApplyImmediately (or with it false) leaves DBInstanceClass,
-  AllocatedStorage, EngineVersion and MultiAZ for the maintenance window: they are listed in
+  AllocatedStorage, EngineVersion, MultiAZ and DBSubnetGroupName for the maintenance window: they are listed in
   PendingModifiedValues and the instance keeps its current values; a later modification
   with ApplyImmediately=true applies them together with its own (moto applied everything at
   once and never listed anything as pending). Other settings apply at once, as AWS does for
@@ -85,6 +85,9 @@ _WINDOWED = (
     ("allocated_storage", "AllocatedStorage"),
     ("engine_version", "EngineVersion"),
     ("multi_az", "MultiAZ"),
+    # API_ModifyDBInstance, DBSubnetGroupName: "The change is applied during the next
+    # maintenance window, unless you enable ApplyImmediately."
+    ("db_subnet_group_name", "DBSubnetGroupName"),
 )
 
 

@@ -359,6 +359,20 @@ def test_rds_changes_wait_for_the_maintenance_window_unless_applied_immediately(
     assert not db.get("PendingModifiedValues")
 
 
+def test_rds_subnet_group_change_waits_for_the_maintenance_window(rds, network, db_subnet_group):
+    """Plain moto 5.2.5 moves the instance to the new subnet group at once and lists nothing
+    as pending; AWS holds DBSubnetGroupName for the window unless ApplyImmediately."""
+    before = unique("dbsng")
+    rds.create_db_subnet_group(DBSubnetGroupName=before, DBSubnetGroupDescription="testbed", SubnetIds=network[1])
+    db_id = new_db(rds, DBSubnetGroupName=before)
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, DBSubnetGroupName=db_subnet_group)
+    db = describe_db(rds, db_id)
+    assert db["DBSubnetGroup"]["DBSubnetGroupName"] == before
+    assert db["PendingModifiedValues"] == {"DBSubnetGroupName": db_subnet_group}
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, ApplyImmediately=True, BackupRetentionPeriod=2)
+    assert describe_db(rds, db_id)["DBSubnetGroup"]["DBSubnetGroupName"] == db_subnet_group
+
+
 def test_rds_port_number_moves_the_endpoint(rds):
     db_id = new_db(rds)
     rds.modify_db_instance(DBInstanceIdentifier=db_id, DBPortNumber=6543, ApplyImmediately=True)

@@ -259,6 +259,7 @@ fn pending_of(d: &DbInstance) -> Value {
             ("multi_az", p.multi_az().map(|v| json!(v))),
             ("backup_retention_days", p.backup_retention_period().map(|v| json!(v))),
             ("port", p.port().map(|v| json!(v))),
+            ("db_subnet_group", p.db_subnet_group_name().map(|v| json!(v))),
         ];
         out.extend(values.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))));
     }
@@ -275,7 +276,9 @@ fn pending_text(pending: &serde_json::Map<String, Value>) -> String {
 }
 
 /// Attributes whose change RDS holds for the maintenance window unless `ApplyImmediately`.
-const WINDOWED: &[&str] = &["instance_class", "allocated_storage_gb", "engine_version", "multi_az"];
+/// ModifyDBInstance holds these for the maintenance window unless ApplyImmediately
+/// (API_ModifyDBInstance: DBSubnetGroupName too).
+const WINDOWED: &[&str] = &["instance_class", "allocated_storage_gb", "engine_version", "multi_az", "db_subnet_group"];
 
 /// Ownership tags plus capsule's own settings.
 fn tags_for(cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Vec<Tag> {
@@ -936,6 +939,10 @@ mod tests {
         );
         RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&now), live: Some(&live) });
         assert_eq!(c.reason.as_deref(), Some("instance_class apply now (apply_changes = \"immediately\")"));
+        // RDS holds a subnet group change for the window too.
+        let mut c = change(&[("db_subnet_group", json!("a"), json!("b"))]);
+        RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&window), live: Some(&live) });
+        assert!(c.reason.as_deref().is_some_and(|r| r.starts_with("db_subnet_group wait for the maintenance window")));
         // Settings RDS applies at once say nothing about a window.
         let mut c = change(&[("backup_retention_days", json!(7), json!(3))]);
         RdsInstanceAdapter.assess(&mut c, &Seen { desired: Some(&window), live: Some(&live) });
