@@ -22,11 +22,13 @@ ListHostedZonesByName also lists as AWS does: every zone from DNSName (and Hoste
 in the order of their names with the labels reversed (moto returned only the zones named
 exactly DNSName), with IsTruncated, NextDNSName and NextHostedZoneId. AWS:
 https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListHostedZonesByName.html.
+ListHostedZones (100 a page, as moto did) takes AWS's markers: the id of the next page's
+first zone, where moto answered a base64 token longer than the model's 64 characters.
 
 Already paged as AWS does by moto itself (checked, default page no larger than AWS's):
 IAM ListRoles / ListAttachedRolePolicies / ListRoleTags (100), CloudWatch Logs
 DescribeLogGroups (50), Secrets Manager ListSecrets (100), EventBridge ListRules and
-ListTargetsByRule (50), Route 53 ListHostedZones (100) and ListResourceRecordSets (300),
+ListTargetsByRule (50), Route 53 ListResourceRecordSets (300),
 CloudFront ListDistributions and ListOriginAccessControls (100), RDS DescribeDBInstances
 and the ElastiCache Describe calls (100), ELBv2 DescribeLoadBalancers and DescribeRules
 (50), Application Auto Scaling (50, patches/applicationautoscaling.py), S3 ListObjectsV2
@@ -186,6 +188,40 @@ def list_hosted_zones_by_name(self: Route53) -> ActionResult:
     return ActionResult(result)
 
 
+def list_hosted_zones(self: Route53) -> ActionResult:
+    """ListHostedZones with AWS's markers: `NextMarker` is the id of the first zone of the
+    next page and `Marker` starts the page there (moto's own marker is a base64 token longer
+    than the 64 characters the model allows, so the strict validation refused it back).
+    AWS: https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListHostedZones.html."""
+    max_items = self._get_param("MaxItems")
+    size = int(max_items) if max_items and str(max_items).isdigit() and int(max_items) > 0 else 100
+    marker = self._get_param("Marker")
+    zones = list(self.backend.zones.values())
+    ids = [z.id.split("/")[-1] for z in zones]
+    start = 0
+    if marker:
+        plain = marker.split("/")[-1]
+        if plain not in ids:
+            raise _bad_marker(marker)
+        start = ids.index(plain)
+    page = zones[start : start + size]
+    more = start + size < len(zones)
+    result = {
+        "HostedZones": page,
+        "Marker": marker or "",
+        "IsTruncated": more,
+        "NextMarker": ids[start + size] if more else None,
+        "MaxItems": str(size),
+    }
+    return ActionResult(result)
+
+
+def _bad_marker(marker: str) -> Exception:
+    from moto.route53.exceptions import InvalidInput
+
+    return InvalidInput(f"Invalid marker: {marker}")
+
+
 def apply() -> None:
     if not _switches.enabled("pagination"):
         return
@@ -203,3 +239,4 @@ def apply() -> None:
         return original(self, action_result)
 
     Route53.list_hosted_zones_by_name = list_hosted_zones_by_name  # type: ignore[method-assign]
+    Route53.list_hosted_zones = list_hosted_zones  # type: ignore[method-assign]

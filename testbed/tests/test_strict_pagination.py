@@ -130,3 +130,26 @@ def test_guard_logs_describe_log_groups_pages_at_fifty():
         logs.create_log_group(logGroupName=f"{prefix}{i}")
     first = logs.describe_log_groups(logGroupNamePrefix=prefix)
     assert len(first["logGroups"]) == 50 and first["nextToken"]
+
+
+def test_route53_list_hosted_zones_pages_by_zone_id_markers():
+    """ListHostedZones' NextMarker is the id of the next page's first zone, as on AWS, and
+    a Marker starts the page there. Plain moto 5.2.5 answers a base64 token of 100+
+    characters, which the model's PageMarker (at most 64) refuses back."""
+    route53 = client("route53")
+    made = set()
+    for _ in range(3):
+        zone = route53.create_hosted_zone(Name=f"{unique('zm')}.example", CallerReference=unique("ref"))
+        made.add(zone["HostedZone"]["Id"])
+    seen: list[str] = []
+    marker = None
+    while True:
+        out = route53.list_hosted_zones(MaxItems="2", **({"Marker": marker} if marker else {}))
+        seen += [z["Id"] for z in out["HostedZones"]]
+        if not out["IsTruncated"]:
+            break
+        marker = out["NextMarker"]
+        assert len(marker) <= 64 and f"/hostedzone/{marker}" in [z for z in map(str, seen)] + [
+            z["Id"] for z in route53.list_hosted_zones(Marker=marker, MaxItems="1")["HostedZones"]
+        ]
+    assert made <= set(seen) and len(seen) == len(set(seen))
