@@ -114,9 +114,32 @@ impl Cx {
         zones.entry(name.to_string()).or_default().clone()
     }
 
+    /// The ARN partition of the capsule's region (`aws`, `aws-cn`, `aws-us-gov`, ...).
+    pub fn partition(&self) -> &'static str {
+        partition_of(&self.region)
+    }
+
     /// The ownership tags of a resource, plus extra ones.
     pub fn tags_of(&self, r: &Resource) -> BTreeMap<String, String> {
         r.tags.clone()
+    }
+}
+
+/// The ARN partition a region belongs to, by its name
+/// (docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html#arns-syntax).
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else {
+        "aws"
     }
 }
 
@@ -251,4 +274,23 @@ pub fn attr_bool(attrs: &BTreeMap<String, Value>, key: &str) -> bool {
 
 pub fn attr_i64(attrs: &BTreeMap<String, Value>, key: &str) -> Option<i64> {
     attrs.get(key).and_then(Value::as_i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_map_to_their_partitions() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("eu-west-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+        ] {
+            assert_eq!(partition_of(region), partition, "{region}");
+        }
+    }
 }

@@ -87,7 +87,7 @@ impl S3BucketAdapter {
             ]),
             outputs: BTreeMap::from([
                 ("name".into(), json!(name)),
-                ("arn".into(), json!(format!("arn:aws:s3:::{name}"))),
+                ("arn".into(), json!(format!("arn:{}:s3:::{name}", cx.partition()))),
                 ("regional_domain_name".into(), json!(format!("{name}.s3.{region}.amazonaws.com"))),
             ]),
             tags,

@@ -17,6 +17,8 @@ pub struct S3BucketPolicyAdapter;
 const SID: &str = "capsule-cloudfront-read";
 
 pub fn policy_document(bucket: &str, distribution_arn: &str) -> Value {
+    // The bucket is in the distribution's partition (`arn:<partition>:cloudfront::…`).
+    let partition = distribution_arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -24,7 +26,7 @@ pub fn policy_document(bucket: &str, distribution_arn: &str) -> Value {
             "Effect": "Allow",
             "Principal": { "Service": "cloudfront.amazonaws.com" },
             "Action": "s3:GetObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+            "Resource": format!("arn:{partition}:s3:::{bucket}/*"),
             "Condition": { "StringEquals": { "AWS:SourceArn": distribution_arn } }
         }]
     })

@@ -55,7 +55,7 @@ impl SesIdentityAdapter {
             None => BTreeMap::new(),
         };
         let mut outputs = BTreeMap::from([
-            ("arn".into(), json!(format!("arn:aws:ses:{region}:{}:identity/{domain}", cx.account))),
+            ("arn".into(), json!(format!("arn:{}:ses:{region}:{}:identity/{domain}", cx.partition(), cx.account))),
             ("verification_status".into(), json!(status.verification_status().as_str())),
         ]);
         for (i, token) in dkim.map(|d| d.dkim_tokens()).unwrap_or_default().iter().enumerate().take(3) {
