@@ -228,11 +228,31 @@ impl Registry {
     }
 
     /// An auth file (the containers-auth.json / docker config.json format) in a private
-    /// temporary folder, for the builder's push.
-    fn auth_dir(&self) -> Result<Option<PrivateDir>, ImageError> {
+    /// temporary folder, for the builder's push. For docker the folder stands in for the
+    /// user's docker configuration (`DOCKER_CONFIG` points at it): it links everything of
+    /// theirs (CLI plugins such as buildx, contexts, builders) and keeps their config.json
+    /// settings, with this registry's credentials added.
+    fn auth_dir(&self, builder: Builder) -> Result<Option<PrivateDir>, ImageError> {
         let Some(auth) = &self.auth else { return Ok(None) };
         let dir = PrivateDir::new("capsule-auth")?;
-        let body = serde_json::json!({ "auths": { self.host.clone(): { "auth": auth } } });
+        let user = match builder {
+            Builder::Docker => user_docker_config(),
+            Builder::Buildah => None,
+        };
+        let mut theirs = None;
+        if let Some(user) = &user
+            && let Ok(entries) = std::fs::read_dir(user)
+        {
+            for entry in entries.flatten() {
+                if entry.file_name() == "config.json" {
+                    theirs = std::fs::read(entry.path()).ok().and_then(|b| serde_json::from_slice(&b).ok());
+                    continue;
+                }
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(entry.path(), dir.path().join(entry.file_name()))?;
+            }
+        }
+        let body = docker_config(theirs, &self.host, auth);
         let path = dir.path().join("config.json");
         std::fs::write(&path, body.to_string())?;
         #[cfg(unix)]
@@ -306,7 +326,7 @@ impl Builder {
         target: &str,
         registry: &Registry,
     ) -> Result<String, ImageError> {
-        let auth = registry.auth_dir()?;
+        let auth = registry.auth_dir(self)?;
         let scratch = PrivateDir::new("capsule-push")?;
         let no_digest = |what: &str| ImageError::Registry { registry: registry.host.clone(), message: what.into() };
         match self {
@@ -345,6 +365,36 @@ impl Builder {
             }
         }
     }
+}
+
+/// The user's docker configuration folder: `DOCKER_CONFIG`, else `~/.docker`.
+fn user_docker_config() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .filter(|p| p.is_dir())
+}
+
+/// The config.json of a push: the user's settings (plugin folders, current context, ...)
+/// with `auth` for `host` in `auths`. A credential store would take precedence over
+/// `auths` for every registry, so it is left out (other registries' helpers stay).
+fn docker_config(user: Option<serde_json::Value>, host: &str, auth: &str) -> serde_json::Value {
+    let mut config = match user {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    config.remove("credsStore");
+    if let Some(serde_json::Value::Object(helpers)) = config.get_mut("credHelpers") {
+        helpers.remove(host);
+    }
+    let auths = config.entry("auths").or_insert_with(|| serde_json::json!({}));
+    if !auths.is_object() {
+        *auths = serde_json::json!({});
+    }
+    if let Some(auths) = auths.as_object_mut() {
+        auths.insert(host.to_string(), serde_json::json!({ "auth": auth }));
+    }
+    serde_json::Value::Object(config)
 }
 
 /// A temporary folder only this user can read, removed when dropped.
@@ -407,6 +457,29 @@ pub fn pinned(repository_ref: &str, digest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Docker Desktop keeps buildx under ~/.docker/cli-plugins and its context in
+    /// config.json: a push keeps both, with the registry's credentials added, and drops the
+    /// credential store that would hide them.
+    #[test]
+    fn the_docker_config_of_a_push_keeps_the_users_settings() {
+        let user = serde_json::json!({
+            "currentContext": "desktop-linux",
+            "cliPluginsExtraDirs": ["/Applications/Docker.app/Contents/Resources/cli-plugins"],
+            "credsStore": "desktop",
+            "credHelpers": { "reg.example:5000": "ecr-login", "gcr.io": "gcloud" },
+            "auths": { "ghcr.io": { "auth": "b3RoZXI=" } },
+        });
+        let config = docker_config(Some(user), "reg.example:5000", "dXNlcjpwYXNz");
+        assert_eq!(config["currentContext"], "desktop-linux");
+        assert_eq!(config["cliPluginsExtraDirs"][0], "/Applications/Docker.app/Contents/Resources/cli-plugins");
+        assert_eq!(config["auths"]["reg.example:5000"]["auth"], "dXNlcjpwYXNz");
+        assert_eq!(config["auths"]["ghcr.io"]["auth"], "b3RoZXI=");
+        assert!(config.get("credsStore").is_none());
+        assert_eq!(config["credHelpers"], serde_json::json!({ "gcr.io": "gcloud" }));
+        let bare = docker_config(None, "reg.example:5000", "dXNlcjpwYXNz");
+        assert_eq!(bare, serde_json::json!({ "auths": { "reg.example:5000": { "auth": "dXNlcjpwYXNz" } } }));
+    }
 
     fn write(root: &Path, rel: &str, body: &str) {
         let p = root.join(rel);
