@@ -217,20 +217,31 @@ impl EcsServiceAdapter {
         let ecs = cx.aws.ecs(&r.region);
         let cluster = cluster_name(cx);
         let mut lines = vec![format!("service {}: deployment {id} failed: {reason}", r.aws_name)];
-        let arns = ecs
+        // Best effort: the deployment's failure is reported whatever these reads answer.
+        let mut arns = Vec::new();
+        let mut pages = ecs
             .list_tasks()
             .cluster(&cluster)
             .service_name(&r.aws_name)
             .desired_status(DesiredStatus::Stopped)
-            .send()
-            .await
-            .map(|o| o.task_arns().to_vec())
-            .unwrap_or_default();
-        if !arns.is_empty()
-            && let Ok(out) = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(arns)).send().await
-        {
+            .into_paginator()
+            .send();
+        while let Some(Ok(page)) = pages.next().await {
+            arns.extend(page.task_arns().iter().cloned());
+        }
+        let mut stopped = Vec::new();
+        // DescribeTasks takes at most 100 tasks a call.
+        for chunk in arns.chunks(100) {
+            if let Ok(out) = ecs.describe_tasks().cluster(&cluster).set_tasks(Some(chunk.to_vec())).send().await {
+                stopped.extend(out.tasks().iter().filter(|t| t.started_by() == Some(id)).cloned());
+            }
+            if stopped.len() >= 3 {
+                break;
+            }
+        }
+        if !stopped.is_empty() {
             let mut hints = BTreeSet::new();
-            for t in out.tasks().iter().filter(|t| t.started_by() == Some(id)).take(3) {
+            for t in stopped.iter().take(3) {
                 let task = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("?");
                 let why = t.stopped_reason().unwrap_or("no reason given");
                 lines.push(format!(
@@ -408,10 +419,15 @@ impl Adapter for EcsServiceAdapter {
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let ecs = cx.aws.ecs(&cx.region);
         let cluster = cluster_name(cx);
-        let Some(list) = ecs.list_services().cluster(&cluster).send().await.aws("ecs:ListServices").found()? else {
-            return Ok(vec![]);
-        };
-        let arns = list.service_arns().to_vec();
+        // ListServices answers 10 services a page unless asked for more.
+        let mut arns = Vec::new();
+        let mut pages = ecs.list_services().cluster(&cluster).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page.aws("ecs:ListServices").found()? {
+                Some(page) => arns.extend(page.service_arns().iter().cloned()),
+                None => return Ok(vec![]),
+            }
+        }
         let mut out = Vec::new();
         for chunk in arns.chunks(10) {
             let described = ecs
