@@ -92,16 +92,30 @@ async fn zone_by_name(cx: &Cx, name: &str) -> Result<Zone, AwsError> {
             "DNS records need a hosted zone: set `[dns] zone = \"example.com\"` in capsule.toml",
         ));
     }
-    let out = cx
-        .aws
-        .route53(ROUTE53_REGION)
-        .list_hosted_zones_by_name()
-        .dns_name(&wanted)
-        .max_items(100)
-        .send()
-        .await
-        .aws(OP)?;
-    let same: Vec<_> = out.hosted_zones().iter().filter(|z| fqdn(z.name()) == wanted).collect();
+    // Zones are listed by name from `wanted` on; those of that name come first, and may
+    // take more than one page (a name can have several zones, private and public).
+    let client = cx.aws.route53(ROUTE53_REGION);
+    let mut listed = Vec::new();
+    let mut next: (String, Option<String>) = (wanted.clone(), None);
+    loop {
+        let page = client
+            .list_hosted_zones_by_name()
+            .dns_name(&next.0)
+            .set_hosted_zone_id(next.1.take())
+            .max_items(100)
+            .send()
+            .await
+            .aws(OP)?;
+        listed.extend(page.hosted_zones().iter().filter(|z| fqdn(z.name()) == wanted).cloned());
+        let past = page.hosted_zones().iter().any(|z| fqdn(z.name()) != wanted);
+        match (page.is_truncated(), page.next_dns_name(), page.next_hosted_zone_id()) {
+            (true, Some(name), Some(id)) if !past && fqdn(name) == wanted => {
+                next = (name.to_string(), Some(id.to_string()))
+            }
+            _ => break,
+        }
+    }
+    let same: Vec<_> = listed.iter().collect();
     let public: Vec<_> = same.iter().filter(|z| !z.config().is_some_and(|c| c.private_zone())).collect();
     let id = |z: &aws_sdk_route53::types::HostedZone| z.id().trim_start_matches("/hostedzone/").to_string();
     match public.as_slice() {

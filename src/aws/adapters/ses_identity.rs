@@ -183,20 +183,28 @@ impl Adapter for SesIdentityAdapter {
     /// this capsule environment's marker.
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let ses = cx.aws.ses(&cx.region);
-        let identities =
-            ses.list_identities().identity_type(IdentityType::Domain).send().await.aws("ses:ListIdentities")?;
-        if identities.identities().is_empty() {
+        let mut identities = Vec::new();
+        let mut pages = ses.list_identities().identity_type(IdentityType::Domain).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            identities.extend(page.aws("ses:ListIdentities")?.identities().iter().cloned());
+        }
+        if identities.is_empty() {
             return Ok(vec![]);
         }
-        let zones = cx.aws.route53("us-east-1").list_hosted_zones().send().await.aws("route53:ListHostedZones")?;
-        let zones: Vec<Zone> = zones
-            .hosted_zones()
-            .iter()
-            .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
-            .map(|z| Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) })
-            .collect();
+        // Route 53 answers 100 zones a page.
+        let mut zones = Vec::new();
+        let mut pages = cx.aws.route53("us-east-1").list_hosted_zones().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            zones.extend(
+                page.aws("route53:ListHostedZones")?
+                    .hosted_zones()
+                    .iter()
+                    .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+                    .map(|z| Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) }),
+            );
+        }
         let mut out = Vec::new();
-        for domain in identities.identities() {
+        for domain in &identities {
             // The deepest zone that holds the domain.
             let zone = zones
                 .iter()
