@@ -80,27 +80,35 @@ impl Cx {
         self.network
             .get_or_try_init(|| async {
                 let ec2 = self.aws.ec2(&self.region);
-                let vpcs = ec2
+                let mut vpc_id = None;
+                let mut pages = ec2
                     .describe_vpcs()
                     .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
-                    .send()
-                    .await
-                    .aws("ec2:DescribeVpcs")?;
-                let vpc_id = vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string).ok_or_else(|| {
+                    .into_paginator()
+                    .send();
+                // A filtered describe may answer empty pages before the match.
+                while vpc_id.is_none()
+                    && let Some(page) = pages.next().await
+                {
+                    vpc_id = page.aws("ec2:DescribeVpcs")?.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string);
+                }
+                let vpc_id = vpc_id.ok_or_else(|| {
                     AwsError::new(
                         ErrorKind::NotFound,
                         "ec2:DescribeVpcs",
                         format!("no default VPC in {}: create one with `aws ec2 create-default-vpc`", self.region),
                     )
                 })?;
-                let subnets = ec2
+                let mut subnets: Vec<String> = Vec::new();
+                let mut pages = ec2
                     .describe_subnets()
                     .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc_id).build())
-                    .send()
-                    .await
-                    .aws("ec2:DescribeSubnets")?;
-                let mut subnets: Vec<String> =
-                    subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect();
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.aws("ec2:DescribeSubnets")?;
+                    subnets.extend(page.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)));
+                }
                 subnets.sort();
                 Ok(Arc::new(Network { vpc_id, subnets }))
             })

@@ -69,23 +69,26 @@ async fn describe_target(
     resource_id: &str,
     dimension: &str,
 ) -> Result<Option<ScalableTarget>, AwsError> {
-    let out = cx
+    let mut pages = cx
         .aws
         .autoscaling(region)
         .describe_scalable_targets()
         .service_namespace(ServiceNamespace::from(namespace))
         .resource_ids(resource_id)
         .scalable_dimension(ScalableDimension::from(dimension))
-        .send()
-        .await
-        .aws("application-autoscaling:DescribeScalableTargets")
-        .found()?;
-    Ok(out.and_then(|o| {
-        o.scalable_targets()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let Some(page) = page.aws("application-autoscaling:DescribeScalableTargets").found()? else { return Ok(None) };
+        if let Some(t) = page
+            .scalable_targets()
             .iter()
             .find(|t| t.resource_id() == resource_id && t.scalable_dimension().as_str() == dimension)
-            .cloned()
-    }))
+        {
+            return Ok(Some(t.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// The tags of a scalable target (none when it has no ARN or is gone).
@@ -295,7 +298,7 @@ impl AutoscalingPolicyAdapter {
     async fn find(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Option<Live>, AwsError> {
         let resource_id = policy_resource_id(r, attrs);
         let (namespace, dimension) = (namespace_of(attrs), dimension_of(attrs));
-        let out = cx
+        let mut pages = cx
             .aws
             .autoscaling(&r.region)
             .describe_scaling_policies()
@@ -303,16 +306,20 @@ impl AutoscalingPolicyAdapter {
             .resource_id(&resource_id)
             .scalable_dimension(ScalableDimension::from(dimension))
             .policy_names(&r.aws_name)
-            .send()
-            .await
-            .aws("application-autoscaling:DescribeScalingPolicies")
-            .found()?;
-        let Some(p) = out.and_then(|o| {
-            o.scaling_policies()
+            .into_paginator()
+            .send();
+        let mut found = None;
+        while found.is_none()
+            && let Some(page) = pages.next().await
+        {
+            let Some(page) = page.aws("application-autoscaling:DescribeScalingPolicies").found()? else { break };
+            found = page
+                .scaling_policies()
                 .iter()
                 .find(|p| p.policy_name() == r.aws_name && p.resource_id() == resource_id)
-                .cloned()
-        }) else {
+                .cloned();
+        }
+        let Some(p) = found else {
             return Ok(None);
         };
         let tags = match describe_target(cx, &r.region, namespace, &resource_id, dimension).await? {

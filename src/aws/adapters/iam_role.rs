@@ -93,8 +93,10 @@ impl IamRoleAdapter {
         let mut tags = tag_map(role.tags(), |t| (Some(t.key()), Some(t.value())));
         if tags.is_empty() {
             // GetRole does not always carry tags.
-            let listed = iam.list_role_tags().role_name(name).send().await.aws("iam:ListRoleTags")?;
-            tags = tag_map(listed.tags(), |t| (Some(t.key()), Some(t.value())));
+            let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                tags.extend(tag_map(page.aws("iam:ListRoleTags")?.tags(), |t| (Some(t.key()), Some(t.value()))));
+            }
         }
         let assume = role.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null);
         let policy = iam
@@ -107,10 +109,12 @@ impl IamRoleAdapter {
             .found()?
             .map(|p| normalize_policy(&decode_document(p.policy_document())))
             .unwrap_or(Value::Null);
-        let attached =
-            iam.list_attached_role_policies().role_name(name).send().await.aws("iam:ListAttachedRolePolicies")?;
-        let mut managed: Vec<String> =
-            attached.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
+        let mut managed: Vec<String> = Vec::new();
+        let mut pages = iam.list_attached_role_policies().role_name(name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("iam:ListAttachedRolePolicies")?;
+            managed.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)));
+        }
         managed.sort();
         Ok(Some(Live {
             aws_name: name.to_string(),
@@ -274,25 +278,20 @@ impl Adapter for IamRoleAdapter {
             .await
             .aws("iam:DeleteRolePolicy")
             .found()?;
-        if let Some(attached) = iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .aws("iam:ListAttachedRolePolicies")
-            .found()?
-        {
-            for p in attached.attached_policies() {
-                if let Some(arn) = p.policy_arn() {
-                    iam.detach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                        .await
-                        .aws("iam:DetachRolePolicy")
-                        .found()?;
-                }
-            }
+        let mut attached = Vec::new();
+        let mut pages = iam.list_attached_role_policies().role_name(name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let Some(page) = page.aws("iam:ListAttachedRolePolicies").found()? else { break };
+            attached.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)));
+        }
+        for arn in &attached {
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws("iam:DetachRolePolicy")
+                .found()?;
         }
         iam.delete_role().role_name(name).send().await.aws("iam:DeleteRole").found().map(|_| ())
     }

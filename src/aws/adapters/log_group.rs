@@ -15,12 +15,15 @@ pub struct LogGroupAdapter;
 impl LogGroupAdapter {
     async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
         let client = cx.aws.logs(region);
-        let out =
-            client.describe_log_groups().log_group_name_prefix(name).send().await.aws("logs:DescribeLogGroups")?;
-        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
-            return Ok(None);
-        };
-        self.live_of(cx, g, region).await.map(Some)
+        // A prefix, not a name: the group may be on any page of the groups it starts.
+        let mut pages = client.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("logs:DescribeLogGroups")?;
+            if let Some(g) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name)) {
+                return self.live_of(cx, g, region).await.map(Some);
+            }
+        }
+        Ok(None)
     }
 
     async fn live_of(

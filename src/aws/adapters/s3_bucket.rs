@@ -315,9 +315,13 @@ impl Adapter for S3BucketAdapter {
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let prefix = format!("{}-{}-", cx.capsule, cx.env);
-        let out = cx.aws.s3(&cx.region).list_buckets().prefix(&prefix).send().await.aws("s3:ListBuckets")?;
+        let mut buckets = Vec::new();
+        let mut pages = cx.aws.s3(&cx.region).list_buckets().prefix(&prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            buckets.extend(page.aws("s3:ListBuckets")?.buckets().iter().cloned());
+        }
         let mut owned = Vec::new();
-        for b in out.buckets() {
+        for b in &buckets {
             let Some(name) = b.name() else { continue };
             if !name.starts_with(&prefix) {
                 continue;

@@ -84,16 +84,21 @@ impl SecurityGroupAdapter {
 
     async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
         let vpc = cx.network().await?.vpc_id.clone();
-        let out = cx
+        let mut pages = cx
             .aws
             .ec2(region)
             .describe_security_groups()
             .filters(filter("group-name", name))
             .filters(filter("vpc-id", &vpc))
-            .send()
-            .await
-            .aws("ec2:DescribeSecurityGroups")?;
-        Ok(out.security_groups().first().map(|g| self.live_of(g, region)))
+            .into_paginator()
+            .send();
+        // A filtered describe may answer empty pages before the match.
+        while let Some(page) = pages.next().await {
+            if let Some(g) = page.aws("ec2:DescribeSecurityGroups")?.security_groups().first() {
+                return Ok(Some(self.live_of(g, region)));
+            }
+        }
+        Ok(None)
     }
 
     async fn set_rules(&self, cx: &Cx, region: &str, id: &str, have: &[Value], want: &[Value]) -> Result<(), AwsError> {
@@ -228,20 +233,24 @@ impl Adapter for SecurityGroupAdapter {
     }
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
-        let out = cx
+        let mut pages = cx
             .aws
             .ec2(&cx.region)
             .describe_security_groups()
             .filters(filter("tag:capsule:name", &cx.capsule))
             .filters(filter("tag:capsule:env", &cx.env))
-            .send()
-            .await
-            .aws("ec2:DescribeSecurityGroups")?;
-        Ok(out
-            .security_groups()
-            .iter()
-            .map(|g| self.live_of(g, &cx.region))
-            .filter(|l| l.is_owned_by(&cx.capsule, &cx.env))
-            .collect())
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            out.extend(
+                page.aws("ec2:DescribeSecurityGroups")?
+                    .security_groups()
+                    .iter()
+                    .map(|g| self.live_of(g, &cx.region))
+                    .filter(|l| l.is_owned_by(&cx.capsule, &cx.env)),
+            );
+        }
+        Ok(out)
     }
 }
