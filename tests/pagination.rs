@@ -1,0 +1,121 @@
+//! Listings that take more than one page, against the local test bed: each test makes more
+//! of something than one page of AWS's answer holds and checks that capsule finds all of it.
+//! Plain moto pages some listings as AWS does (Route 53 ListHostedZones: 100 zones) and
+//! answers others in one page (ECS ListServices, where AWS answers 10); the strict test bed
+//! pages those too, so every test here fails there on code that reads only the first page.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{ContainerDefinition, Tag};
+use capsule::aws::adapters::adapter;
+use capsule::aws::{Aws, Cx};
+use capsule::model::{Address, Kind, Resource, aws_name, ownership_tags};
+use common::{hosted_zone, testbed, unique};
+use serde_json::{Value, json};
+
+async fn cx(capsule: &str, region: &str) -> Cx {
+    Cx::new(Aws::from_env().await, "123456789012".into(), capsule.into(), "production".into(), region.into(), false)
+}
+
+fn resource(cx: &Cx, kind: Kind, name: &str, aws_name: &str, attributes: Value) -> Resource {
+    Resource {
+        address: Address { capsule: cx.capsule.clone(), env: cx.env.clone(), kind, name: name.into() },
+        aws_name: aws_name.into(),
+        region: cx.region.clone(),
+        attributes: attributes.as_object().unwrap().clone().into_iter().collect(),
+        depends_on: vec![],
+        tags: ownership_tags(&cx.capsule, &cx.env, name),
+    }
+}
+
+/// Route 53 answers ListHostedZones 100 zones a page. The SES identity adapter finds an
+/// identity's owner marker in the zone that holds its domain, so a zone on the second page
+/// must be found as well as one on the first.
+#[tokio::test]
+async fn ses_identities_in_zones_past_the_first_page_are_listed() {
+    testbed();
+    let cx = cx(&unique("pgses"), "us-east-1").await;
+    let r53 = cx.aws.route53("us-east-1");
+    // Zones are listed in the order they were made: at least 100 come before ours.
+    let mut fillers = Vec::new();
+    for _ in 0..100 {
+        let name = format!("{}.example.net", unique("fill"));
+        let made = r53.create_hosted_zone().name(name).caller_reference(unique("ref")).send().await.unwrap();
+        fillers.push(made.hosted_zone().unwrap().id().to_string());
+    }
+    let zone = format!("{}.example.com", unique("pgz"));
+    let zone_id = hosted_zone(&zone).await;
+
+    let a = adapter(Kind::SesIdentity).unwrap();
+    let r = resource(
+        &cx,
+        Kind::SesIdentity,
+        "email",
+        &zone,
+        json!({ "domain": zone, "zone": zone, "dkim": true, "mail_from_domain": format!("mail.{zone}") }),
+    );
+    let mut attrs: BTreeMap<String, Value> = r.attributes.clone();
+    a.normalize(&mut attrs);
+    let live = a.create(&cx, &r, &attrs).await.unwrap();
+    assert!(live.is_owned_by(&cx.capsule, &cx.env), "{live:?}");
+
+    let owned = a.list_owned(&cx).await.unwrap();
+    let names: Vec<&str> = owned.iter().map(|l| l.aws_name.as_str()).collect();
+
+    a.delete(&cx, &live).await.unwrap();
+    for id in fillers.iter().chain([&zone_id]) {
+        r53.delete_hosted_zone().id(id).send().await.unwrap();
+    }
+    assert_eq!(names, vec![zone.as_str()], "the identity in the zone on page two is listed");
+}
+
+/// ECS answers ListServices 10 services a page unless asked for more; a cluster with 12
+/// services of the capsule lists all 12.
+#[tokio::test]
+async fn services_past_the_first_page_are_listed() {
+    testbed();
+    let cx = cx(&unique("pgecs"), "us-east-1").await;
+    let ecs = cx.aws.ecs(&cx.region);
+    let cluster = aws_name(&[&cx.capsule, &cx.env], 255);
+    ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+    let family = format!("{cluster}-web");
+    let task = ecs
+        .register_task_definition()
+        .family(&family)
+        .container_definitions(ContainerDefinition::builder().name("web").image("nginx").memory(128).build())
+        .send()
+        .await
+        .unwrap();
+    let task_arn = task.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+    let mut made = Vec::new();
+    for i in 0..12 {
+        let name = format!("{cluster}-svc{i:02}");
+        let tags = ownership_tags(&cx.capsule, &cx.env, &format!("svc{i:02}"))
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        ecs.create_service()
+            .cluster(&cluster)
+            .service_name(&name)
+            .task_definition(&task_arn)
+            .desired_count(0)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .unwrap();
+        made.push(name);
+    }
+
+    let mut listed: Vec<String> =
+        adapter(Kind::EcsService).unwrap().list_owned(&cx).await.unwrap().into_iter().map(|l| l.aws_name).collect();
+    listed.sort();
+
+    for name in &made {
+        ecs.delete_service().cluster(&cluster).service(name).force(true).send().await.unwrap();
+    }
+    ecs.deregister_task_definition().task_definition(&task_arn).send().await.unwrap();
+    ecs.delete_cluster().cluster(&cluster).send().await.unwrap();
+    assert_eq!(listed, made);
+}
