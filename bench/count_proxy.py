@@ -1,7 +1,7 @@
-"""A counting HTTP proxy for benchmarks: forwards every request to UPSTREAM unchanged and
-counts it, by AWS service (from the SigV4 credential scope) or, for a Docker Registry, by
-method and endpoint kind. GET /__counts returns the counts as JSON; DELETE /__counts
-resets them.
+"""A counting HTTP proxy for benchmarks and tests: forwards every request to UPSTREAM
+unchanged and counts it, by AWS service (from the SigV4 credential scope) and operation
+(X-Amz-Target, or a query-protocol body's Action), or, for a Docker Registry, by method and
+endpoint kind. GET /__counts returns the counts as JSON; DELETE /__counts resets them.
 
     python bench/count_proxy.py PORT UPSTREAM_URL
 """
@@ -23,11 +23,18 @@ SCOPE = re.compile(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/aws4_request")
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 
-def key(method: str, path: str, headers) -> str:
+ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
+
+
+def key(method: str, path: str, headers, body) -> str:
     m = SCOPE.search(headers.get("Authorization", ""))
     if m:
         target = headers.get("X-Amz-Target", "")
         op = target.rsplit(".", 1)[-1] if target else ""
+        # Query-protocol services (ELBv2, EC2, IAM, RDS, ...) name the operation in the body.
+        if not op and body and "x-www-form-urlencoded" in headers.get("Content-Type", ""):
+            a = ACTION.search(body)
+            op = a.group(1).decode() if a else ""
         return f"aws:{m.group(1)}" + (f":{op}" if op else "")
     kind = "other"
     if path.startswith("/v2/"):
@@ -58,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
         with LOCK:
-            COUNTS[key(self.command, self.path, self.headers)] += 1
+            COUNTS[key(self.command, self.path, self.headers, body)] += 1
         conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         if body is not None:
