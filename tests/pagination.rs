@@ -3,16 +3,20 @@
 //! Plain moto pages some listings as AWS does (Route 53 ListHostedZones: 100 zones) and
 //! answers others in one page (ECS ListServices, where AWS answers 10); the strict test bed
 //! pages those too, so every test here fails there on code that reads only the first page.
+//! And a listing of everything in a region is read once per run, not once per resource that
+//! needs it (counted by bench/count_proxy.py in front of the test bed).
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command};
 
 use aws_sdk_ecs::types::{ContainerDefinition, Tag};
 use capsule::aws::adapters::adapter;
 use capsule::aws::{Aws, Cx};
 use capsule::model::{Address, Kind, Resource, aws_name, ownership_tags};
-use common::{hosted_zone, testbed, unique};
+use common::{capsule_with, changes, hosted_zone, success_json, testbed, unique, write};
 use serde_json::{Value, json};
 
 async fn cx(capsule: &str, region: &str) -> Cx {
@@ -118,4 +122,82 @@ async fn services_past_the_first_page_are_listed() {
     ecs.deregister_task_definition().task_definition(&task_arn).send().await.unwrap();
     ecs.delete_cluster().cluster(&cluster).send().await.unwrap();
     assert_eq!(listed, made);
+}
+
+/// bench/count_proxy.py in front of the test bed, for one test: counts the requests by AWS
+/// service and operation.
+struct CountingProxy {
+    child: Child,
+    url: String,
+}
+
+impl CountingProxy {
+    async fn start() -> CountingProxy {
+        let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let child = Command::new(root.join(".testbed/venv/bin/python"))
+            .arg(root.join("bench/count_proxy.py"))
+            .arg(port.to_string())
+            .arg(&upstream)
+            .spawn()
+            .unwrap();
+        let proxy = CountingProxy { child, url: format!("http://127.0.0.1:{port}") };
+        for _ in 0..100 {
+            if reqwest::get(format!("{}/__counts", proxy.url)).await.is_ok() {
+                return proxy;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the counting proxy did not start on port {port}");
+    }
+
+    async fn counts(&self) -> BTreeMap<String, u64> {
+        reqwest::get(format!("{}/__counts", self.url)).await.unwrap().json().await.unwrap()
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every listener and rule read needs the capsule's load balancers, which means listing
+/// every load balancer of the region and reading the tags of all of them. A plan lists them
+/// once (kept in `Cx`), not once per listener, rule and listing of owned resources.
+#[tokio::test]
+async fn a_plan_lists_the_regions_load_balancers_once() {
+    testbed();
+    let name = unique("pglb");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n[services.web]\nimage = \"nginx:1.27\"\nport = 8080\npublic = true\n\
+             [services.api]\nimage = \"nginx:1.27\"\nport = 8080\npublic = true\n"
+        ),
+    );
+    let env = [("CAPSULE_ROLLOUT_POLL", "200ms")];
+    success_json(&capsule_with(dir.path(), &["apply", "--format", "json"], &env));
+
+    let proxy = CountingProxy::start().await;
+    let mut through = env.to_vec();
+    through.push(("AWS_ENDPOINT_URL", &proxy.url));
+    let plan = success_json(&capsule_with(dir.path(), &["plan", "--format", "json"], &through));
+    assert_eq!(changes(&plan), vec![]);
+    let counts = proxy.counts().await;
+
+    // DescribeLoadBalancers: one by name (the load balancer's own read) and the pages of one
+    // listing of the region, as many as the test bed answers here.
+    let (mut all, mut listing) = (0, 0);
+    let mut pages = Aws::from_env().await.elb("us-east-1").describe_load_balancers().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        all += page.unwrap().load_balancers().len();
+        listing += 1;
+    }
+    let describes = counts.get("aws:elasticloadbalancing:DescribeLoadBalancers").copied().unwrap_or_default();
+    assert_eq!(describes, 1 + listing, "{all} load balancers in the region; requests: {counts:#?}");
 }

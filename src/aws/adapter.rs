@@ -56,6 +56,10 @@ pub(crate) struct Zone {
     pub name: String,
 }
 
+/// This capsule environment's load balancers in one region, each with its tags.
+pub(crate) type OwnedLoadBalancers =
+    Vec<(aws_sdk_elasticloadbalancingv2::types::LoadBalancer, BTreeMap<String, String>)>;
+
 /// What adapters share during one run for one capsule environment.
 pub struct Cx {
     pub aws: Aws,
@@ -68,11 +72,24 @@ pub struct Cx {
     network: OnceCell<Arc<Network>>,
     /// Hosted zones by normalised name, each looked up at most once.
     zones: Mutex<BTreeMap<String, Arc<OnceCell<Zone>>>>,
+    /// The capsule's load balancers by region (`lb::owned_load_balancers`), which every
+    /// listener and rule read needs: listed once, and again after a load balancer is written.
+    load_balancers: Mutex<BTreeMap<String, Arc<OnceCell<Arc<OwnedLoadBalancers>>>>>,
 }
 
 impl Cx {
     pub fn new(aws: Aws, account: String, capsule: String, env: String, region: String, allow_destroy: bool) -> Cx {
-        Cx { aws, account, capsule, env, region, allow_destroy, network: OnceCell::new(), zones: Mutex::default() }
+        Cx {
+            aws,
+            account,
+            capsule,
+            env,
+            region,
+            allow_destroy,
+            network: OnceCell::new(),
+            zones: Mutex::default(),
+            load_balancers: Mutex::default(),
+        }
     }
 
     /// The default VPC of the capsule's region (created resources live there).
@@ -125,6 +142,19 @@ impl Cx {
     /// The ARN partition of the capsule's region (`aws`, `aws-cn`, `aws-us-gov`, ...).
     pub fn partition(&self) -> &'static str {
         partition_of(&self.region)
+    }
+
+    /// The per-run slot of the capsule's load balancers in `region`, which
+    /// `lb::owned_load_balancers` fills.
+    pub(crate) fn load_balancers_slot(&self, region: &str) -> Arc<OnceCell<Arc<OwnedLoadBalancers>>> {
+        let mut slots = self.load_balancers.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.entry(region.to_string()).or_default().clone()
+    }
+
+    /// Drops the listing of `region`'s load balancers, after one was created, changed or
+    /// deleted: the next read lists them again. A listing still running keeps its old slot.
+    pub(crate) fn forget_load_balancers(&self, region: &str) {
+        self.load_balancers.lock().unwrap_or_else(PoisonError::into_inner).remove(region);
     }
 
     /// The ownership tags of a resource, plus extra ones.

@@ -92,17 +92,25 @@ pub(super) async fn with_tags<T>(
 }
 
 /// Every load balancer of the region tagged for `cx.capsule` / `cx.env`, with its tags.
+/// Listed (every load balancer of the region, and the tags of all of them) once per run and
+/// kept in `cx` until `LbAdapter` writes a load balancer: each listener and rule read asks.
 pub(super) async fn owned_load_balancers(
     cx: &Cx,
     region: &str,
 ) -> Result<Vec<(LoadBalancer, BTreeMap<String, String>)>, AwsError> {
-    let mut all = Vec::new();
-    let mut pages = cx.aws.elb(region).describe_load_balancers().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        all.extend(page.aws("elbv2:DescribeLoadBalancers")?.load_balancers().iter().cloned());
-    }
-    let tagged = with_tags(cx, region, all, LoadBalancer::load_balancer_arn).await?;
-    Ok(tagged.into_iter().filter(|(_, t)| owned(cx, t)).collect())
+    let slot = cx.load_balancers_slot(region);
+    let listed = slot
+        .get_or_try_init(|| async {
+            let mut all = Vec::new();
+            let mut pages = cx.aws.elb(region).describe_load_balancers().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                all.extend(page.aws("elbv2:DescribeLoadBalancers")?.load_balancers().iter().cloned());
+            }
+            let tagged = with_tags(cx, region, all, LoadBalancer::load_balancer_arn).await?;
+            Ok::<_, AwsError>(std::sync::Arc::new(tagged.into_iter().filter(|(_, t)| owned(cx, t)).collect()))
+        })
+        .await?;
+    Ok(listed.as_ref().clone())
 }
 
 /// Tags that mark a resource as this capsule environment's resource of `component`.
@@ -321,9 +329,44 @@ impl Adapter for LbAdapter {
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
+        // Whatever the outcome (a create may succeed and its read fail), the listing is old.
+        let created = self.create_lb(cx, r, attrs).await;
+        cx.forget_load_balancers(&r.region);
+        created
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        live: &Live,
+    ) -> Result<Live, AwsError> {
+        let updated = self.update_lb(cx, r, attrs, live).await;
+        cx.forget_load_balancers(&r.region);
+        updated
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let deleted = self.delete_lb(cx, live).await;
+        cx.forget_load_balancers(&live.region);
+        deleted
+    }
+
+    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for (lb, tags) in owned_load_balancers(cx, &cx.region).await? {
+            out.push(self.live_of(cx, &lb, tags, &cx.region, None).await?);
+        }
+        Ok(out)
+    }
+}
+
+impl LbAdapter {
+    async fn create_lb(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         if let Some(live) = self.observe(cx, r).await? {
             let live = live.ensure_owned(cx, "elbv2:CreateLoadBalancer")?;
-            return self.update(cx, r, attrs, &live).await;
+            return self.update_lb(cx, r, attrs, &live).await;
         }
         let net = cx.network().await?;
         let out = cx
@@ -345,7 +388,7 @@ impl Adapter for LbAdapter {
         self.find(cx, &r.aws_name, &r.region, attrs.get("subnets")).await?.visible("elbv2:DescribeLoadBalancers")
     }
 
-    async fn update(
+    async fn update_lb(
         &self,
         cx: &Cx,
         r: &Resource,
@@ -384,7 +427,7 @@ impl Adapter for LbAdapter {
         self.find(cx, &r.aws_name, &r.region, attrs.get("subnets")).await?.visible("elbv2:DescribeLoadBalancers")
     }
 
-    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+    async fn delete_lb(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         // Deleting a load balancer deletes its listeners and their rules with it.
         let Some(arn) = live.outputs.get("arn").and_then(Value::as_str) else {
             return Ok(());
@@ -398,13 +441,5 @@ impl Adapter for LbAdapter {
             .aws("elbv2:DeleteLoadBalancer")
             .found()
             .map(|_| ())
-    }
-
-    async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
-        let mut out = Vec::new();
-        for (lb, tags) in owned_load_balancers(cx, &cx.region).await? {
-            out.push(self.live_of(cx, &lb, tags, &cx.region, None).await?);
-        }
-        Ok(out)
     }
 }
