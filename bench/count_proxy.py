@@ -1,7 +1,8 @@
 """A counting HTTP proxy for benchmarks and tests: forwards every request to UPSTREAM
 unchanged and counts it, by AWS service (from the SigV4 credential scope) and operation
-(X-Amz-Target, or a query-protocol body's Action), or, for a Docker Registry, by method and
-endpoint kind. GET /__counts returns the counts as JSON; DELETE /__counts resets them.
+(X-Amz-Target, a query-protocol body's Action, or a REST call's method, path shape and query
+keys), or, for a Docker Registry, by method and endpoint kind. GET /__counts returns the
+counts as JSON; DELETE /__counts resets them.
 
     python bench/count_proxy.py PORT UPSTREAM_URL
 """
@@ -24,6 +25,7 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upg
 
 
 ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
+WORD = re.compile(r"^[a-z]*$")
 
 
 def key(method: str, path: str, headers, body) -> str:
@@ -35,6 +37,13 @@ def key(method: str, path: str, headers, body) -> str:
         if not op and body and "x-www-form-urlencoded" in headers.get("Content-Type", ""):
             a = ACTION.search(body)
             op = a.group(1).decode() if a else ""
+        # REST services (Route 53, S3, CloudFront): the method, the path with every segment
+        # that is not a plain word (an id, a name, a date) as `*`, and the query's keys.
+        if not op:
+            parts = urlsplit(path)
+            segments = ["*" if not WORD.match(p) else p for p in parts.path.split("/")]
+            keys = sorted({q.split("=", 1)[0] for q in parts.query.split("&") if q})
+            op = f"{method} {'/'.join(segments)}" + (f"?{'&'.join(keys)}" if keys else "")
         return f"aws:{m.group(1)}" + (f":{op}" if op else "")
     kind = "other"
     if path.startswith("/v2/"):

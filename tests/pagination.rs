@@ -19,6 +19,10 @@ use capsule::model::{Address, Kind, Resource, aws_name, ownership_tags};
 use common::{capsule_with, changes, hosted_zone, success_json, testbed, unique, write};
 use serde_json::{Value, json};
 
+/// Held by the tests that make or count hosted zones, so that one does not count the
+/// other's zones.
+static ZONES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn cx(capsule: &str, region: &str) -> Cx {
     Cx::new(Aws::from_env().await, "123456789012".into(), capsule.into(), "production".into(), region.into(), false)
 }
@@ -40,6 +44,7 @@ fn resource(cx: &Cx, kind: Kind, name: &str, aws_name: &str, attributes: Value) 
 #[tokio::test]
 async fn ses_identities_in_zones_past_the_first_page_are_listed() {
     testbed();
+    let _zones = ZONES.lock().await;
     let cx = cx(&unique("pgses"), "us-east-1").await;
     let r53 = cx.aws.route53("us-east-1");
     // Zones are listed in the order they were made: at least 100 come before ours.
@@ -200,4 +205,40 @@ async fn a_plan_lists_the_regions_load_balancers_once() {
     }
     let describes = counts.get("aws:elasticloadbalancing:DescribeLoadBalancers").copied().unwrap_or_default();
     assert_eq!(describes, 1 + listing, "{all} load balancers in the region; requests: {counts:#?}");
+}
+
+/// The email records (DKIM, named by the identity's outputs) are found by their markers in a
+/// scan of the zone, and listing owned records scans every zone of the account: a plan scans
+/// each zone once, the capsule's included, however many records look for their markers.
+#[tokio::test]
+async fn a_plan_scans_each_hosted_zone_once() {
+    testbed();
+    let _zones = ZONES.lock().await;
+    let domain = format!("{}.example.com", unique("pgscan"));
+    hosted_zone(&domain).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{}\"\n[dns]\nzone = \"{domain}\"\n[email]\ndomain = \"{domain}\"\n",
+            unique("pgm")
+        ),
+    );
+    success_json(&capsule_with(dir.path(), &["apply", "--format", "json"], &[]));
+
+    let proxy = CountingProxy::start().await;
+    let plan =
+        success_json(&capsule_with(dir.path(), &["plan", "--format", "json"], &[("AWS_ENDPOINT_URL", &proxy.url)]));
+    assert_eq!(changes(&plan), vec![]);
+    let counts = proxy.counts().await;
+
+    let mut zones = 0;
+    let mut pages = Aws::from_env().await.route53("us-east-1").list_hosted_zones().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        zones += page.unwrap().hosted_zones().len() as u64;
+    }
+    // A scan's first page names no record to start at; a read of one name does.
+    let scans = counts.get("aws:route53:GET /*/hostedzone/*/rrset?maxitems").copied().unwrap_or_default();
+    assert_eq!(scans, zones, "{zones} zones in the account; requests: {counts:#?}");
 }

@@ -60,6 +60,33 @@ pub(crate) struct Zone {
 pub(crate) type OwnedLoadBalancers =
     Vec<(aws_sdk_elasticloadbalancingv2::types::LoadBalancer, BTreeMap<String, String>)>;
 
+/// Listings kept for one run, by key (a region, a hosted zone id): each is read at most
+/// once until `forget` drops it after a write that changes it; a read still running then
+/// fills its old slot, which nobody asks again.
+pub(crate) struct Listings<T>(Mutex<BTreeMap<String, Arc<OnceCell<Arc<T>>>>>);
+
+impl<T> Default for Listings<T> {
+    fn default() -> Self {
+        Listings(Mutex::default())
+    }
+}
+
+impl<T> Listings<T> {
+    /// The listing under `key`, read by `list` unless it is kept already (an error is not).
+    pub(crate) async fn get_or_list<F, Fut>(&self, key: &str, list: F) -> Result<Arc<T>, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let slot = self.0.lock().unwrap_or_else(PoisonError::into_inner).entry(key.to_string()).or_default().clone();
+        slot.get_or_try_init(|| async { list().await.map(Arc::new) }).await.cloned()
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+}
+
 /// What adapters share during one run for one capsule environment.
 pub struct Cx {
     pub aws: Aws,
@@ -74,7 +101,12 @@ pub struct Cx {
     zones: Mutex<BTreeMap<String, Arc<OnceCell<Zone>>>>,
     /// The capsule's load balancers by region (`lb::owned_load_balancers`), which every
     /// listener and rule read needs: listed once, and again after a load balancer is written.
-    load_balancers: Mutex<BTreeMap<String, Arc<OnceCell<Arc<OwnedLoadBalancers>>>>>,
+    pub(crate) load_balancers: Listings<OwnedLoadBalancers>,
+    /// Every hosted zone of the account (capsule never creates or deletes one).
+    pub(crate) hosted_zones: Listings<Vec<aws_sdk_route53::types::HostedZone>>,
+    /// Every record set of a zone by zone id (`route53_record::all_records`), listed again
+    /// after capsule changes the zone's records.
+    pub(crate) record_sets: Listings<Vec<aws_sdk_route53::types::ResourceRecordSet>>,
 }
 
 impl Cx {
@@ -88,7 +120,9 @@ impl Cx {
             allow_destroy,
             network: OnceCell::new(),
             zones: Mutex::default(),
-            load_balancers: Mutex::default(),
+            load_balancers: Listings::default(),
+            hosted_zones: Listings::default(),
+            record_sets: Listings::default(),
         }
     }
 
@@ -142,19 +176,6 @@ impl Cx {
     /// The ARN partition of the capsule's region (`aws`, `aws-cn`, `aws-us-gov`, ...).
     pub fn partition(&self) -> &'static str {
         partition_of(&self.region)
-    }
-
-    /// The per-run slot of the capsule's load balancers in `region`, which
-    /// `lb::owned_load_balancers` fills.
-    pub(crate) fn load_balancers_slot(&self, region: &str) -> Arc<OnceCell<Arc<OwnedLoadBalancers>>> {
-        let mut slots = self.load_balancers.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.entry(region.to_string()).or_default().clone()
-    }
-
-    /// Drops the listing of `region`'s load balancers, after one was created, changed or
-    /// deleted: the next read lists them again. A listing still running keeps its old slot.
-    pub(crate) fn forget_load_balancers(&self, region: &str) {
-        self.load_balancers.lock().unwrap_or_else(PoisonError::into_inner).remove(region);
     }
 
     /// The ownership tags of a resource, plus extra ones.

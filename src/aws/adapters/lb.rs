@@ -98,16 +98,16 @@ pub(super) async fn owned_load_balancers(
     cx: &Cx,
     region: &str,
 ) -> Result<Vec<(LoadBalancer, BTreeMap<String, String>)>, AwsError> {
-    let slot = cx.load_balancers_slot(region);
-    let listed = slot
-        .get_or_try_init(|| async {
+    let listed = cx
+        .load_balancers
+        .get_or_list(region, || async {
             let mut all = Vec::new();
             let mut pages = cx.aws.elb(region).describe_load_balancers().into_paginator().send();
             while let Some(page) = pages.next().await {
                 all.extend(page.aws("elbv2:DescribeLoadBalancers")?.load_balancers().iter().cloned());
             }
             let tagged = with_tags(cx, region, all, LoadBalancer::load_balancer_arn).await?;
-            Ok::<_, AwsError>(std::sync::Arc::new(tagged.into_iter().filter(|(_, t)| owned(cx, t)).collect()))
+            Ok(tagged.into_iter().filter(|(_, t)| owned(cx, t)).collect())
         })
         .await?;
     Ok(listed.as_ref().clone())
@@ -331,7 +331,7 @@ impl Adapter for LbAdapter {
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         // Whatever the outcome (a create may succeed and its read fail), the listing is old.
         let created = self.create_lb(cx, r, attrs).await;
-        cx.forget_load_balancers(&r.region);
+        cx.load_balancers.forget(&r.region);
         created
     }
 
@@ -343,13 +343,13 @@ impl Adapter for LbAdapter {
         live: &Live,
     ) -> Result<Live, AwsError> {
         let updated = self.update_lb(cx, r, attrs, live).await;
-        cx.forget_load_balancers(&r.region);
+        cx.load_balancers.forget(&r.region);
         updated
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let deleted = self.delete_lb(cx, live).await;
-        cx.forget_load_balancers(&live.region);
+        cx.load_balancers.forget(&live.region);
         deleted
     }
 

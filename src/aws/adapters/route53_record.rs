@@ -38,13 +38,15 @@
 //! name that is still a reference, like the DKIM records' names), the zone is scanned for
 //! this component's marker, so a renamed record is replaced, not leaked. `list_owned` scans
 //! every hosted zone of the account for this capsule environment's markers (the zone is
-//! not known without the configuration).
+//! not known without the configuration). Each zone is scanned once per run (kept in `Cx`,
+//! dropped when capsule changes the zone), however many records look for their markers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, HostedZone, ResourceRecord, ResourceRecordSet, RrType,
 };
 use serde_json::{Value, json};
 
@@ -252,8 +254,29 @@ pub(super) async fn records_at(cx: &Cx, zone: &Zone, name: &str) -> Result<Vec<R
     }
 }
 
-/// Every record set of the zone.
-pub(super) async fn all_records(cx: &Cx, zone_id: &str) -> Result<Vec<ResourceRecordSet>, AwsError> {
+/// Every hosted zone of the account, listed once per run (capsule never makes one).
+pub(super) async fn hosted_zones(cx: &Cx) -> Result<Arc<Vec<HostedZone>>, AwsError> {
+    cx.hosted_zones
+        .get_or_list("", || async {
+            let mut zones = Vec::new();
+            let mut pages = cx.aws.route53(ROUTE53_REGION).list_hosted_zones().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                zones.extend(page.aws("route53:ListHostedZones")?.hosted_zones().iter().cloned());
+            }
+            Ok(zones)
+        })
+        .await
+}
+
+/// Every record set of the zone, listed once per run and again after capsule changed the
+/// zone (every change goes through `change`): each record found by its marker and each
+/// listing of owned records would scan the zone otherwise (Route 53 allows 5 requests a
+/// second per account).
+pub(super) async fn all_records(cx: &Cx, zone_id: &str) -> Result<Arc<Vec<ResourceRecordSet>>, AwsError> {
+    cx.record_sets.get_or_list(zone_id, || list_records(cx, zone_id)).await
+}
+
+async fn list_records(cx: &Cx, zone_id: &str) -> Result<Vec<ResourceRecordSet>, AwsError> {
     let client = cx.aws.route53(ROUTE53_REGION);
     let mut out = Vec::new();
     let mut start: Option<(String, Option<RrType>, Option<String>)> = None;
@@ -398,20 +421,22 @@ async fn change(cx: &Cx, zone: &Zone, changes: Vec<Change>, comment: &str) -> Re
     const OP: &str = "route53:ChangeResourceRecordSets";
     let batch =
         ChangeBatch::builder().set_changes(Some(changes)).comment(comment).build().map_err(|e| invalid(OP, e))?;
-    cx.aws
+    let changed = cx
+        .aws
         .route53(ROUTE53_REGION)
         .change_resource_record_sets()
         .hosted_zone_id(&zone.id)
         .change_batch(batch)
         .send()
-        .await
-        .aws(OP)
-        .map_err(|e| match e.code.as_deref() {
-            Some("InvalidChangeBatch") if e.message.contains("already exists") => {
-                AwsError { kind: ErrorKind::Conflict, ..e }
-            }
-            _ => e,
-        })?;
+        .await;
+    // Whatever the answer (a timeout may hide a change made), the zone's listing is old.
+    cx.record_sets.forget(&zone.id);
+    changed.aws(OP).map_err(|e| match e.code.as_deref() {
+        Some("InvalidChangeBatch") if e.message.contains("already exists") => {
+            AwsError { kind: ErrorKind::Conflict, ..e }
+        }
+        _ => e,
+    })?;
     Ok(())
 }
 
@@ -518,8 +543,8 @@ impl Route53RecordAdapter {
             other = Some(self.live_of(cx, zone, &set, tags));
         }
         // Renamed, or named by a reference: look for this component's marker.
-        for set in all_records(cx, &zone.id).await? {
-            let tags = marker_tags(&set);
+        for set in all_records(cx, &zone.id).await?.iter() {
+            let tags = marker_tags(set);
             if !Self::is_mine(cx, r, &tags) {
                 continue;
             }
@@ -695,18 +720,15 @@ impl Adapter for Route53RecordAdapter {
     }
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
-        let client = cx.aws.route53(ROUTE53_REGION);
-        let mut zones = Vec::new();
-        let mut pages = client.list_hosted_zones().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for z in page.aws("route53:ListHostedZones")?.hosted_zones() {
-                zones.push(Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) });
-            }
-        }
+        let zones: Vec<Zone> = hosted_zones(cx)
+            .await?
+            .iter()
+            .map(|z| Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) })
+            .collect();
         let mut out = Vec::new();
         for zone in zones {
             let sets = all_records(cx, &zone.id).await?;
-            for marker in &sets {
+            for marker in sets.iter() {
                 let tags = marker_tags(marker);
                 if !owned_marker(cx, &tags, Kind::Route53Record) {
                     continue;

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use aws_sdk_ses::types::{BehaviorOnMxFailure, IdentityType};
 use serde_json::{Value, json};
 
-use super::route53_record::{RecordSpec, Zone, fqdn, marker_name, marker_tags, records_at, remove, write};
+use super::route53_record::{
+    RecordSpec, Zone, fqdn, hosted_zones, marker_name, marker_tags, records_at, remove, write,
+};
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource, TAG_ENV, TAG_NAME};
@@ -191,18 +193,12 @@ impl Adapter for SesIdentityAdapter {
         if identities.is_empty() {
             return Ok(vec![]);
         }
-        // Route 53 answers 100 zones a page.
-        let mut zones = Vec::new();
-        let mut pages = cx.aws.route53("us-east-1").list_hosted_zones().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            zones.extend(
-                page.aws("route53:ListHostedZones")?
-                    .hosted_zones()
-                    .iter()
-                    .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
-                    .map(|z| Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) }),
-            );
-        }
+        let zones: Vec<Zone> = hosted_zones(cx)
+            .await?
+            .iter()
+            .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+            .map(|z| Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: fqdn(z.name()) })
+            .collect();
         let mut out = Vec::new();
         for domain in &identities {
             // The deepest zone that holds the domain.
