@@ -51,7 +51,7 @@ use aws_sdk_route53::types::{
 use serde_json::{Value, json};
 
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource, TAG_COMPONENT, TAG_ENV, TAG_MANAGED_BY, TAG_NAME};
 
 pub struct Route53RecordAdapter;
@@ -727,7 +727,8 @@ impl Adapter for Route53RecordAdapter {
             .collect();
         let mut out = Vec::new();
         for zone in zones {
-            let sets = all_records(cx, &zone.id).await?;
+            // A zone deleted since it was listed holds nothing of ours.
+            let Some(sets) = all_records(cx, &zone.id).await.found()? else { continue };
             for marker in sets.iter() {
                 let tags = marker_tags(marker);
                 if !owned_marker(cx, &tags, Kind::Route53Record) {
