@@ -2,7 +2,8 @@
 //! of something than one page of AWS's answer holds and checks that capsule finds all of it.
 //! Plain moto pages some listings as AWS does (Route 53 ListHostedZones: 100 zones) and
 //! answers others in one page (ECS ListServices, where AWS answers 10); the strict test bed
-//! pages those too, so every test here fails there on code that reads only the first page.
+//! pages those too (testbed/patches/pagination.py), so each test here fails on code that
+//! reads only the first page.
 //! And a listing of everything in a region is read once per run, not once per resource that
 //! needs it (counted by bench/count_proxy.py in front of the test bed).
 
@@ -40,8 +41,13 @@ fn resource(cx: &Cx, kind: Kind, name: &str, aws_name: &str, attributes: Value) 
 
 /// Route 53 answers ListHostedZones 100 zones a page. The SES identity adapter finds an
 /// identity's owner marker in the zone that holds its domain, so a zone on the second page
-/// must be found as well as one on the first.
+/// must be found as well as one on the first. Fails on the old code on plain moto and on the
+/// strict test bed with `CAPSULE_TESTBED_VALIDATION=0`; with validation on, the strict test
+/// bed refuses moto's own ListHostedZones marker (base64, over the model's 64 characters:
+/// AWS's markers are zone ids), so every second page of ListHostedZones fails there.
 #[tokio::test]
+#[ignore = "the strict test bed refuses moto's own ListHostedZones marker; run with --ignored on a test bed \
+            started with CAPSULE_TESTBED_VALIDATION=0"]
 async fn ses_identities_in_zones_past_the_first_page_are_listed() {
     testbed();
     let _zones = ZONES.lock().await;
@@ -70,14 +76,14 @@ async fn ses_identities_in_zones_past_the_first_page_are_listed() {
     let live = a.create(&cx, &r, &attrs).await.unwrap();
     assert!(live.is_owned_by(&cx.capsule, &cx.env), "{live:?}");
 
-    let owned = a.list_owned(&cx).await.unwrap();
-    let names: Vec<&str> = owned.iter().map(|l| l.aws_name.as_str()).collect();
+    let owned = a.list_owned(&cx).await;
 
     a.delete(&cx, &live).await.unwrap();
     for id in fillers.iter().chain([&zone_id]) {
         r53.delete_hosted_zone().id(id).send().await.unwrap();
     }
-    assert_eq!(names, vec![zone.as_str()], "the identity in the zone on page two is listed");
+    let names: Vec<String> = owned.unwrap().into_iter().map(|l| l.aws_name).collect();
+    assert_eq!(names, vec![zone], "the identity in the zone on page two is listed");
 }
 
 /// ECS answers ListServices 10 services a page unless asked for more; a cluster with 12
@@ -117,15 +123,15 @@ async fn services_past_the_first_page_are_listed() {
         made.push(name);
     }
 
-    let mut listed: Vec<String> =
-        adapter(Kind::EcsService).unwrap().list_owned(&cx).await.unwrap().into_iter().map(|l| l.aws_name).collect();
-    listed.sort();
+    let listed = adapter(Kind::EcsService).unwrap().list_owned(&cx).await;
 
     for name in &made {
         ecs.delete_service().cluster(&cluster).service(name).force(true).send().await.unwrap();
     }
     ecs.deregister_task_definition().task_definition(&task_arn).send().await.unwrap();
     ecs.delete_cluster().cluster(&cluster).send().await.unwrap();
+    let mut listed: Vec<String> = listed.unwrap().into_iter().map(|l| l.aws_name).collect();
+    listed.sort();
     assert_eq!(listed, made);
 }
 
@@ -175,6 +181,8 @@ impl Drop for CountingProxy {
 #[tokio::test]
 async fn a_plan_lists_the_regions_load_balancers_once() {
     testbed();
+    // Its plan lists every zone of the account too.
+    let _zones = ZONES.lock().await;
     let name = unique("pglb");
     let dir = tempfile::tempdir().unwrap();
     write(
