@@ -217,20 +217,19 @@ impl LbListenerAdapter {
     ) -> Result<(), AwsError> {
         let elb = cx.aws.elb(region);
         let cert = |a: &String| Certificate::builder().certificate_arn(a).build();
-        let add: Vec<Certificate> = want.iter().filter(|a| !have.contains(a)).map(cert).collect();
-        if !add.is_empty() {
+        // Both calls take one certificate a call (API reference).
+        for add in want.iter().filter(|a| !have.contains(a)).map(cert) {
             elb.add_listener_certificates()
                 .listener_arn(arn)
-                .set_certificates(Some(add))
+                .certificates(add)
                 .send()
                 .await
                 .aws("elbv2:AddListenerCertificates")?;
         }
-        let remove: Vec<Certificate> = have.iter().filter(|a| !want.contains(a)).map(cert).collect();
-        if !remove.is_empty() {
+        for remove in have.iter().filter(|a| !want.contains(a)).map(cert) {
             elb.remove_listener_certificates()
                 .listener_arn(arn)
-                .set_certificates(Some(remove))
+                .certificates(remove)
                 .send()
                 .await
                 .aws("elbv2:RemoveListenerCertificates")?;
