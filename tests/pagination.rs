@@ -41,13 +41,8 @@ fn resource(cx: &Cx, kind: Kind, name: &str, aws_name: &str, attributes: Value) 
 
 /// Route 53 answers ListHostedZones 100 zones a page. The SES identity adapter finds an
 /// identity's owner marker in the zone that holds its domain, so a zone on the second page
-/// must be found as well as one on the first. Fails on the old code on plain moto and on the
-/// strict test bed with `CAPSULE_TESTBED_VALIDATION=0`; with validation on, the strict test
-/// bed refuses moto's own ListHostedZones marker (base64, over the model's 64 characters:
-/// AWS's markers are zone ids), so every second page of ListHostedZones fails there.
+/// must be found as well as one on the first.
 #[tokio::test]
-#[ignore = "the strict test bed refuses moto's own ListHostedZones marker; run with --ignored on a test bed \
-            started with CAPSULE_TESTBED_VALIDATION=0"]
 async fn ses_identities_in_zones_past_the_first_page_are_listed() {
     testbed();
     let _zones = ZONES.lock().await;
