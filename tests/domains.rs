@@ -224,6 +224,13 @@ async fn a_site_domain_a_service_domain_and_email_in_eu_west_1() {
         .await
         .unwrap();
     let left = left.certificate_arn().unwrap().to_string();
+    // ACM is eventually consistent (so is the test bed): wait until the certificate reads
+    // back, as any AWS client must, before the plan looks for it.
+    let started = std::time::Instant::now();
+    while aws.acm("eu-west-1").describe_certificate().certificate_arn(&left).send().await.is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the certificate never became visible");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let doc = plan(root);
     let superseded: Vec<&Value> = doc["capsules"][0]["changes"]
         .as_array()
