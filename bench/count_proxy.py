@@ -1,8 +1,10 @@
 """A counting HTTP proxy for benchmarks and tests: forwards every request to UPSTREAM
 unchanged and counts it, by AWS service (from the SigV4 credential scope) and operation
 (X-Amz-Target, a query-protocol body's Action, or a REST call's method, path shape and query
-keys), or, for a Docker Registry, by method and endpoint kind. GET /__counts returns the
-counts as JSON; DELETE /__counts resets them.
+keys), or, for a Docker Registry, by method and endpoint kind. A request the upstream answered
+with a throttling error is counted again under `throttled:` and its key, so that a check of
+what a client chose to send can subtract the retries the rate limits forced. GET /__counts
+returns the counts as JSON; DELETE /__counts resets them.
 
     python bench/count_proxy.py PORT UPSTREAM_URL
 """
@@ -26,6 +28,7 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upg
 
 ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 WORD = re.compile(r"^[a-z]*$")
+THROTTLED = re.compile(rb"Throttl|TooManyRequests|SlowDown|PriorRequestNotComplete|RequestLimitExceeded")
 
 
 def key(method: str, path: str, headers, body) -> str:
@@ -73,8 +76,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
+        counted = key(self.command, self.path, self.headers, body)
         with LOCK:
-            COUNTS[key(self.command, self.path, self.headers, body)] += 1
+            COUNTS[counted] += 1
         conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         if body is not None:
@@ -83,6 +87,9 @@ class Handler(BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
+        if resp.status in (400, 429, 503) and THROTTLED.search(data[:2048]):
+            with LOCK:
+                COUNTS[f"throttled:{counted}"] += 1
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in HOP and k.lower() != "content-length":
