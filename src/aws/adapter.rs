@@ -39,11 +39,17 @@ impl Live {
     }
 }
 
-/// The default VPC and its subnets, looked up once per run.
-#[derive(Debug, Clone)]
-pub struct Network {
-    pub vpc_id: String,
-    pub subnets: Vec<String>,
+/// Regions where Fargate runs in some availability zones only, by zone id
+/// (docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html).
+const FARGATE_ZONES: &[(&str, &[&str])] = &[
+    ("us-west-1", &["usw1-az1", "usw1-az3"]),
+    ("ap-northeast-1", &["apne1-az1", "apne1-az2", "apne1-az4"]),
+    ("cn-north-1", &["cnn1-az1", "cnn1-az2"]),
+];
+
+/// Whether Fargate runs in the zone with this id.
+pub fn fargate_zone(region: &str, zone_id: &str) -> bool {
+    FARGATE_ZONES.iter().find(|(r, _)| *r == region).is_none_or(|(_, ids)| ids.contains(&zone_id))
 }
 
 /// A public hosted zone found by name, looked up once per run (`Cx::zone`, in
@@ -96,7 +102,7 @@ pub struct Cx {
     pub region: String,
     /// Deleting or replacing stateful resources is allowed (`--allow-destroy`).
     pub allow_destroy: bool,
-    network: OnceCell<Arc<Network>>,
+    zones_of_region: OnceCell<Arc<Vec<String>>>,
     /// Hosted zones by normalised name, each looked up at most once.
     zones: Mutex<BTreeMap<String, Arc<OnceCell<Zone>>>>,
     /// The capsule's load balancers by region (`lb::owned_load_balancers`), which every
@@ -118,7 +124,7 @@ impl Cx {
             env,
             region,
             allow_destroy,
-            network: OnceCell::new(),
+            zones_of_region: OnceCell::new(),
             zones: Mutex::default(),
             load_balancers: Listings::default(),
             hosted_zones: Listings::default(),
@@ -126,42 +132,30 @@ impl Cx {
         }
     }
 
-    /// The default VPC of the capsule's region (created resources live there).
-    pub async fn network(&self) -> Result<Arc<Network>, AwsError> {
-        self.network
+    /// The availability zones of the capsule's region where Fargate runs, by name, looked
+    /// up once per run: capsule's subnets go in the first `azs` of them.
+    pub async fn zones(&self) -> Result<Arc<Vec<String>>, AwsError> {
+        self.zones_of_region
             .get_or_try_init(|| async {
-                let ec2 = self.aws.ec2(&self.region);
-                let mut vpc_id = None;
-                let mut pages = ec2
-                    .describe_vpcs()
-                    .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
-                    .into_paginator()
-                    .send();
-                // A filtered describe may answer empty pages before the match.
-                while vpc_id.is_none()
-                    && let Some(page) = pages.next().await
-                {
-                    vpc_id = page.aws("ec2:DescribeVpcs")?.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string);
-                }
-                let vpc_id = vpc_id.ok_or_else(|| {
-                    AwsError::new(
-                        ErrorKind::NotFound,
-                        "ec2:DescribeVpcs",
-                        format!("no default VPC in {}: create one with `aws ec2 create-default-vpc`", self.region),
+                let out = self
+                    .aws
+                    .ec2(&self.region)
+                    .describe_availability_zones()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder().name("zone-type").values("availability-zone").build(),
                     )
-                })?;
-                let mut subnets: Vec<String> = Vec::new();
-                let mut pages = ec2
-                    .describe_subnets()
-                    .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc_id).build())
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.aws("ec2:DescribeSubnets")?;
-                    subnets.extend(page.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)));
-                }
-                subnets.sort();
-                Ok(Arc::new(Network { vpc_id, subnets }))
+                    .filters(aws_sdk_ec2::types::Filter::builder().name("state").values("available").build())
+                    .send()
+                    .await
+                    .aws("ec2:DescribeAvailabilityZones")?;
+                let mut zones: Vec<String> = out
+                    .availability_zones()
+                    .iter()
+                    .filter(|z| fargate_zone(&self.region, z.zone_id().unwrap_or_default()))
+                    .filter_map(|z| z.zone_name().map(str::to_string))
+                    .collect();
+                zones.sort();
+                Ok(Arc::new(zones))
             })
             .await
             .cloned()

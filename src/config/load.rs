@@ -17,8 +17,19 @@ use super::types::*;
 use super::validate;
 
 /// The sections a capsule file may have, and that an environment may override.
-pub const SECTIONS: &[&str] =
-    &["capsule", "environments", "dns", "services", "jobs", "databases", "caches", "sites", "secrets", "email"];
+pub const SECTIONS: &[&str] = &[
+    "capsule",
+    "environments",
+    "dns",
+    "services",
+    "jobs",
+    "databases",
+    "caches",
+    "sites",
+    "secrets",
+    "email",
+    "network",
+];
 
 /// A capsule file's text, kept for error rendering.
 #[derive(Debug)]
@@ -228,7 +239,7 @@ fn apply_environment<'i>(
                 format!("unknown table `{k}` in environment `{env_name}`"),
                 Some(
                     suggest(k, SECTIONS.iter().copied().filter(|s| *s != "environments"))
-                        .unwrap_or_else(|| "an environment may override: capsule, dns, services, jobs, databases, caches, sites, secrets, email".into()),
+                        .unwrap_or_else(|| "an environment may override: capsule, dns, services, jobs, databases, caches, sites, secrets, email, network".into()),
                 ),
             ),
             DeValue::String(s) => {
@@ -359,6 +370,7 @@ fn decode_file(r: &mut Reporter<'_>, doc: &DeTable<'_>) -> Option<CapsuleFile> {
     };
     let dns = get("dns").and_then(|v| decode::<Dns>(r, v, "dns"));
     let email = get("email").and_then(|v| decode::<Email>(r, v, "email"));
+    let network = get("network").and_then(|v| decode::<Network>(r, v, "network"));
     let services = decode_map::<Service>(r, get("services"), "services");
     let jobs = decode_map::<Job>(r, get("jobs"), "jobs");
     let databases = decode_map::<Database>(r, get("databases"), "databases");
@@ -380,6 +392,7 @@ fn decode_file(r: &mut Reporter<'_>, doc: &DeTable<'_>) -> Option<CapsuleFile> {
         sites,
         secrets,
         email,
+        network,
     })
 }
 

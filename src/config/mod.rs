@@ -1,6 +1,7 @@
 //! `capsule.toml`: discovery below a root, loading with spans, environment overrides,
 //! validation. Owns every message a user sees about their configuration. Makes no AWS call.
 
+pub mod cidr;
 pub mod diag;
 pub mod load;
 pub mod schema;

@@ -44,6 +44,10 @@ pub struct CapsuleFile {
     /// Sending email with SES from a domain in `[dns].zone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
+    /// Where the capsule runs in the network. Without it each capsule environment gets
+    /// its own VPC (docs/network.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
 }
 
 /// The `[capsule]` table.
@@ -89,6 +93,8 @@ pub struct EnvironmentSchema {
     secrets: Option<Overrides>,
     /// Overrides of `[email]` for this environment.
     email: Option<Overrides>,
+    /// Overrides of `[network]` for this environment.
+    network: Option<Overrides>,
 }
 
 /// A partial table deep-merged over the top-level one.
@@ -409,6 +415,50 @@ pub struct SecretDecl {
 pub struct Email {
     /// Sending domain: an SES identity with DKIM and a MAIL FROM subdomain.
     pub domain: String,
+}
+
+/// The `[network]` table: capsule's own VPC (the default), or an existing one (`vpc_id`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Network {
+    /// Availability zones of capsule's VPC, 2 (default) or 3: one public, private and
+    /// isolated subnet each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 2, max = 3))]
+    pub azs: Option<i64>,
+    /// NAT gateways of capsule's VPC: `per-az` (one per zone; the default of an environment
+    /// named `production`), `single` (one shared; the default elsewhere) or `none` (no NAT:
+    /// interface endpoints for ECR, CloudWatch Logs, Secrets Manager and STS instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<Nat>,
+    /// The IPv4 range of capsule's VPC, a /16 to /20 (default: a /20 in 10.0.0.0/8 derived
+    /// from the capsule and environment names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// An existing VPC to run in instead of creating one; capsule never changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^vpc-[0-9a-f]{8,17}$"))]
+    pub vpc_id: Option<String>,
+    /// With `vpc_id`: subnets with a route to an internet gateway, in at least two zones
+    /// (the load balancer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_subnets: Vec<String>,
+    /// With `vpc_id`: subnets with a NAT route or the VPC endpoints tasks need, in at least
+    /// two zones (tasks; databases and caches too unless `isolated_subnets` is given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_subnets: Vec<String>,
+    /// With `vpc_id`: subnets for databases and caches, in at least two zones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub isolated_subnets: Vec<String>,
+}
+
+/// `[network] nat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Nat {
+    PerAz,
+    Single,
+    None,
 }
 
 /// Known engines, with the version used when none is given.

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::cidr::Cidr;
 use super::diag::did_you_mean;
 use super::load::Reporter;
 use super::spans::SpanIndex;
@@ -22,6 +23,8 @@ static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9]{12}$"));
 static ENV_VAR: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z_][A-Za-z0-9_]*$"));
 static HOSTNAME: LazyLock<Regex> =
     LazyLock::new(|| re(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$"));
+static VPC_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^vpc-[0-9a-f]{8,17}$"));
+static SUBNET_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^subnet-[0-9a-f]{8,17}$"));
 static DB_USER: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$"));
 static REFERENCE: LazyLock<Regex> = LazyLock::new(|| re(r"\$\{\s*(databases|caches)\.([^.}]*)\.([^}]*)\}"));
 static SECRETISH_NAME: LazyLock<Regex> =
@@ -128,6 +131,101 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
     }
     if let Some(email) = &c.email {
         domains.check(&mut k, "email.domain", &email.domain, false);
+    }
+    if let Some(network) = &c.network {
+        check_network(&mut k, network);
+    }
+}
+
+/// `[network]`: capsule's own VPC (`azs`, `nat`, `cidr`) or an existing one (`vpc_id` and
+/// its subnets), never a mix. What only AWS knows (zones, routes) is checked by the plan.
+fn check_network(k: &mut Check, n: &Network) {
+    if let Some(azs) = n.azs
+        && !(2..=3).contains(&azs)
+    {
+        k.at("network.azs", format!("azs {azs} is out of range"), "use 2 or 3 availability zones".to_string());
+    }
+    if let Some(text) = &n.cidr {
+        match Cidr::parse(text) {
+            Err(why) => k.at("network.cidr", format!("invalid cidr `{text}`"), why),
+            Ok(c) if !(16..=20).contains(&c.prefix) => k.at(
+                "network.cidr",
+                format!("cidr `{text}` is a /{}", c.prefix),
+                "give a /16 to /20: capsule splits it into three subnets per zone".to_string(),
+            ),
+            Ok(c) if !c.is_private() => k.at(
+                "network.cidr",
+                format!("cidr `{text}` is not a private range"),
+                "use a block inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16".to_string(),
+            ),
+            Ok(_) => {}
+        }
+    }
+    let lists = [
+        ("public_subnets", &n.public_subnets),
+        ("private_subnets", &n.private_subnets),
+        ("isolated_subnets", &n.isolated_subnets),
+    ];
+    let Some(vpc) = &n.vpc_id else {
+        for (key, _) in lists.iter().filter(|(_, l)| !l.is_empty()) {
+            k.at_key(
+                &format!("network.{key}"),
+                format!("`{key}` without `vpc_id`"),
+                "subnets are given with an existing VPC: add `vpc_id`, or remove them to let capsule create its VPC"
+                    .to_string(),
+            );
+        }
+        return;
+    };
+    if !VPC_ID.is_match(vpc) {
+        k.at(
+            "network.vpc_id",
+            format!("invalid VPC id `{vpc}`"),
+            "a VPC id looks like `vpc-0abc12345def67890`".to_string(),
+        );
+    }
+    for (key, set) in [("azs", n.azs.is_some()), ("nat", n.nat.is_some()), ("cidr", n.cidr.is_some())] {
+        if set {
+            k.at_key(
+                &format!("network.{key}"),
+                format!("`{key}` with `vpc_id`"),
+                format!("`{key}` shapes the VPC capsule creates; an existing VPC keeps its own: remove it"),
+            );
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, list) in lists {
+        let required = key != "isolated_subnets";
+        if required && list.len() < 2 {
+            k.at_key(
+                &format!("network.{key}"),
+                format!("`{key}` needs at least two subnets"),
+                "give subnets in at least two availability zones, so losing a zone is not an outage".to_string(),
+            );
+        }
+        if !required && list.len() == 1 {
+            k.at(
+                "network.isolated_subnets",
+                "`isolated_subnets` needs at least two subnets",
+                "RDS and ElastiCache subnet groups span at least two zones; give two or more, or none".to_string(),
+            );
+        }
+        for (i, id) in list.iter().enumerate() {
+            let path = format!("network.{key}.{i}");
+            if !SUBNET_ID.is_match(id) {
+                k.at(
+                    &path,
+                    format!("invalid subnet id `{id}`"),
+                    "a subnet id looks like `subnet-0abc12345def67890`".to_string(),
+                );
+            } else if !seen.insert(id.as_str()) {
+                k.at(
+                    &path,
+                    format!("subnet `{id}` is listed twice"),
+                    "each subnet is public, private or isolated, once".to_string(),
+                );
+            }
+        }
     }
 }
 

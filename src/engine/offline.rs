@@ -29,7 +29,7 @@ pub fn offline_plan(project: &Project, targets: &[(usize, String)], default_regi
             changes,
             artifacts,
             errors: vec![],
-            notes: vec![],
+            notes: desired.notes,
         });
     }
     Ok(Plan::new(capsules, true))

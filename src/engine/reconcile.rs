@@ -63,6 +63,8 @@ pub async fn reconcile_to(
         // Everything the capsule environment owns becomes undeclared, hence deleted.
         desired.resources.clear();
         desired.artifacts.clear();
+        desired.existing_network = None;
+        desired.notes.clear();
     }
     let graph = Graph::build(&desired.resources)?;
     let cx = Cx::new(
@@ -81,6 +83,11 @@ pub async fn reconcile_to(
         planned.plan.artifacts[i] = a;
     }
     planned.plan.errors.extend(image_errors);
+    planned.plan.notes.splice(0..0, desired.notes.iter().cloned());
+    if let Some(network) = &desired.existing_network {
+        let address = format!("{}.{}", desired.capsule, desired.env);
+        planned.plan.errors.extend(crate::aws::network::check(&cx, &address, network).await);
+    }
     let sites = plan_sites(&cx, &desired, &observation.live, &mut planned.plan).await;
     if let Some(note) = ses_sandbox_note(&cx, &desired).await {
         planned.plan.notes.push(note);

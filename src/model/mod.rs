@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use expand::{Artifact, Desired, ExpandContext, expand};
+pub use expand::{Artifact, Desired, ExistingNetwork, ExpandContext, INTERFACE_ENDPOINTS, default_nat, expand};
 pub use graph::{Graph, GraphError};
 
 /// The kinds of AWS resources capsule manages; one adapter each.
@@ -22,7 +22,15 @@ pub enum Kind {
     Secret,
     LogGroup,
     IamRole,
+    Vpc,
+    InternetGateway,
+    Subnet,
+    ElasticIp,
+    NatGateway,
+    RouteTable,
     SecurityGroup,
+    VpcEndpoint,
+    FlowLog,
     EcrRepository,
     EcsCluster,
     Lb,
@@ -55,6 +63,14 @@ impl Kind {
             Kind::Secret => "secret",
             Kind::LogGroup => "log_group",
             Kind::IamRole => "iam_role",
+            Kind::Vpc => "vpc",
+            Kind::InternetGateway => "internet_gateway",
+            Kind::Subnet => "subnet",
+            Kind::ElasticIp => "elastic_ip",
+            Kind::NatGateway => "nat_gateway",
+            Kind::RouteTable => "route_table",
+            Kind::VpcEndpoint => "vpc_endpoint",
+            Kind::FlowLog => "flow_log",
             Kind::SecurityGroup => "security_group",
             Kind::EcrRepository => "ecr_repository",
             Kind::EcsCluster => "ecs_cluster",

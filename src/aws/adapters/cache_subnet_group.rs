@@ -1,7 +1,7 @@
 //! ElastiCache subnet groups: where a capsule's caches live.
 //!
-//! Attributes: `description`, `subnets` (`"vpc:private"`: the default VPC's subnets, as
-//! for database subnet groups, see db_subnet_group.rs). Both change in place
+//! Attributes: `description`, `subnets` (sorted ids: the isolated subnets of the capsule's
+//! VPC). Both change in place
 //! (ModifyCacheSubnetGroup). Outputs: `name`, `arn`. Ownership tags are ElastiCache tags
 //! on the group's ARN. ElastiCache refuses to delete a group a cache still uses; deletes
 //! run after the caches' (reverse kind order).
@@ -13,7 +13,6 @@ use aws_sdk_elasticache::types::CacheSubnetGroup;
 use serde_json::{Value, json};
 
 use super::elasticache::{add_tags, tags};
-use super::lb::{subnets_seen, subnets_wanted};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -38,24 +37,16 @@ impl CacheSubnetGroupAdapter {
         Ok(out.and_then(|o| o.cache_subnet_groups().first().cloned()))
     }
 
-    async fn live_of(
-        &self,
-        cx: &Cx,
-        g: &CacheSubnetGroup,
-        desired_subnets: Option<&Value>,
-        region: &str,
-    ) -> Result<Live, AwsError> {
-        let net = cx.network().await?;
+    async fn live_of(&self, cx: &Cx, g: &CacheSubnetGroup, region: &str) -> Result<Live, AwsError> {
         let arn = g.arn().unwrap_or_default().to_string();
         let subnets = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_string)).collect();
-        let placeholder = desired_subnets.cloned().unwrap_or_else(|| json!("vpc:private"));
         let name = g.cache_subnet_group_name().unwrap_or_default();
         Ok(Live {
             aws_name: name.to_string(),
             region: region.to_string(),
             attributes: BTreeMap::from([
                 ("description".into(), json!(g.cache_subnet_group_description().unwrap_or_default())),
-                ("subnets".into(), subnets_seen(&net, Some(&placeholder), subnets)),
+                ("subnets".into(), json!(super::ec2::sorted_owned(subnets))),
             ]),
             outputs: BTreeMap::from([("name".into(), json!(name)), ("arn".into(), json!(arn))]),
             tags: tags(cx, region, &arn).await?,
@@ -64,7 +55,7 @@ impl CacheSubnetGroupAdapter {
 
     async fn find(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         match self.describe(cx, &r.aws_name, &r.region).await? {
-            Some(g) => self.live_of(cx, &g, r.attributes.get("subnets"), &r.region).await.map(Some),
+            Some(g) => self.live_of(cx, &g, &r.region).await.map(Some),
             None => Ok(None),
         }
     }
@@ -76,19 +67,23 @@ impl Adapter for CacheSubnetGroupAdapter {
         Kind::CacheSubnetGroup
     }
 
+    fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        let subnets = super::ec2::sorted(attrs.get("subnets"));
+        attrs.insert("subnets".into(), json!(subnets));
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r).await
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
-        let net = cx.network().await?;
         let created = cx
             .aws
             .elasticache(&r.region)
             .create_cache_subnet_group()
             .cache_subnet_group_name(&r.aws_name)
             .cache_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(subnets_wanted(&net, attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
             .set_tags(Some(ec_tags(cx.tags_of(r))))
             .send()
             .await
@@ -109,13 +104,12 @@ impl Adapter for CacheSubnetGroupAdapter {
         attrs: &BTreeMap<String, Value>,
         live: &Live,
     ) -> Result<Live, AwsError> {
-        let net = cx.network().await?;
         cx.aws
             .elasticache(&r.region)
             .modify_cache_subnet_group()
             .cache_subnet_group_name(&r.aws_name)
             .cache_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(subnets_wanted(&net, attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
             .send()
             .await
             .aws("elasticache:ModifyCacheSubnetGroup")?;
@@ -147,7 +141,7 @@ impl Adapter for CacheSubnetGroupAdapter {
         let mut out = Vec::new();
         let prefix = format!("{}-{}", cx.capsule, cx.env);
         for g in groups.iter().filter(|g| g.cache_subnet_group_name().unwrap_or_default().starts_with(&prefix)) {
-            let live = self.live_of(cx, g, None, &cx.region).await?;
+            let live = self.live_of(cx, g, &cx.region).await?;
             if live.is_owned_by(&cx.capsule, &cx.env) {
                 out.push(live);
             }

@@ -1,9 +1,7 @@
 //! RDS DB subnet groups: where a capsule's databases live.
 //!
-//! Attributes: `description`, `subnets` (`"vpc:private"`: the default VPC's subnets, which
-//! are all public, as capsule places everything in the default VPC; reported as that
-//! placeholder as long as the live subnets are exactly those, a sorted list of ids
-//! otherwise). Both change in place (ModifyDBSubnetGroup). Outputs: `name`, `arn`.
+//! Attributes: `description`, `subnets` (sorted ids: the isolated subnets of the capsule's
+//! VPC, which have no route out). Both change in place (ModifyDBSubnetGroup). Outputs: `name`, `arn`.
 //! Ownership tags are RDS tags (ListTagsForResource / AddTagsToResource).
 
 use std::collections::BTreeMap;
@@ -12,16 +10,12 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbSubnetGroup, Tag};
 use serde_json::{Value, json};
 
-use super::lb::{subnets_seen, subnets_wanted};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct DbSubnetGroupAdapter;
-
-/// The placeholder reported when a group's subnets are exactly the default VPC's.
-const PLACEHOLDER: &str = "vpc:private";
 
 fn rds_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
@@ -58,23 +52,15 @@ impl DbSubnetGroupAdapter {
         Ok(out.map(|o| tag_map(o.tag_list(), |t| (t.key(), t.value()))).unwrap_or_default())
     }
 
-    async fn live_of(
-        &self,
-        cx: &Cx,
-        g: &DbSubnetGroup,
-        desired_subnets: Option<&Value>,
-        region: &str,
-    ) -> Result<Live, AwsError> {
-        let net = cx.network().await?;
+    async fn live_of(&self, cx: &Cx, g: &DbSubnetGroup, region: &str) -> Result<Live, AwsError> {
         let arn = g.db_subnet_group_arn().unwrap_or_default().to_string();
         let tags = self.tags(cx, &arn, region).await?;
-        let placeholder = desired_subnets.cloned().unwrap_or_else(|| json!(PLACEHOLDER));
         Ok(Live {
             aws_name: g.db_subnet_group_name().unwrap_or_default().to_string(),
             region: region.to_string(),
             attributes: BTreeMap::from([
                 ("description".into(), json!(g.db_subnet_group_description().unwrap_or_default())),
-                ("subnets".into(), subnets_seen(&net, Some(&placeholder), live_subnets(g))),
+                ("subnets".into(), json!(super::ec2::sorted_owned(live_subnets(g)))),
             ]),
             outputs: BTreeMap::from([
                 ("name".into(), json!(g.db_subnet_group_name().unwrap_or_default())),
@@ -86,7 +72,7 @@ impl DbSubnetGroupAdapter {
 
     async fn find(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         match self.describe(cx, &r.aws_name, &r.region).await? {
-            Some(g) => self.live_of(cx, &g, r.attributes.get("subnets"), &r.region).await.map(Some),
+            Some(g) => self.live_of(cx, &g, &r.region).await.map(Some),
             None => Ok(None),
         }
     }
@@ -98,19 +84,23 @@ impl Adapter for DbSubnetGroupAdapter {
         Kind::DbSubnetGroup
     }
 
+    fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
+        let subnets = super::ec2::sorted(attrs.get("subnets"));
+        attrs.insert("subnets".into(), json!(subnets));
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r).await
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
-        let net = cx.network().await?;
         let created = cx
             .aws
             .rds(&r.region)
             .create_db_subnet_group()
             .db_subnet_group_name(&r.aws_name)
             .db_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(subnets_wanted(&net, attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
             .set_tags(Some(rds_tags(cx.tags_of(r))))
             .send()
             .await
@@ -129,13 +119,12 @@ impl Adapter for DbSubnetGroupAdapter {
         attrs: &BTreeMap<String, Value>,
         live: &Live,
     ) -> Result<Live, AwsError> {
-        let net = cx.network().await?;
         let client = cx.aws.rds(&r.region);
         client
             .modify_db_subnet_group()
             .db_subnet_group_name(&r.aws_name)
             .db_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(subnets_wanted(&net, attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
             .send()
             .await
             .aws("rds:ModifyDBSubnetGroup")?;
@@ -177,7 +166,7 @@ impl Adapter for DbSubnetGroupAdapter {
             if !name.starts_with(&format!("{}-{}", cx.capsule, cx.env)) {
                 continue;
             }
-            let live = self.live_of(cx, g, None, &cx.region).await?;
+            let live = self.live_of(cx, g, &cx.region).await?;
             if live.is_owned_by(&cx.capsule, &cx.env) {
                 out.push(live);
             }

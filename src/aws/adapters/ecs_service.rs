@@ -23,8 +23,6 @@ pub struct EcsServiceAdapter;
 
 /// The desired count an autoscaled service declares (the autoscaler owns the number).
 const AUTOSCALED: &str = "(autoscaled)";
-/// The subnets placeholder: every subnet of the VPC capsule deploys into.
-const VPC_SUBNETS: &str = "vpc:private-or-default";
 
 fn cluster_name(cx: &Cx) -> String {
     aws_name(&[&cx.capsule, &cx.env], 255)
@@ -61,10 +59,7 @@ impl EcsServiceAdapter {
     /// `autoscaled`: the desired count is the autoscaler's, reported as such.
     async fn live_of(&self, cx: &Cx, region: &str, autoscaled: bool, s: &Service) -> Result<Live, AwsError> {
         let net = s.network_configuration().and_then(|n| n.awsvpc_configuration());
-        let mut subnets: Vec<String> = net.map(|n| n.subnets().to_vec()).unwrap_or_default();
-        subnets.sort();
-        let network = cx.network().await?;
-        let subnets = if subnets == network.subnets { json!(VPC_SUBNETS) } else { json!(subnets) };
+        let subnets = json!(super::ec2::sorted_owned(net.map(|n| n.subnets().to_vec()).unwrap_or_default()));
         let mut groups: Vec<&str> =
             net.map(|n| n.security_groups().iter().map(String::as_str).collect()).unwrap_or_default();
         groups.sort();
@@ -105,13 +100,9 @@ impl EcsServiceAdapter {
         })
     }
 
-    async fn network(&self, cx: &Cx, attrs: &BTreeMap<String, Value>) -> Result<NetworkConfiguration, AwsError> {
+    fn network(attrs: &BTreeMap<String, Value>) -> Result<NetworkConfiguration, AwsError> {
         const OP: &str = "ecs:CreateService";
-        let subnets: Vec<String> = match attrs.get("subnets") {
-            Some(Value::String(s)) if s == VPC_SUBNETS => cx.network().await?.subnets.clone(),
-            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-            _ => cx.network().await?.subnets.clone(),
-        };
+        let subnets = super::ec2::sorted(attrs.get("subnets"));
         let groups: Vec<String> = attrs
             .get("security_groups")
             .and_then(Value::as_array)
@@ -317,6 +308,10 @@ impl Adapter for EcsServiceAdapter {
         if let Some(Value::Array(g)) = attrs.get_mut("security_groups") {
             g.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
         }
+        if let Some(Value::Array(_)) = attrs.get("subnets") {
+            let subnets = super::ec2::sorted(attrs.get("subnets"));
+            attrs.insert("subnets".into(), json!(subnets));
+        }
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
@@ -340,7 +335,7 @@ impl Adapter for EcsServiceAdapter {
             .task_definition(attr_str(attrs, "task_definition"))
             .launch_type(LaunchType::from(attr_str(attrs, "launch_type")))
             .desired_count(count)
-            .network_configuration(self.network(cx, attrs).await?)
+            .network_configuration(Self::network(attrs)?)
             .deployment_configuration(Self::deployment_configuration(attrs))
             .set_load_balancers(Some(Self::load_balancers(attrs)))
             .propagate_tags(PropagateTags::Service)
@@ -379,7 +374,7 @@ impl Adapter for EcsServiceAdapter {
             .cluster(attr_str(attrs, "cluster"))
             .service(&r.aws_name)
             .task_definition(attr_str(attrs, "task_definition"))
-            .network_configuration(self.network(cx, attrs).await?)
+            .network_configuration(Self::network(attrs)?)
             .deployment_configuration(Self::deployment_configuration(attrs))
             .set_load_balancers(Some(Self::load_balancers(attrs)));
         // Never fight the autoscaler over the count.

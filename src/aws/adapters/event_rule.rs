@@ -4,15 +4,9 @@
 //!
 //! Attributes: `schedule` (already an EventBridge `cron(...)` / `rate(...)` expression:
 //! `config::validate` checks it), `cluster`, `task_definition`, `role` (ARNs), `subnets`
-//! (`"vpc:private-or-default"`: the default VPC's subnets, reported as that placeholder as
-//! long as they are exactly those), `security_groups` (sorted ids), `assign_public_ip`,
-//! `enabled`. Outputs: `arn`, `name`.
-//!
-//! `assign_public_ip` defaults (in `normalize`) to true when the subnets are a `vpc:*`
-//! placeholder: capsule places tasks in the default VPC, whose subnets are public and have
-//! no NAT gateway, so a task without a public address could not pull its image or reach
-//! Secrets Manager. With an explicit subnet list it defaults to false. `enabled` defaults
-//! to true.
+//! (sorted ids: the private subnets), `security_groups` (sorted ids), `assign_public_ip`
+//! (default false: tasks reach AWS through NAT or VPC endpoints), `enabled` (default
+//! true). Outputs: `arn`, `name`.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +16,7 @@ use aws_sdk_eventbridge::types::{
 };
 use serde_json::{Value, json};
 
-use super::lb::{invalid, sorted_strings, subnets_seen, subnets_wanted, text};
+use super::lb::{invalid, sorted_strings, text};
 use super::tag_map;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -34,7 +28,7 @@ pub struct EventRuleAdapter;
 const TARGET_ID: &str = "capsule";
 
 impl EventRuleAdapter {
-    async fn find(&self, cx: &Cx, name: &str, region: &str, desired: Option<&Value>) -> Result<Option<Live>, AwsError> {
+    async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
         let out = cx.aws.events(region).describe_rule().name(name).send().await.aws("events:DescribeRule").found()?;
         let Some(rule) = out else { return Ok(None) };
         let rule = Rule::builder()
@@ -43,7 +37,7 @@ impl EventRuleAdapter {
             .set_schedule_expression(rule.schedule_expression().map(str::to_string))
             .set_state(rule.state().cloned())
             .build();
-        self.live_of(cx, &rule, region, desired).await.map(Some)
+        self.live_of(cx, &rule, region).await.map(Some)
     }
 
     async fn targets_of(&self, cx: &Cx, region: &str, name: &str) -> Result<Vec<Target>, AwsError> {
@@ -70,13 +64,7 @@ impl EventRuleAdapter {
         }
     }
 
-    async fn live_of(
-        &self,
-        cx: &Cx,
-        rule: &Rule,
-        region: &str,
-        desired_subnets: Option<&Value>,
-    ) -> Result<Live, AwsError> {
+    async fn live_of(&self, cx: &Cx, rule: &Rule, region: &str) -> Result<Live, AwsError> {
         let name = rule.name().unwrap_or_default().to_string();
         let arn = rule.arn().unwrap_or_default().to_string();
         let tags = cx
@@ -94,7 +82,6 @@ impl EventRuleAdapter {
         let target = targets.iter().find(|t| t.id() == TARGET_ID).or_else(|| targets.first());
         let ecs = target.and_then(|t| t.ecs_parameters());
         let vpc = ecs.and_then(|e| e.network_configuration()).and_then(|n| n.awsvpc_configuration());
-        let net = cx.network().await?;
         let subnets = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
         let mut security_groups = vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default();
         security_groups.sort();
@@ -107,7 +94,7 @@ impl EventRuleAdapter {
                 ("cluster".into(), json!(target.map(|t| t.arn()))),
                 ("task_definition".into(), json!(ecs.map(|e| e.task_definition_arn()))),
                 ("role".into(), json!(target.and_then(|t| t.role_arn()))),
-                ("subnets".into(), subnets_seen(&net, desired_subnets, subnets)),
+                ("subnets".into(), json!(super::ec2::sorted_owned(subnets))),
                 ("security_groups".into(), json!(security_groups)),
                 (
                     "assign_public_ip".into(),
@@ -152,10 +139,9 @@ impl EventRuleAdapter {
 
     async fn put_target(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<(), AwsError> {
         const OP: &str = "events:PutTargets";
-        let net = cx.network().await?;
         let public = attrs.get("assign_public_ip").and_then(Value::as_bool).unwrap_or(false);
         let vpc = AwsVpcConfiguration::builder()
-            .set_subnets(Some(subnets_wanted(&net, attrs.get("subnets"))))
+            .set_subnets(Some(super::ec2::sorted(attrs.get("subnets"))))
             .set_security_groups(Some(sorted_strings(attrs.get("security_groups"))))
             .assign_public_ip(if public { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
             .build()
@@ -198,17 +184,16 @@ impl Adapter for EventRuleAdapter {
             let groups = sorted_strings(attrs.get("security_groups"));
             attrs.insert("security_groups".into(), json!(groups));
         }
-        let placeholder = matches!(attrs.get("subnets"), Some(Value::String(s)) if s.starts_with("vpc:"));
         if let Some(Value::Array(_)) = attrs.get("subnets") {
             let subnets = sorted_strings(attrs.get("subnets"));
             attrs.insert("subnets".into(), json!(subnets));
         }
-        attrs.entry("assign_public_ip".into()).or_insert(json!(placeholder));
+        attrs.entry("assign_public_ip".into()).or_insert(json!(false));
         attrs.entry("enabled".into()).or_insert(json!(true));
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        self.find(cx, &r.aws_name, &r.region, r.attributes.get("subnets")).await
+        self.find(cx, &r.aws_name, &r.region).await
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
@@ -219,7 +204,7 @@ impl Adapter for EventRuleAdapter {
         }
         self.put_rule(cx, r, attrs, true).await?;
         self.put_target(cx, r, attrs).await?;
-        self.find(cx, &r.aws_name, &r.region, attrs.get("subnets")).await?.visible("events:DescribeRule")
+        self.find(cx, &r.aws_name, &r.region).await?.visible("events:DescribeRule")
     }
 
     async fn update(
@@ -237,7 +222,7 @@ impl Adapter for EventRuleAdapter {
         if target_keys.iter().any(|k| differs(k)) {
             self.put_target(cx, r, attrs).await?;
         }
-        self.find(cx, &r.aws_name, &r.region, attrs.get("subnets")).await?.visible("events:DescribeRule")
+        self.find(cx, &r.aws_name, &r.region).await?.visible("events:DescribeRule")
     }
 
     /// A rule with targets cannot be deleted: its targets go first.
@@ -271,7 +256,7 @@ impl Adapter for EventRuleAdapter {
             let page =
                 events.list_rules().name_prefix(&prefix).set_next_token(token).send().await.aws("events:ListRules")?;
             for rule in page.rules() {
-                let live = self.live_of(cx, rule, &cx.region, Some(&json!("vpc:private-or-default"))).await?;
+                let live = self.live_of(cx, rule, &cx.region).await?;
                 if live.is_owned_by(&cx.capsule, &cx.env) {
                     out.push(live);
                 }

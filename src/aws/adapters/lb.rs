@@ -1,10 +1,8 @@
 //! Application load balancers (ELBv2), and what the listener, rule and target group
-//! adapters share: tag reads in batches, finding the capsule's own load balancers by tag,
-//! and the `vpc:*` placeholders.
+//! adapters share: tag reads in batches, finding the capsule's own load balancers by tag.
 //!
 //! Attributes: `type`, `scheme` (both force a replacement), `ip_address_type`, `subnets`
-//! (`"vpc:public"`: the default VPC's subnets, all public; reported as that placeholder as
-//! long as the live subnets are exactly those), `security_groups` (sorted ids),
+//! (sorted ids: the public subnets, one per zone), `security_groups` (sorted ids),
 //! `idle_timeout_seconds`, `drop_invalid_header_fields`. Outputs: `arn`, `dns_name`,
 //! `zone_id` (canonical hosted zone, for alias records), `name`.
 
@@ -18,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::owned::owned;
 use super::tag_map;
-use crate::aws::adapter::{Network, Visible, attr_str};
+use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource, as_reference};
 
@@ -142,31 +140,6 @@ pub(super) async fn load_balancer_arn(cx: &Cx, region: &str, v: Option<&Value>) 
     }
 }
 
-/// The subnets a `subnets` attribute asks for: a `vpc:*` placeholder is the default VPC's
-/// subnets (capsule places everything in the default VPC, whose subnets are all public,
-/// so `vpc:public` and `vpc:private-or-default` both resolve to them); a list is itself.
-pub(super) fn subnets_wanted(net: &Network, v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) if s.starts_with("vpc:") => net.subnets.clone(),
-        other => sorted_strings(other),
-    }
-}
-
-/// Live subnets in the shape of the desired attribute: the placeholder when they are
-/// exactly what it resolves to, the sorted list otherwise.
-pub(super) fn subnets_seen(net: &Network, desired: Option<&Value>, mut live: Vec<String>) -> Value {
-    live.sort();
-    live.dedup();
-    let placeholder = match desired {
-        Some(Value::String(s)) if s.starts_with("vpc:") => s.clone(),
-        Some(_) => return json!(live),
-        None => "vpc:public".to_string(),
-    };
-    let mut want = net.subnets.clone();
-    want.sort();
-    if live == want { json!(placeholder) } else { json!(live) }
-}
-
 /// A list attribute as sorted strings.
 pub(super) fn sorted_strings(v: Option<&Value>) -> Vec<String> {
     let mut out: Vec<String> = v
@@ -200,7 +173,7 @@ pub(super) fn invalid(operation: &'static str) -> impl Fn(aws_smithy_types::erro
 // ---- load balancers ----------------------------------------------------------------------
 
 impl LbAdapter {
-    async fn find(&self, cx: &Cx, name: &str, region: &str, desired: Option<&Value>) -> Result<Option<Live>, AwsError> {
+    async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
         let out = cx
             .aws
             .elb(region)
@@ -216,7 +189,7 @@ impl LbAdapter {
             return Ok(None);
         };
         let tags = tags_of_arn(cx, region, lb.load_balancer_arn().unwrap_or_default()).await?;
-        self.live_of(cx, &lb, tags, region, desired).await.map(Some)
+        self.live_of(cx, &lb, tags, region).await.map(Some)
     }
 
     async fn live_of(
@@ -225,7 +198,6 @@ impl LbAdapter {
         lb: &LoadBalancer,
         tags: BTreeMap<String, String>,
         region: &str,
-        desired_subnets: Option<&Value>,
     ) -> Result<Live, AwsError> {
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         let attrs = cx
@@ -237,8 +209,9 @@ impl LbAdapter {
             .await
             .aws("elbv2:DescribeLoadBalancerAttributes")?;
         let attr = |key: &str| attrs.attributes().iter().find(|a| a.key() == Some(key)).and_then(|a| a.value());
-        let net = cx.network().await?;
-        let subnets = lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect();
+        let mut subnets: Vec<String> =
+            lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect();
+        subnets.sort();
         let mut security_groups: Vec<String> = lb.security_groups().to_vec();
         security_groups.sort();
         Ok(Live {
@@ -248,7 +221,7 @@ impl LbAdapter {
                 ("type".into(), json!(lb.r#type().map(|t| t.as_str()))),
                 ("scheme".into(), json!(lb.scheme().map(|s| s.as_str()))),
                 ("ip_address_type".into(), json!(lb.ip_address_type().map(|t| t.as_str()))),
-                ("subnets".into(), subnets_seen(&net, desired_subnets, subnets)),
+                ("subnets".into(), json!(subnets)),
                 ("security_groups".into(), json!(security_groups)),
                 ("idle_timeout_seconds".into(), json!(attr(IDLE_TIMEOUT).and_then(|v| v.parse::<i64>().ok()))),
                 ("drop_invalid_header_fields".into(), json!(attr(DROP_INVALID_HEADERS).map(|v| v == "true"))),
@@ -325,7 +298,7 @@ impl Adapter for LbAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        self.find(cx, &r.aws_name, &r.region, r.attributes.get("subnets")).await
+        self.find(cx, &r.aws_name, &r.region).await
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
@@ -356,7 +329,7 @@ impl Adapter for LbAdapter {
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for (lb, tags) in owned_load_balancers(cx, &cx.region).await? {
-            out.push(self.live_of(cx, &lb, tags, &cx.region, None).await?);
+            out.push(self.live_of(cx, &lb, tags, &cx.region).await?);
         }
         Ok(out)
     }
@@ -368,7 +341,6 @@ impl LbAdapter {
             let live = live.ensure_owned(cx, "elbv2:CreateLoadBalancer")?;
             return self.update_lb(cx, r, attrs, &live).await;
         }
-        let net = cx.network().await?;
         let out = cx
             .aws
             .elb(&r.region)
@@ -377,7 +349,7 @@ impl LbAdapter {
             .set_type(text(attrs, "type").map(LoadBalancerTypeEnum::from))
             .set_scheme(text(attrs, "scheme").map(LoadBalancerSchemeEnum::from))
             .set_ip_address_type(text(attrs, "ip_address_type").map(IpAddressType::from))
-            .set_subnets(Some(subnets_wanted(&net, attrs.get("subnets"))))
+            .set_subnets(Some(sorted_strings(attrs.get("subnets"))))
             .set_security_groups(Some(sorted_strings(attrs.get("security_groups"))))
             .set_tags(Some(elb_tags(cx, r)))
             .send()
@@ -385,7 +357,7 @@ impl LbAdapter {
             .aws("elbv2:CreateLoadBalancer")?;
         let arn = out.load_balancers().first().and_then(|lb| lb.load_balancer_arn()).unwrap_or_default().to_string();
         self.set_attributes(cx, &r.region, &arn, attrs, None).await?;
-        self.find(cx, &r.aws_name, &r.region, attrs.get("subnets")).await?.visible("elbv2:DescribeLoadBalancers")
+        self.find(cx, &r.aws_name, &r.region).await?.visible("elbv2:DescribeLoadBalancers")
     }
 
     async fn update_lb(
@@ -407,10 +379,9 @@ impl LbAdapter {
                 .aws("elbv2:SetIpAddressType")?;
         }
         if differs("subnets") {
-            let net = cx.network().await?;
             elb.set_subnets()
                 .load_balancer_arn(&arn)
-                .set_subnets(Some(subnets_wanted(&net, attrs.get("subnets"))))
+                .set_subnets(Some(sorted_strings(attrs.get("subnets"))))
                 .send()
                 .await
                 .aws("elbv2:SetSubnets")?;
@@ -424,7 +395,7 @@ impl LbAdapter {
                 .aws("elbv2:SetSecurityGroups")?;
         }
         self.set_attributes(cx, &r.region, &arn, attrs, Some(live)).await?;
-        self.find(cx, &r.aws_name, &r.region, attrs.get("subnets")).await?.visible("elbv2:DescribeLoadBalancers")
+        self.find(cx, &r.aws_name, &r.region).await?.visible("elbv2:DescribeLoadBalancers")
     }
 
     async fn delete_lb(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -1,8 +1,7 @@
 //! ELBv2 target groups, named `r.aws_name` (at most 32 characters, the port in it) and tagged.
 //!
-//! Attributes: `port`, `protocol`, `target_type`, `vpc` (all four force a replacement;
-//! `"vpc:default"` is the default VPC and is reported as that placeholder while the group
-//! lives there), `health_path`, `health_matcher` (HTTP codes, e.g. `"200-399"`),
+//! Attributes: `port`, `protocol`, `target_type`, `vpc` (all four force a replacement),
+//! `health_path`, `health_matcher` (HTTP codes, e.g. `"200-399"`),
 //! `deregistration_delay_seconds`, and the health check's `health_interval_seconds`,
 //! `health_timeout_seconds`, `healthy_threshold`, `unhealthy_threshold`. Outputs: `arn`, `name`.
 
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 use super::lb::{elb_tags, int_of, tags_of_arn, with_tags};
 use super::owned::owned;
 use crate::aws::adapter::{Visible, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct LbTargetGroupAdapter;
@@ -73,7 +72,6 @@ impl LbTargetGroupAdapter {
             .and_then(|a| a.value())
             .and_then(|v| v.parse::<i64>().ok());
         let vpc = tg.vpc_id().unwrap_or_default();
-        let vpc = if vpc == cx.network().await?.vpc_id { "vpc:default".to_string() } else { vpc.to_string() };
         Ok(Live {
             aws_name: tg.target_group_name().unwrap_or_default().to_string(),
             region: region.to_string(),
@@ -93,18 +91,6 @@ impl LbTargetGroupAdapter {
             outputs: BTreeMap::from([("arn".into(), json!(arn)), ("name".into(), json!(tg.target_group_name()))]),
             tags,
         })
-    }
-
-    async fn vpc_id(&self, cx: &Cx, attrs: &BTreeMap<String, Value>) -> Result<String, AwsError> {
-        match attr_str(attrs, "vpc") {
-            "" | "vpc:default" => Ok(cx.network().await?.vpc_id.clone()),
-            v if v.starts_with("vpc:") => Err(AwsError::new(
-                ErrorKind::Invalid,
-                "elbv2:CreateTargetGroup",
-                format!("unknown VPC placeholder `{v}` (capsule knows `vpc:default`)"),
-            )),
-            v => Ok(v.to_string()),
-        }
     }
 
     async fn set_delay(
@@ -179,7 +165,7 @@ impl Adapter for LbTargetGroupAdapter {
             .name(&r.aws_name)
             .protocol(ProtocolEnum::from(attr_str(attrs, "protocol")))
             .set_port(int_of(attrs.get("port")).map(|p| p as i32))
-            .vpc_id(self.vpc_id(cx, attrs).await?)
+            .vpc_id(attr_str(attrs, "vpc"))
             .target_type(TargetTypeEnum::from(attr_str(attrs, "target_type")))
             .set_tags(Some(elb_tags(cx, r)));
         if let Some(path) = attrs.get("health_path").and_then(Value::as_str) {

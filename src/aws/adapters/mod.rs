@@ -6,23 +6,29 @@ mod cache_subnet_group;
 mod cloudfront_distribution;
 mod cloudfront_oac;
 mod db_subnet_group;
+mod ec2;
 mod ecr_repository;
 mod ecs_cluster;
 mod ecs_service;
 mod ecs_task_definition;
+mod elastic_ip;
 mod elasticache;
 mod elasticache_cluster;
 mod elasticache_replication_group;
 mod event_rule;
+mod flow_log;
 mod iam_role;
+mod internet_gateway;
 mod lb;
 mod lb_listener;
 mod lb_listener_rule;
 mod lb_target_group;
 mod log_group;
+mod nat_gateway;
 mod owned;
 pub(crate) mod rds_instance;
 mod route53_record;
+mod route_table;
 mod s3_bucket;
 mod s3_bucket_policy;
 mod secret;
@@ -30,6 +36,9 @@ mod security_group;
 mod sensitive;
 mod ses_identity;
 mod settled;
+mod subnet;
+mod vpc;
+mod vpc_endpoint;
 
 use crate::model::Kind;
 
@@ -67,6 +76,14 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::CacheSubnetGroup => &CACHE_SUBNET_GROUP,
         Kind::ElasticacheReplicationGroup => &ELASTICACHE_REPLICATION_GROUP,
         Kind::ElasticacheCluster => &ELASTICACHE_CLUSTER,
+        Kind::Vpc => &VPC,
+        Kind::InternetGateway => &INTERNET_GATEWAY,
+        Kind::Subnet => &SUBNET,
+        Kind::ElasticIp => &ELASTIC_IP,
+        Kind::NatGateway => &NAT_GATEWAY,
+        Kind::RouteTable => &ROUTE_TABLE,
+        Kind::VpcEndpoint => &VPC_ENDPOINT,
+        Kind::FlowLog => &FLOW_LOG,
         _ => return None,
     })
 }
@@ -99,6 +116,14 @@ static CACHE_SUBNET_GROUP: Settled = Settled(&cache_subnet_group::CacheSubnetGro
 static ELASTICACHE_REPLICATION_GROUP: Settled =
     Settled(&elasticache_replication_group::ElasticacheReplicationGroupAdapter);
 static ELASTICACHE_CLUSTER: Settled = Settled(&elasticache_cluster::ElasticacheClusterAdapter);
+static VPC: Settled = Settled(&vpc::VpcAdapter);
+static INTERNET_GATEWAY: Settled = Settled(&internet_gateway::InternetGatewayAdapter);
+static SUBNET: Settled = Settled(&subnet::SubnetAdapter);
+static ELASTIC_IP: Settled = Settled(&elastic_ip::ElasticIpAdapter);
+static NAT_GATEWAY: Settled = Settled(&nat_gateway::NatGatewayAdapter);
+static ROUTE_TABLE: Settled = Settled(&route_table::RouteTableAdapter);
+static VPC_ENDPOINT: Settled = Settled(&vpc_endpoint::VpcEndpointAdapter);
+static FLOW_LOG: Settled = Settled(&flow_log::FlowLogAdapter);
 
 /// Every kind with an adapter, in creation order (deletes walk it backwards).
 pub fn managed_kinds() -> Vec<Kind> {
@@ -110,7 +135,15 @@ pub const ALL_KINDS: &[Kind] = &[
     Kind::Secret,
     Kind::LogGroup,
     Kind::IamRole,
+    Kind::Vpc,
+    Kind::InternetGateway,
+    Kind::Subnet,
+    Kind::ElasticIp,
+    Kind::NatGateway,
+    Kind::RouteTable,
     Kind::SecurityGroup,
+    Kind::VpcEndpoint,
+    Kind::FlowLog,
     Kind::EcrRepository,
     Kind::EcsCluster,
     Kind::DbSubnetGroup,

@@ -1,6 +1,7 @@
-//! EC2 security groups in the default VPC. Ingress rules are the capsule's; egress stays
-//! AWS's default (all outbound). Rules normalise to a sorted list of
-//! `{port, cidr}` / `{port, from: <group id>}`.
+//! EC2 security groups in the capsule's VPC. Attributes: `description` and `vpc` (both
+//! force a replacement), `ingress` (the capsule's rules, a sorted list of `{port, cidr}` /
+//! `{port, from: <group id>}`); egress stays AWS's default (all outbound). A group is found
+//! by its name in its VPC, or, before the VPC's id is known, by name and ownership tags.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -75,6 +76,7 @@ impl SecurityGroupAdapter {
             region: region.to_string(),
             attributes: BTreeMap::from([
                 ("description".into(), json!(g.description())),
+                ("vpc".into(), json!(g.vpc_id())),
                 ("ingress".into(), Value::Array(rules_of(g.ip_permissions()))),
             ]),
             outputs: BTreeMap::from([("id".into(), json!(g.group_id())), ("name".into(), json!(g.group_name()))]),
@@ -82,16 +84,15 @@ impl SecurityGroupAdapter {
         }
     }
 
-    async fn find(&self, cx: &Cx, name: &str, region: &str) -> Result<Option<Live>, AwsError> {
-        let vpc = cx.network().await?.vpc_id.clone();
-        let mut pages = cx
-            .aws
-            .ec2(region)
-            .describe_security_groups()
-            .filters(filter("group-name", name))
-            .filters(filter("vpc-id", &vpc))
-            .into_paginator()
-            .send();
+    /// The group named `name` in `vpc` (an id), or with this capsule environment's tags
+    /// when the VPC is capsule's and not known yet (a reference).
+    async fn find(&self, cx: &Cx, name: &str, region: &str, vpc: Option<&Value>) -> Result<Option<Live>, AwsError> {
+        let mut call = cx.aws.ec2(region).describe_security_groups().filters(filter("group-name", name));
+        call = match vpc.and_then(Value::as_str) {
+            Some(id) => call.filters(filter("vpc-id", id)),
+            None => call.filters(filter("tag:capsule:name", &cx.capsule)).filters(filter("tag:capsule:env", &cx.env)),
+        };
+        let mut pages = call.into_paginator().send();
         // A filtered describe may answer empty pages before the match.
         while let Some(page) = pages.next().await {
             if let Some(g) = page.aws("ec2:DescribeSecurityGroups")?.security_groups().first() {
@@ -139,7 +140,7 @@ impl Adapter for SecurityGroupAdapter {
 
     /// A group's description cannot change.
     fn forces_replacement(&self) -> &'static [&'static str] {
-        &["description"]
+        &["description", "vpc"]
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
@@ -148,11 +149,11 @@ impl Adapter for SecurityGroupAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        self.find(cx, &r.aws_name, &r.region).await
+        self.find(cx, &r.aws_name, &r.region, r.attributes.get("vpc")).await
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
-        let live = match self.find(cx, &r.aws_name, &r.region).await? {
+        let live = match self.find(cx, &r.aws_name, &r.region, attrs.get("vpc")).await? {
             Some(live) if live.is_owned_by(&cx.capsule, &cx.env) => live,
             Some(_) => {
                 return Err(AwsError::new(
@@ -162,7 +163,6 @@ impl Adapter for SecurityGroupAdapter {
                 ));
             }
             None => {
-                let vpc = cx.network().await?.vpc_id.clone();
                 let tags = TagSpecification::builder()
                     .resource_type(ResourceType::SecurityGroup)
                     .set_tags(Some(
@@ -175,7 +175,7 @@ impl Adapter for SecurityGroupAdapter {
                     .create_security_group()
                     .group_name(&r.aws_name)
                     .description(attr_str(attrs, "description"))
-                    .vpc_id(vpc)
+                    .vpc_id(attr_str(attrs, "vpc"))
                     .tag_specifications(tags)
                     .send()
                     .await
@@ -188,7 +188,7 @@ impl Adapter for SecurityGroupAdapter {
                     }
                     Err(e) => return Err(e),
                 }
-                self.find(cx, &r.aws_name, &r.region).await?.visible("ec2:DescribeSecurityGroups")?
+                self.find(cx, &r.aws_name, &r.region, attrs.get("vpc")).await?.visible("ec2:DescribeSecurityGroups")?
             }
         };
         self.update(cx, r, attrs, &live).await
@@ -203,7 +203,7 @@ impl Adapter for SecurityGroupAdapter {
     ) -> Result<Live, AwsError> {
         let have = live.attributes.get("ingress").and_then(Value::as_array).cloned().unwrap_or_default();
         self.set_rules(cx, &r.region, &live.aws_name, &have, &desired_rules(attrs)).await?;
-        self.find(cx, &r.aws_name, &r.region).await?.visible("ec2:DescribeSecurityGroups")
+        self.find(cx, &r.aws_name, &r.region, attrs.get("vpc")).await?.visible("ec2:DescribeSecurityGroups")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

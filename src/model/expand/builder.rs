@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::Artifact;
+use super::network::Net;
 use crate::model::{Address, Kind, Resource, aws_name, ownership_tags};
 
 pub(super) struct Builder<'a> {
@@ -21,11 +22,22 @@ pub(super) struct Builder<'a> {
     pub dir: &'a Path,
     pub resources: Vec<Resource>,
     pub artifacts: Vec<Artifact>,
+    /// Where VPC resources go (`network::expand` sets it first).
+    pub net: Net,
 }
 
 impl<'a> Builder<'a> {
     pub fn new(capsule: &'a str, env: &'a str, region: String, account: &'a str, dir: &'a Path) -> Self {
-        Builder { capsule, env, region, account, dir, resources: Vec::new(), artifacts: Vec::new() }
+        Builder {
+            capsule,
+            env,
+            region,
+            account,
+            dir,
+            resources: Vec::new(),
+            artifacts: Vec::new(),
+            net: Net::default(),
+        }
     }
 
     pub fn addr(&self, kind: Kind, name: &str) -> Address {
@@ -51,6 +63,19 @@ impl<'a> Builder<'a> {
     /// A path relative to the capsule's folder.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
+    }
+
+    /// A security group in the capsule's VPC.
+    pub fn security_group(
+        &mut self,
+        name: &str,
+        description: String,
+        ingress: Vec<Value>,
+        mut deps: Vec<Address>,
+    ) -> Address {
+        deps.extend(self.net.vpc_deps.iter().cloned());
+        let attributes = json!({ "description": description, "vpc": self.net.vpc, "ingress": ingress });
+        self.add(Kind::SecurityGroup, name, self.name(name, 255), attributes, deps)
     }
 
     pub fn get(&self, address: &Address) -> Option<&Resource> {

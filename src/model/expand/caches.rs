@@ -20,16 +20,12 @@ pub(super) fn expand(b: &mut Builder<'_>, caches: &IndexMap<String, Cache>, data
             b.name(name, 255),
             json!({
                 "description": format!("capsule {} {} cache {name}", b.capsule, b.env),
-                "subnets": "vpc:private",
+                "subnets": b.net.isolated,
             }),
-            vec![],
+            b.net.isolated_deps.clone(),
         );
-        let sg = data.security_group(
-            b,
-            &format!("cache-{name}"),
-            format!("cache {name}: from the capsule services only"),
-            port,
-        );
+        let sg =
+            data.security_group(b, ("caches", name), format!("cache {name}: from the services that use it only"), port);
         let secret = super::secrets::connection(
             b,
             &format!("cache-{name}"),

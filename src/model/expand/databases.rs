@@ -21,14 +21,14 @@ pub(super) fn expand(b: &mut Builder<'_>, databases: &IndexMap<String, Database>
             b.name(name, 255),
             json!({
                 "description": format!("capsule {} {} database {name}", b.capsule, b.env),
-                "subnets": "vpc:private",
+                "subnets": b.net.isolated,
             }),
-            vec![],
+            b.net.isolated_deps.clone(),
         );
         let sg = data.security_group(
             b,
-            &format!("db-{name}"),
-            format!("database {name}: from the capsule services only"),
+            ("databases", name),
+            format!("database {name}: from the services that use it only"),
             port,
         );
         let secret = super::secrets::connection(

@@ -16,7 +16,7 @@ pub(super) fn zone(dns: Option<&Dns>) -> Option<String> {
 }
 
 /// Service domains point at the load balancer: an A alias only, since the load balancer
-/// is IPv4 (the default VPC's subnets have no IPv6 ranges).
+/// is IPv4 (capsule's subnets have no IPv6 ranges).
 pub(super) fn service_records(
     b: &mut Builder<'_>,
     services: &IndexMap<String, Service>,

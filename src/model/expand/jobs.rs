@@ -45,10 +45,13 @@ pub(super) fn expand(b: &mut Builder<'_>, jobs: &IndexMap<String, Job>, services
                 "cluster": reference(&cluster, "arn"),
                 "task_definition": reference(&td, "arn"),
                 "role": reference(&events_role, "arn"),
-                "subnets": "vpc:private-or-default",
+                "subnets": b.net.private,
                 "security_groups": [reference(&sg, "id")],
             }),
-            vec![td, events_role.clone(), sg, cluster.clone()],
+            [td, events_role.clone(), sg, cluster.clone()]
+                .into_iter()
+                .chain(b.net.private_deps.iter().cloned())
+                .collect(),
         );
     }
 }

@@ -26,17 +26,13 @@ pub(super) fn expand(
     if !services.values().any(|s| s.public) {
         return None;
     }
-    let sg = b.add(
-        Kind::SecurityGroup,
-        "alb",
-        b.name("alb", 255),
-        json!({
-            "description": "load balancer: HTTP and HTTPS from the internet",
-            "ingress": [ { "port": 80, "cidr": "0.0.0.0/0" }, { "port": 80, "cidr": "::/0" },
-                         { "port": 443, "cidr": "0.0.0.0/0" }, { "port": 443, "cidr": "::/0" } ],
-        }),
-        vec![],
-    );
+    let ingress = vec![
+        json!({ "port": 80, "cidr": "0.0.0.0/0" }),
+        json!({ "port": 80, "cidr": "::/0" }),
+        json!({ "port": 443, "cidr": "0.0.0.0/0" }),
+        json!({ "port": 443, "cidr": "::/0" }),
+    ];
+    let sg = b.security_group("alb", "load balancer: HTTP and HTTPS from the internet".into(), ingress, vec![]);
     let lb = b.add(
         Kind::Lb,
         "main",
@@ -44,14 +40,14 @@ pub(super) fn expand(
         json!({
             "type": "application",
             "scheme": "internet-facing",
-            // IPv4: the default VPC's subnets have no IPv6 ranges, which dualstack needs.
+            // IPv4: capsule's subnets have no IPv6 ranges, which dualstack needs.
             "ip_address_type": "ipv4",
-            "subnets": "vpc:public",
+            "subnets": b.net.public,
             "security_groups": [reference(&sg, "id")],
             "idle_timeout_seconds": 60,
             "drop_invalid_header_fields": true,
         }),
-        vec![sg.clone()],
+        [sg.clone()].into_iter().chain(b.net.public_deps.iter().cloned()).collect(),
     );
     let domains: Vec<String> = services.values().filter(|s| s.public).filter_map(|s| s.domain.clone()).collect();
     let certs = certificates(b, &domains, zone);

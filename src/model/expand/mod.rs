@@ -9,6 +9,8 @@ mod dns;
 mod email;
 mod jobs;
 mod load_balancer;
+mod network;
+mod notes;
 mod secrets;
 mod services;
 mod sites;
@@ -19,10 +21,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Address, Kind, Resource, reference};
-use crate::config::types::HeaderRule;
+use super::{Address, Resource, reference};
+use indexmap::IndexMap;
+
+use crate::config::types::{EnvValue, HeaderRule, Service};
 use crate::config::{Capsule, Environment};
 use builder::Builder;
+pub use network::{ExistingNetwork, INTERFACE_ENDPOINTS, default_nat};
 
 /// What expansion needs to know beyond the configuration.
 #[derive(Debug, Clone)]
@@ -54,6 +59,10 @@ pub struct Desired {
     pub region: String,
     pub resources: Vec<Resource>,
     pub artifacts: Vec<Artifact>,
+    /// The existing VPC of `[network] vpc_id`, which the plan checks first.
+    pub existing_network: Option<ExistingNetwork>,
+    /// What the plan should tell whatever AWS says: warnings, monthly cost estimates.
+    pub notes: Vec<String>,
 }
 
 impl Desired {
@@ -71,6 +80,9 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     let zone = dns::zone(c.dns.as_ref());
     let zone = zone.as_deref();
 
+    let in_vpc = !(c.services.is_empty() && c.jobs.is_empty() && c.databases.is_empty() && c.caches.is_empty());
+    let existing_network = network::expand(&mut b, c.network.as_ref(), in_vpc);
+
     let secrets = secrets::expand(&mut b, &c.secrets);
     let mut data = DataStores::default();
     databases::expand(&mut b, &c.databases, &mut data);
@@ -82,17 +94,20 @@ pub fn expand(capsule: &Capsule, env: &Environment, ctx: &ExpandContext) -> Desi
     let refs = References { secrets, data, email };
     let service_groups = services::expand(&mut b, &c.services, &refs, lb.as_ref());
     jobs::expand(&mut b, &c.jobs, &c.services);
-    refs.data.admit(&mut b, &service_groups);
+    refs.data.admit(&mut b, &c.services, &service_groups);
 
     sites::expand(&mut b, &c.sites, zone);
     dns::service_records(&mut b, &c.services, lb.as_ref(), zone);
 
+    let notes = notes::of(c, &env.name, &region, &b.resources);
     Desired {
         capsule: capsule.name.clone(),
         env: env.name.clone(),
         region,
         resources: b.resources,
         artifacts: b.artifacts,
+        existing_network,
+        notes,
     }
 }
 
@@ -110,35 +125,43 @@ struct References {
 struct DataStores {
     databases: BTreeMap<String, Address>,
     caches: BTreeMap<String, Address>,
-    security_groups: Vec<Address>,
+    /// ((`databases` | `caches`, name), its security group, its port).
+    security_groups: Vec<((&'static str, String), Address, i64)>,
 }
 
 impl DataStores {
     /// A data store's security group; whom it admits is decided once every service's
     /// group is known (`admit`).
-    fn security_group(&mut self, b: &mut Builder<'_>, name: &str, description: String, port: i64) -> Address {
-        let sg = b.add(
-            Kind::SecurityGroup,
-            name,
-            b.name(name, 255),
-            json!({
-                "description": description,
-                "ingress": [ { "port": port, "from": "capsule:services" } ],
-            }),
-            vec![],
-        );
-        self.security_groups.push(sg.clone());
+    fn security_group(
+        &mut self,
+        b: &mut Builder<'_>,
+        store: (&'static str, &str),
+        description: String,
+        port: i64,
+    ) -> Address {
+        let name = format!("{}-{}", if store.0 == "databases" { "db" } else { "cache" }, store.1);
+        let sg = b.security_group(&name, description, vec![], vec![]);
+        self.security_groups.push(((store.0, store.1.to_string()), sg.clone(), port));
         sg
     }
 
-    /// Data stores admit the capsule's services, on their port.
-    fn admit(&self, b: &mut Builder<'_>, services: &[Address]) {
-        for r in b.resources.iter_mut().filter(|r| self.security_groups.contains(&r.address)) {
-            if let Some(Value::Array(rules)) = r.attributes.get_mut("ingress") {
-                let port = rules.first().and_then(|x| x.get("port")).cloned().unwrap_or(Value::Null);
-                *rules = services.iter().map(|sg| json!({ "port": port, "from": reference(sg, "id") })).collect();
-            }
-            r.depends_on.extend(services.iter().cloned());
+    /// Each data store admits, on its port, exactly the services whose environment
+    /// references it (`${databases.NAME.url}`, `${caches.NAME.url}`); their jobs run with
+    /// the same security group.
+    fn admit(&self, b: &mut Builder<'_>, services: &IndexMap<String, Service>, groups: &[Address]) {
+        for ((kind, name), sg, port) in &self.security_groups {
+            let references = |s: &Service| {
+                s.env
+                    .values()
+                    .any(|v| matches!(v, EnvValue::Text(t) if parse_reference(t) == Some((kind, name.as_str()))))
+            };
+            let admitted: Vec<Address> =
+                services.values().zip(groups).filter(|(s, _)| references(s)).map(|(_, g)| g.clone()).collect();
+            let Some(r) = b.resources.iter_mut().find(|r| &r.address == sg) else { continue };
+            let rules: Vec<Value> =
+                admitted.iter().map(|g| json!({ "port": port, "from": reference(g, "id") })).collect();
+            r.attributes.insert("ingress".into(), Value::Array(rules));
+            r.depends_on.extend(admitted);
         }
     }
 }
@@ -162,6 +185,7 @@ mod tests {
     use regex::Regex;
 
     use super::*;
+    use crate::model::Kind;
     use crate::config::load_str;
 
     /// Every table capsule knows, with every engine, in two environments.

@@ -13,6 +13,10 @@ use super::{Artifact, References, parse_reference};
 use crate::config::types::{EnvValue, Service};
 use crate::model::{Address, Kind, reference};
 
+/// Tasks of a service without `count` or `[autoscale]`: two, so that losing a zone or a
+/// task is not an outage.
+pub const DEFAULT_COUNT: i64 = 2;
+
 /// The ECS cluster every service and job runs in, when there is any service.
 pub(super) fn cluster(b: &mut Builder<'_>, services: &IndexMap<String, Service>) {
     if services.is_empty() {
@@ -88,6 +92,7 @@ fn service(
 
     let cluster = b.addr(Kind::EcsCluster, "main");
     let mut svc_deps = vec![cluster.clone(), task_def.clone(), sg.clone()];
+    svc_deps.extend(b.net.private_deps.iter().cloned());
     let mut load_balancer = Value::Null;
     if let (Some(lb), Some(port)) = (public_lb, s.port) {
         let (tg, rule) = routing(b, name, s, port, priority, lb);
@@ -101,16 +106,15 @@ fn service(
         "cluster": reference(&cluster, "arn"),
         "task_definition": reference(&task_def, "arn"),
         "launch_type": "FARGATE",
-        "desired_count": if s.autoscale.is_some() { Value::String("(autoscaled)".into()) } else { json!(s.count.unwrap_or(1)) },
+        "desired_count": if s.autoscale.is_some() { Value::String("(autoscaled)".into()) } else { json!(s.count.unwrap_or(DEFAULT_COUNT)) },
         "deployment_circuit_breaker": { "enable": true, "rollback": true },
         "health_check_grace_seconds": if load_balancer.is_null() { Value::Null } else { json!(grace) },
         "load_balancer": load_balancer,
-        "subnets": "vpc:private-or-default",
+        // Private subnets, spread across the zones: tasks reach ECR, Secrets Manager and
+        // CloudWatch Logs through NAT or VPC endpoints, never with a public IP.
+        "subnets": b.net.private,
         "security_groups": [reference(&sg, "id")],
-        // The default VPC has public subnets only and no NAT: a task reaches ECR, Secrets
-        // Manager and CloudWatch Logs through its public IP. Its security group still
-        // admits nothing but the load balancer.
-        "assign_public_ip": true,
+        "assign_public_ip": false,
     }), svc_deps);
     autoscaling(b, name, s, service);
     sg
@@ -206,13 +210,7 @@ fn security_group(b: &mut Builder<'_>, name: &str, s: &Service, lb: Option<&Load
         ingress.push(json!({ "port": port, "from": reference(&lb.security_group, "id") }));
     }
     let deps = lb.map(|lb| vec![lb.security_group.clone()]).unwrap_or_default();
-    b.add(
-        Kind::SecurityGroup,
-        name,
-        b.name(name, 255),
-        json!({ "description": format!("service {name}"), "ingress": ingress }),
-        deps,
-    )
+    b.security_group(name, format!("service {name}"), ingress, deps)
 }
 
 /// The ECR repository a built image is pushed to, and the image artifact.
@@ -285,7 +283,7 @@ fn routing(
             "port": port,
             "protocol": "HTTP",
             "target_type": "ip",
-            "vpc": "vpc:default",
+            "vpc": b.net.vpc,
             "health_path": s.health.path,
             "health_matcher": "200-399",
             // A new task takes traffic after 2 checks 10 s apart (AWS's defaults, 30 s and
@@ -296,7 +294,7 @@ fn routing(
             "unhealthy_threshold": 3,
             "deregistration_delay_seconds": 30,
         }),
-        vec![lb.lb.clone()],
+        [lb.lb.clone()].into_iter().chain(b.net.vpc_deps.iter().cloned()).collect(),
     );
     let condition = match &s.domain {
         Some(d) => json!({ "host_header": [d] }),

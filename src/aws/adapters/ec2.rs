@@ -1,0 +1,126 @@
+//! What the EC2 network adapters share. VPCs, subnets, gateways, route tables, addresses,
+//! endpoints and flow logs have no names AWS keeps unique, so capsule finds them by its
+//! ownership tags (component included); here are those filters, the tags to create with,
+//! the `az:N` zone placeholder and the wait for deletes AWS refuses while dependents go.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::{Value, json};
+
+use crate::aws::{AwsError, Cx, ErrorKind};
+use crate::model::{Resource, TAG_COMPONENT, TAG_ENV, TAG_NAME};
+
+pub(super) fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Everything of this capsule environment.
+pub(super) fn owned_filters(cx: &Cx) -> Vec<Filter> {
+    vec![filter(&format!("tag:{TAG_NAME}"), &cx.capsule), filter(&format!("tag:{TAG_ENV}"), &cx.env)]
+}
+
+/// The one resource of this capsule environment that is `r`.
+pub(super) fn component_filters(cx: &Cx, r: &Resource) -> Vec<Filter> {
+    let mut filters = owned_filters(cx);
+    filters.push(filter(&format!("tag:{TAG_COMPONENT}"), &r.address.name));
+    filters
+}
+
+/// Tags to create `r` with: capsule's ownership tags and `Name` (what the console shows).
+pub(super) fn tag_spec(cx: &Cx, r: &Resource, kind: ResourceType) -> TagSpecification {
+    let mut tags = cx.tags_of(r);
+    tags.insert("Name".into(), r.aws_name.clone());
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .build()
+}
+
+pub(super) fn tags(tags: &[Tag]) -> BTreeMap<String, String> {
+    super::tag_map(tags, |t| (t.key(), t.value()))
+}
+
+/// The zone an `az:N` placeholder stands for: the Nth zone of the region where Fargate
+/// runs; any other value is a zone name already.
+pub(super) async fn zone_of(cx: &Cx, zone: &str) -> Result<String, AwsError> {
+    let Some(n) = zone.strip_prefix("az:").and_then(|n| n.parse::<usize>().ok()) else {
+        return Ok(zone.to_string());
+    };
+    let zones = cx.zones().await?;
+    zones.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+        AwsError::new(
+            ErrorKind::Invalid,
+            "ec2:DescribeAvailabilityZones",
+            format!(
+                "{} has {} availability zones where Fargate runs; [network] azs asks for {n}",
+                cx.region,
+                zones.len()
+            ),
+        )
+    })
+}
+
+/// A live zone in the shape of the desired attribute: the placeholder when it is the zone
+/// the placeholder stands for, the zone name otherwise.
+pub(super) async fn zone_seen(cx: &Cx, desired: Option<&Value>, live: &str) -> Result<Value, AwsError> {
+    if let Some(placeholder) = desired.and_then(Value::as_str).filter(|z| z.starts_with("az:"))
+        && zone_of(cx, placeholder).await? == live
+    {
+        return Ok(json!(placeholder));
+    }
+    Ok(json!(live))
+}
+
+/// Runs `call` until AWS stops refusing it with `DependencyViolation` (or another of
+/// `codes`) while what depended on the resource lets go (network interfaces of deleted
+/// tasks, endpoints and load balancers, NAT gateways on their way out); at most five
+/// minutes. Already gone is success.
+pub(super) async fn until_released<F, Fut>(codes: &[&str], mut call: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), AwsError>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        match call().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e)
+                if e.code.as_deref().is_some_and(|c| c == "DependencyViolation" || codes.contains(&c))
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(poll_interval()).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How often capsule looks again while waiting for EC2 (`CAPSULE_EC2_POLL`, default 5s).
+pub(super) fn poll_interval() -> Duration {
+    std::env::var("CAPSULE_EC2_POLL")
+        .ok()
+        .and_then(|v| humantime::parse_duration(v.trim()).ok())
+        .unwrap_or(Duration::from_secs(5))
+}
+
+/// A list attribute as sorted strings.
+pub(super) fn sorted(v: Option<&Value>) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Ids as one sorted list without repeats.
+pub(super) fn sorted_owned(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids.dedup();
+    ids
+}
