@@ -111,6 +111,62 @@ def ec2_rule_descriptions(call: Call) -> None:
                     )
 
 
+def _ec2(call: Call) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[call.account_id][call.region]
+
+
+def _has_internet_gateway(ec2: Any, vpc_id: str) -> bool:
+    return any(getattr(g, "vpc", None) is not None and g.vpc.id == vpc_id for g in ec2.internet_gateways.values())
+
+
+@rule("ec2-nat-needs-internet-gateway", "ec2", "CreateNatGateway")
+def ec2_nat_needs_internet_gateway(call: Call) -> None:
+    """CreateNatGateway (public connectivity, the default) in a subnet of a VPC without an
+    attached internet gateway fails with Gateway.NotAttached, "Network vpc-... has no
+    Internet gateway attached".
+
+    AWS: https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html
+    ("NAT gateway creation fails": Gateway.NotAttached); moto created the gateway.
+    """
+    if (call.params.get("ConnectivityType") or "public") != "public":
+        return
+    ec2 = _ec2(call)
+    try:
+        subnet = ec2.get_subnet(call.params.get("SubnetId"))
+    except Exception:
+        return  # an unknown subnet is moto's to reject
+    if not _has_internet_gateway(ec2, subnet.vpc_id):
+        raise Reject("Gateway.NotAttached", f"Network {subnet.vpc_id} has no Internet gateway attached")
+
+
+@rule("elbv2-internet-facing-needs-internet-gateway", "elbv2", "CreateLoadBalancer")
+def elbv2_internet_facing_needs_internet_gateway(call: Call) -> None:
+    """CreateLoadBalancer with the internet-facing scheme (the default) in subnets of a VPC
+    without an internet gateway fails with InvalidSubnet, "VPC vpc-... has no internet
+    gateway".
+
+    AWS: https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+    (InvalidSubnet) and https://repost.aws/knowledge-center/elb-fix-failing-health-checks-alb
+    ("an internet-facing load balancer ... subnets must have a route to an internet
+    gateway"); moto created the load balancer.
+    """
+    if (call.params.get("Scheme") or "internet-facing") != "internet-facing":
+        return
+    subnets = call.params.get("Subnets") or []
+    if not subnets:
+        return
+    ec2 = _ec2(call)
+    try:
+        found = [ec2.get_subnet(s) for s in subnets]
+    except Exception:
+        return  # unknown subnets are moto's to reject
+    for subnet in found:
+        if not _has_internet_gateway(ec2, subnet.vpc_id):
+            raise Reject("InvalidSubnet", f"VPC {subnet.vpc_id} has no internet gateway")
+
+
 # --- ECS ------------------------------------------------------------------------------------
 
 

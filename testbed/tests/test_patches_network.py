@@ -1,0 +1,64 @@
+"""Checks of patches/ec2.py and the network rules of patches/rules.py against the running test
+bed (see test_patches.py for how these tests run). Every test fails against plain moto 5.2.5.
+"""
+
+import pytest
+from _aws import client, unique
+from botocore.exceptions import ClientError
+
+
+def tagged(kind: str, value: str) -> list[dict]:
+    return [{"ResourceType": kind, "Tags": [{"Key": "probe", "Value": value}]}]
+
+
+@pytest.fixture(scope="module")
+def ec2():
+    return client("ec2")
+
+
+def vpc_with_subnets(ec2, internet_gateway: bool, octet: int) -> tuple[str, list[str]]:
+    """A new VPC with two subnets in two zones, with or without an attached internet gateway."""
+    vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{octet}.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+        for i, z in enumerate(zones)
+    ]
+    if internet_gateway:
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    return vpc, subnets
+
+
+def test_nat_gateways_are_filtered_by_tags(ec2):
+    _, subnets = vpc_with_subnets(ec2, True, 201)
+    mine, other = unique("nat"), unique("nat")
+    for value in (mine, other):
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=allocation, TagSpecifications=tagged("natgateway", value))
+    found = ec2.describe_nat_gateways(Filter=[{"Name": "tag:probe", "Values": [mine]}])["NatGateways"]
+    assert [t["Value"] for g in found for t in g["Tags"] if t["Key"] == "probe"] == [mine]
+    assert ec2.describe_nat_gateways(Filter=[{"Name": "tag-key", "Values": [unique("none")]}])["NatGateways"] == []
+
+
+def test_a_public_nat_gateway_needs_an_internet_gateway(ec2):
+    vpc, subnets = vpc_with_subnets(ec2, False, 202)
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    with pytest.raises(ClientError) as excinfo:
+        ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=allocation)
+    assert excinfo.value.response["Error"]["Code"] == "Gateway.NotAttached"
+    assert vpc in excinfo.value.response["Error"]["Message"]
+    # A private NAT gateway needs none.
+    ec2.create_nat_gateway(SubnetId=subnets[0], ConnectivityType="private")
+
+
+def test_an_internet_facing_load_balancer_needs_an_internet_gateway(ec2):
+    elbv2 = client("elbv2")
+    vpc, subnets = vpc_with_subnets(ec2, False, 203)
+    with pytest.raises(ClientError) as excinfo:
+        elbv2.create_load_balancer(Name=unique("lb")[:32], Subnets=subnets)
+    assert excinfo.value.response["Error"]["Code"] == "InvalidSubnet"
+    assert vpc in excinfo.value.response["Error"]["Message"]
+    elbv2.create_load_balancer(Name=unique("lb")[:32], Subnets=subnets, Scheme="internal")
+    _, public = vpc_with_subnets(ec2, True, 204)
+    elbv2.create_load_balancer(Name=unique("lb")[:32], Subnets=public)
