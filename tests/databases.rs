@@ -250,18 +250,34 @@ async fn an_unprotected_mysql_database_with_on_delete_delete_leaves_no_snapshot(
     assert!(url.starts_with("mysql://capsule:") && url.ends_with("/main?ssl-mode=REQUIRED"), "{conn}");
     assert_eq!(changes(&plan(root).0), vec![]);
 
-    // The subnet group spans the default VPC's subnets, reported as the placeholder.
+    // The subnet group spans the capsule VPC's isolated subnets, one per zone.
     let rds = Aws::from_env().await.rds("us-east-1");
     let groups = rds.describe_db_subnet_groups().db_subnet_group_name(&id).send().await.unwrap();
     let ec2 = Aws::from_env().await.ec2("us-east-1");
-    let vpc = ec2
-        .describe_vpcs()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Filter::builder().name(format!("tag:{k}")).values(v).build();
+    let isolated = ec2
+        .describe_subnets()
+        .filters(tag("capsule:name", &name))
+        .filters(tag("capsule:env", "production"))
         .send()
         .await
         .unwrap();
-    assert_eq!(groups.db_subnet_groups()[0].vpc_id(), vpc.vpcs()[0].vpc_id());
-    assert!(groups.db_subnet_groups()[0].subnets().len() >= 2);
+    let mut want: Vec<&str> = isolated
+        .subnets()
+        .iter()
+        .filter(|s| {
+            s.tags()
+                .iter()
+                .any(|t| t.key() == Some("capsule:component") && t.value().is_some_and(|v| v.starts_with("isolated-")))
+        })
+        .filter_map(|s| s.subnet_id())
+        .collect();
+    want.sort();
+    let mut have: Vec<&str> =
+        groups.db_subnet_groups()[0].subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
+    have.sort();
+    assert_eq!((have.len(), have), (2, want));
+    assert_eq!(groups.db_subnet_groups()[0].vpc_id(), isolated.subnets()[0].vpc_id());
 
     write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
     let (doc, log) = apply(root, &["--allow-destroy"]);

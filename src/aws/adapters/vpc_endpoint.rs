@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, filter, owned_filters, poll_interval, sorted, tag_spec, tags};
+use super::ec2::{component_filters, owned_filters, poll_interval, sorted, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -52,11 +52,12 @@ fn delta(attrs: &BTreeMap<String, Value>, live: &Live, key: &str) -> (Vec<String
 }
 
 impl VpcEndpointAdapter {
-    /// Endpoints matching `filters` that are not on their way out.
+    /// Endpoints matching `filters` (and `ids`, when given) that are not on their way out.
     async fn described(
         &self,
         cx: &Cx,
         region: &str,
+        ids: Option<Vec<String>>,
         mut filters: Vec<aws_sdk_ec2::types::Filter>,
     ) -> Result<Vec<Live>, AwsError> {
         filters.push(
@@ -67,7 +68,14 @@ impl VpcEndpointAdapter {
                 .values("pendingAcceptance")
                 .build(),
         );
-        let mut pages = cx.aws.ec2(region).describe_vpc_endpoints().set_filters(Some(filters)).into_paginator().send();
+        let mut pages = cx
+            .aws
+            .ec2(region)
+            .describe_vpc_endpoints()
+            .set_vpc_endpoint_ids(ids)
+            .set_filters(Some(filters))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             out.extend(page.aws("ec2:DescribeVpcEndpoints")?.vpc_endpoints().iter().map(|e| live_of(region, e)));
@@ -96,7 +104,7 @@ impl Adapter for VpcEndpointAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        Ok(self.described(cx, &r.region, component_filters(cx, r)).await?.into_iter().next())
+        Ok(self.described(cx, &r.region, None, component_filters(cx, r)).await?.into_iter().next())
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
@@ -176,9 +184,12 @@ impl Adapter for VpcEndpointAdapter {
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
         while tokio::time::Instant::now() < deadline {
-            let left = self.described(cx, &live.region, vec![filter("vpc-endpoint-id", &live.aws_name)]).await?;
-            if left.is_empty() {
-                return Ok(());
+            let left = self.described(cx, &live.region, Some(vec![live.aws_name.clone()]), vec![]).await;
+            match left {
+                Ok(left) if left.is_empty() => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(_) => {}
             }
             tokio::time::sleep(poll_interval()).await;
         }
@@ -186,7 +197,7 @@ impl Adapter for VpcEndpointAdapter {
     }
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
-        let lives = self.described(cx, &cx.region, owned_filters(cx)).await?;
+        let lives = self.described(cx, &cx.region, None, owned_filters(cx)).await?;
         Ok(lives.into_iter().filter(|l| l.is_owned_by(&cx.capsule, &cx.env)).collect())
     }
 }

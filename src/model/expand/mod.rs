@@ -185,8 +185,8 @@ mod tests {
     use regex::Regex;
 
     use super::*;
-    use crate::model::Kind;
     use crate::config::load_str;
+    use crate::model::Kind;
 
     /// Every table capsule knows, with every engine, in two environments.
     const EVERYTHING: &str = r#"

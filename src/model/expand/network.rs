@@ -125,7 +125,7 @@ fn own(b: &mut Builder<'_>, n: &Network) {
                     Kind::Subnet,
                     &name,
                     b.name(&name, 255),
-                    json!({ "vpc": vpc_id, "cidr": cidr(z).to_string(), "zone": format!("az:{}", z + 1), "tier": tier }),
+                    json!({ "vpc": vpc_id, "cidr": cidr(z).to_string(), "zone": format!("az:{}", z + 1) }),
                     vec![vpc.clone()],
                 )
             })
