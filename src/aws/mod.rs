@@ -4,6 +4,7 @@
 pub mod adapter;
 pub mod adapters;
 pub mod error;
+pub mod policy;
 pub mod retry;
 
 use aws_config::BehaviorVersion;
