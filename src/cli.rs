@@ -101,6 +101,12 @@ pub enum Command {
     },
     /// Print the JSON Schema of capsule.toml.
     Schema,
+    /// Print the IAM policy document the deploy role needs to plan, apply and destroy the
+    /// capsules under the root (docs/github.md, "The deploy role").
+    Policy {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// Plan every capsule against live AWS; exit 2 when live state drifted from the files.
     Drift {
         #[command(flatten)]
@@ -292,6 +298,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&config::schema::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy { root } => {
+            let project = load(&root)?;
+            let usage = crate::aws::policy::Usage::of(&project, &engine::default_region());
+            let document = crate::aws::policy::document(&usage);
+            let size = serde_json::to_string(&document)?.len();
+            if size > 10_240 {
+                eprintln!(
+                    "capsule policy: the document has {size} characters, more than the 10,240 of a role's inline \
+                     policies: split its statements over several managed policies"
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { select, format, out, detailed_exitcode, offline } => {

@@ -8,81 +8,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
-use common::{SERVICES_ENV, capsule_with, testbed, text};
-
-/// A moto of its own, with the test bed's patches, stopped when dropped.
-struct OwnTestbed {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for OwnTestbed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn own_testbed(faults: &str) -> OwnTestbed {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let python = root().join(".testbed/venv/bin/python");
-    assert!(python.exists(), "the test bed's venv is missing: run scripts/testbed up");
-    let child = Command::new(python)
-        .arg(root().join("testbed/moto_patched.py"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_ACM_VALIDATION_WAIT", "1")
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .env("CAPSULE_TESTBED_FAULTS", faults)
-        .env("CAPSULE_TESTBED_FAULTS_SEED", "20")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "moto did not start on {port}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    OwnTestbed { child, endpoint }
-}
-
-/// examples/shop, copied so that nothing is written into the repository.
-fn shop() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("cp").arg("-r").arg(root().join("examples/shop/.")).arg(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    dir
-}
+use common::{SERVICES_ENV, capsule_with, config, own_testbed, root, shop, testbed, text, zone};
 
 fn capsule(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
     let mut env: Vec<(&str, &str)> = SERVICES_ENV.to_vec();
     env.push(("AWS_ENDPOINT_URL", endpoint));
     capsule_with(dir, args, &env)
-}
-
-async fn config(endpoint: &str, region: &str) -> aws_types::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_types::region::Region::new(region.to_string()))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
-        .load()
-        .await
-}
-
-/// The shop's zone, as the user would have it before the first apply.
-async fn zone(endpoint: &str) {
-    let r53 = aws_sdk_route53::Client::new(&config(endpoint, "us-east-1").await);
-    r53.create_hosted_zone().name("example.com").caller_reference("shop").send().await.unwrap();
 }
 
 /// Applies both environments until an apply succeeds (at most three), then plans: no changes.
@@ -255,14 +189,14 @@ async fn the_shop_example_converges_under_twenty_percent_faults_to_what_a_clean_
     testbed();
     assert!(std::env::var("CAPSULE_REGISTRY").is_ok(), "the registry of the test bed is needed for the images");
 
-    let clean = own_testbed("0");
+    let clean = own_testbed(&[("CAPSULE_TESTBED_FAULTS", "0")]);
     zone(&clean.endpoint).await;
     let clean_dir = shop();
     assert_eq!(apply_and_replan(clean_dir.path(), &clean.endpoint), 1, "a clean run applies at once");
     let want = inventory(&clean.endpoint).await;
     assert!(want["eu-west-1 ecs service"].len() == 4 && want["eu-west-1 rds instance"].len() == 2, "{want:#?}");
 
-    let faulty = own_testbed("0.2");
+    let faulty = own_testbed(&[("CAPSULE_TESTBED_FAULTS", "0.2"), ("CAPSULE_TESTBED_FAULTS_SEED", "20")]);
     // The zone is the user's: made before capsule runs, through the faults like any call.
     zone(&faulty.endpoint).await;
     let dir = shop();

@@ -5,6 +5,7 @@ pub mod adapter;
 pub mod adapters;
 pub mod error;
 pub mod network;
+pub mod policy;
 pub mod retry;
 
 use aws_config::BehaviorVersion;

@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests (each test crate uses a part of them).
 #![allow(dead_code)]
 
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Fails (never skips) when the test bed is not there: scripts/test starts it.
 pub fn testbed() {
@@ -138,4 +140,69 @@ pub async fn zone_records(zone_id: &str) -> Vec<(String, String, Vec<String>)> {
             (s.name().trim_end_matches('.').to_string(), s.r#type().as_str().to_string(), values)
         })
         .collect()
+}
+
+/// The repository's root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A moto of its own, with the test bed's patches, stopped when dropped.
+pub struct OwnTestbed {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for OwnTestbed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `env` is added to moto's environment (e.g. `CAPSULE_TESTBED_FAULTS`).
+pub fn own_testbed(env: &[(&str, &str)]) -> OwnTestbed {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let python = root().join(".testbed/venv/bin/python");
+    assert!(python.exists(), "the test bed's venv is missing: run scripts/testbed up");
+    let child = Command::new(python)
+        .arg(root().join("testbed/moto_patched.py"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_ACM_VALIDATION_WAIT", "1")
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(60), "moto did not start on {port}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    OwnTestbed { child, endpoint }
+}
+
+/// examples/shop, copied so that nothing is written into the repository.
+pub fn shop() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("cp").arg("-r").arg(root().join("examples/shop/.")).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    dir
+}
+
+pub async fn config(endpoint: &str, region: &str) -> aws_types::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_types::region::Region::new(region.to_string()))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
+        .load()
+        .await
+}
+
+/// The shop's zone, as the user would have it before the first apply.
+pub async fn zone(endpoint: &str) {
+    let r53 = aws_sdk_route53::Client::new(&config(endpoint, "us-east-1").await);
+    r53.create_hosted_zone().name("example.com").caller_reference("shop").send().await.unwrap();
 }
