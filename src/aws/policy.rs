@@ -88,9 +88,21 @@ pub const GRANTS: &[Grant] = &[
         ]),
     ),
     grant(
-        "DefaultNetwork",
+        "NetworkRead",
         Always,
-        &["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+        &[
+            "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeVpcAttribute",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeInternetGateways",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeAddresses",
+            "ec2:DescribeNatGateways",
+            "ec2:DescribeVpcEndpoints",
+            "ec2:DescribeFlowLogs",
+            "ec2:DescribeSecurityGroups",
+        ],
         &[],
         On::Any,
     ),
@@ -454,10 +466,59 @@ pub const GRANTS: &[Grant] = &[
         On::Any,
     ),
     // --- network (VPC, subnets, gateways, endpoints, flow logs) ---
-    // Add the network kinds' grants here, e.g.
-    // grant("Network", Declared(&[Kind::Vpc, Kind::Subnet, ...]), &["ec2:CreateVpc", ...], &["ec2:CreateTags"], On::Any),
-    // and their reads (ec2:DescribeVpcs, DescribeSubnets, DescribeRouteTables, ...) to "Read";
-    // the flow-log role goes to "PassRoles" (vpc-flow-logs.amazonaws.com).
+    // EC2 evaluates these against the VPC and subnets as well, whose ids AWS makes: `*`.
+    grant(
+        "Network",
+        Declared(NETWORK),
+        &[
+            "ec2:CreateVpc",
+            "ec2:ModifyVpcAttribute",
+            "ec2:DeleteVpc",
+            "ec2:CreateSubnet",
+            "ec2:DeleteSubnet",
+            "ec2:CreateInternetGateway",
+            "ec2:AttachInternetGateway",
+            "ec2:DetachInternetGateway",
+            "ec2:DeleteInternetGateway",
+            "ec2:CreateRouteTable",
+            "ec2:CreateRoute",
+            "ec2:ReplaceRoute",
+            "ec2:DeleteRoute",
+            "ec2:AssociateRouteTable",
+            "ec2:ReplaceRouteTableAssociation",
+            "ec2:DisassociateRouteTable",
+            "ec2:DeleteRouteTable",
+            "ec2:AllocateAddress",
+            "ec2:ReleaseAddress",
+            "ec2:CreateNatGateway",
+            "ec2:DeleteNatGateway",
+            "ec2:CreateVpcEndpoint",
+            "ec2:ModifyVpcEndpoint",
+            "ec2:DeleteVpcEndpoints",
+            "ec2:CreateFlowLogs",
+            "ec2:DeleteFlowLogs",
+        ],
+        &["ec2:CreateTags"],
+        On::Any,
+    ),
+    grant(
+        "PassFlowLogRole",
+        Declared(&[Kind::FlowLog]),
+        &[],
+        &["iam:PassRole"],
+        On::PassRoleTo(&["vpc-flow-logs.amazonaws.com"]),
+    ),
+];
+
+const NETWORK: &[Kind] = &[
+    Kind::Vpc,
+    Kind::InternetGateway,
+    Kind::Subnet,
+    Kind::ElasticIp,
+    Kind::NatGateway,
+    Kind::RouteTable,
+    Kind::VpcEndpoint,
+    Kind::FlowLog,
 ];
 
 /// Service-linked roles AWS makes on the first use of a service, with the caller's
