@@ -274,3 +274,180 @@ async fn without_nat_private_tasks_reach_aws_through_endpoints() {
     assert_eq!(zones(&ec2, net.subnets()).await.len(), 3);
     assert!(net.subnets().iter().all(|s| routes[s].is_empty()), "{routes:?}");
 }
+
+/// A hand-made VPC as a platform team would hand it over: per zone a public subnet routed to
+/// an internet gateway and a private one routed to a NAT gateway; plus, for the refusals, a
+/// private pair without any way out and a subnet of another VPC.
+struct HandMade {
+    vpc: String,
+    public: Vec<String>,
+    private: Vec<String>,
+    stranded: Vec<String>,
+    foreign: String,
+}
+
+async fn hand_made(ec2: &aws_sdk_ec2::Client) -> HandMade {
+    let vpc =
+        ec2.create_vpc().cidr_block("10.77.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
+    let zones = ["eu-west-1a", "eu-west-1b"];
+    let subnet = |cidr: &'static str, zone: &'static str, vpc: String| {
+        let ec2 = ec2.clone();
+        async move {
+            let s = ec2.create_subnet().vpc_id(vpc).cidr_block(cidr).availability_zone(zone).send().await.unwrap();
+            s.subnet().unwrap().subnet_id().unwrap().to_string()
+        }
+    };
+    let public =
+        vec![subnet("10.77.0.0/24", zones[0], vpc.clone()).await, subnet("10.77.1.0/24", zones[1], vpc.clone()).await];
+    let private = vec![
+        subnet("10.77.10.0/24", zones[0], vpc.clone()).await,
+        subnet("10.77.11.0/24", zones[1], vpc.clone()).await,
+    ];
+    let stranded = vec![
+        subnet("10.77.20.0/24", zones[0], vpc.clone()).await,
+        subnet("10.77.21.0/24", zones[1], vpc.clone()).await,
+    ];
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_string();
+    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.unwrap();
+    let table = |subnets: Vec<String>| {
+        let (ec2, vpc) = (ec2.clone(), vpc.clone());
+        async move {
+            let t = ec2.create_route_table().vpc_id(vpc).send().await.unwrap();
+            let id = t.route_table().unwrap().route_table_id().unwrap().to_string();
+            for s in subnets {
+                ec2.associate_route_table().route_table_id(&id).subnet_id(s).send().await.unwrap();
+            }
+            id
+        }
+    };
+    let public_table = table(public.clone()).await;
+    ec2.create_route()
+        .route_table_id(&public_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    let eip = ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.unwrap();
+    let nat = ec2
+        .create_nat_gateway()
+        .subnet_id(&public[0])
+        .allocation_id(eip.allocation_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let nat = nat.nat_gateway().unwrap().nat_gateway_id().unwrap().to_string();
+    let private_table = table(private.clone()).await;
+    ec2.create_route()
+        .route_table_id(&private_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .nat_gateway_id(&nat)
+        .send()
+        .await
+        .unwrap();
+    let other =
+        ec2.create_vpc().cidr_block("10.78.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
+    let foreign = subnet("10.78.0.0/24", zones[1], other).await;
+    HandMade { vpc, public, private, stranded, foreign }
+}
+
+/// The VPC's subnets and route tables as AWS describes them (what capsule must not change).
+async fn snapshot(ec2: &aws_sdk_ec2::Client, vpc: &str) -> String {
+    let subnets = ec2.describe_subnets().filters(filter("vpc-id", vpc)).send().await.unwrap();
+    let tables = ec2.describe_route_tables().filters(filter("vpc-id", vpc)).send().await.unwrap();
+    let mut subnets: Vec<String> =
+        subnets.subnets().iter().map(|s| format!("{:?} {:?} {:?}", s.subnet_id(), s.cidr_block(), s.tags())).collect();
+    subnets.sort();
+    let mut tables: Vec<String> = tables
+        .route_tables()
+        .iter()
+        .map(|t| {
+            let routes: Vec<String> = t
+                .routes()
+                .iter()
+                .map(|r| format!("{:?}>{:?}{:?}", r.destination_cidr_block(), r.gateway_id(), r.nat_gateway_id()))
+                .collect();
+            let assoc: Vec<String> = t.associations().iter().map(|a| format!("{:?}", a.subnet_id())).collect();
+            format!("{:?} {routes:?} {assoc:?} {:?}", t.route_table_id(), t.tags())
+        })
+        .collect();
+    tables.sort();
+    format!("{subnets:#?}\n{tables:#?}")
+}
+
+fn existing(name: &str, vpc: &str, public: &[String], private: &[String]) -> String {
+    let list = |v: &[String]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "[capsule]\nname = \"{name}\"\nregion = \"eu-west-1\"\n[network]\nvpc_id = \"{vpc}\"\npublic_subnets = [{}]\nprivate_subnets = [{}]\n\
+         [services.web]\nimage = \"nginx:1.27\"\nport = 80\npublic = true\n[databases.main]\nengine = \"postgres\"\ndeletion_protection = false\non_delete = \"delete\"\n",
+        list(public),
+        list(private)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_vpc_is_used_as_it_is_and_refused_when_it_cannot_carry_the_capsule() {
+    let bed = own_testbed(&[]);
+    let ec2 = aws_sdk_ec2::Client::new(&config(&bed.endpoint, "eu-west-1").await);
+    let n = hand_made(&ec2).await;
+    let before = snapshot(&ec2, &n.vpc).await;
+    let vpcs_before = ec2.describe_vpcs().send().await.unwrap().vpcs().len();
+
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "capsule.toml", &existing("byo", &n.vpc, &n.public, &n.private));
+    let out = capsule(dir.path(), &bed.endpoint, &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = capsule(dir.path(), &bed.endpoint, &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "the re-plan is not clean:\n{}", text(&out));
+    assert_eq!(ec2.describe_vpcs().send().await.unwrap().vpcs().len(), vpcs_before, "capsule created a VPC");
+    assert_eq!(snapshot(&ec2, &n.vpc).await, before, "capsule changed the hand-made VPC");
+
+    let c = config(&bed.endpoint, "eu-west-1").await;
+    let ecs = aws_sdk_ecs::Client::new(&c);
+    let s = ecs.describe_services().cluster("byo-production").services("web").send().await.unwrap();
+    let net = s.services()[0].network_configuration().and_then(|n| n.awsvpc_configuration()).unwrap();
+    assert_eq!(sorted(net.subnets().to_vec()), sorted(n.private.clone()));
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&c);
+    let lb = elb.describe_load_balancers().names("byo-production").send().await.unwrap();
+    let lb_subnets: Vec<String> =
+        lb.load_balancers()[0].availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect();
+    assert_eq!(sorted(lb_subnets), sorted(n.public.clone()));
+    let rds = aws_sdk_rds::Client::new(&c);
+    let db = rds.describe_db_subnet_groups().db_subnet_group_name("byo-production-main").send().await.unwrap();
+    let db_subnets: Vec<String> =
+        db.db_subnet_groups()[0].subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_string)).collect();
+    assert_eq!(sorted(db_subnets), sorted(n.private.clone()), "without isolated_subnets data goes in the private ones");
+
+    // Each refusal: the plan fails, says why, and the apply changes nothing.
+    let one_zone = vec![n.public[0].clone(), n.stranded[0].clone()];
+    let foreign = format!("public subnet {} is not in {}", n.foreign, n.vpc);
+    let cases: Vec<(Vec<String>, Vec<String>, &str)> = vec![
+        (vec![n.public[0].clone(), n.foreign.clone()], n.private.clone(), &foreign),
+        (n.private.clone(), n.stranded.clone(), "has no route to an internet gateway"),
+        (n.public.clone(), n.stranded.clone(), "has neither a NAT route nor the VPC endpoints"),
+        (n.private.clone(), n.public.clone(), "routes to an internet gateway"),
+        (one_zone, n.private.clone(), "the public subnets are all in one availability zone"),
+    ];
+    for (i, (public, private, why)) in cases.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        common::write(dir.path(), "capsule.toml", &existing(&format!("no{i}"), &n.vpc, public, private));
+        let out = capsule(dir.path(), &bed.endpoint, &["apply"]);
+        assert!(!out.status.success(), "case {i} applied:\n{}", text(&out));
+        assert!(text(&out).contains(why), "case {i}: expected {why:?} in\n{}", text(&out));
+        let ecs_clusters = ecs.list_clusters().send().await.unwrap();
+        assert!(
+            !ecs_clusters.cluster_arns().iter().any(|a| a.ends_with(&format!("/no{i}-production"))),
+            "case {i} created its cluster"
+        );
+    }
+    assert_eq!(snapshot(&ec2, &n.vpc).await, before);
+}
