@@ -126,21 +126,21 @@ async fn security_group(aws: &Aws, name: &str) -> String {
     out.group_id().unwrap().to_string()
 }
 
-fn lb_attributes(sg: &str) -> Value {
+fn lb_attributes(sg: &str, subnets: &[String]) -> Value {
     json!({
         "type": "application",
         "scheme": "internet-facing",
         "ip_address_type": "dualstack",
-        "subnets": "vpc:public",
+        "subnets": subnets,
         "security_groups": [sg],
         "idle_timeout_seconds": 60,
         "drop_invalid_header_fields": true,
     })
 }
 
-fn tg_attributes(port: i64) -> Value {
+fn tg_attributes(port: i64, vpc: &str) -> Value {
     json!({
-        "port": port, "protocol": "HTTP", "target_type": "ip", "vpc": "vpc:default",
+        "port": port, "protocol": "HTTP", "target_type": "ip", "vpc": vpc,
         "health_path": "/health", "health_matcher": "200-399", "deregistration_delay_seconds": 30,
     })
 }
@@ -155,11 +155,13 @@ async fn load_balancer_target_group_listeners_and_rules() {
     let prefix = format!("{name}-production");
     let sg = security_group(&aws, &format!("{prefix}-alb")).await;
     let sg2 = security_group(&aws, &format!("{prefix}-alb2")).await;
+    let (vpc, mut subnets) = default_vpc(&aws).await;
+    subnets.sort();
 
     // Load balancer: the edit is the idle timeout; then the security groups.
-    let lb = resource(&name, Kind::Lb, "main", &prefix, lb_attributes(&sg), vec![]);
+    let lb = resource(&name, Kind::Lb, "main", &prefix, lb_attributes(&sg, &subnets), vec![]);
     let (lb, lb_live) = converge(&cx, &lb, "idle_timeout_seconds", json!(120)).await;
-    assert_eq!(lb_live.attributes["subnets"], json!("vpc:public"));
+    assert_eq!(lb_live.attributes["subnets"], json!(subnets));
     for key in ["arn", "dns_name", "zone_id", "name"] {
         assert!(lb_live.outputs[key].as_str().is_some_and(|v| !v.is_empty()), "output {key}: {:?}", lb_live.outputs);
     }
@@ -180,9 +182,9 @@ async fn load_balancer_target_group_listeners_and_rules() {
     let lb_arn = lb_live.outputs["arn"].as_str().unwrap().to_string();
 
     // Target group: the edit is the health check path.
-    let tg = resource(&name, Kind::LbTargetGroup, "api", &format!("{prefix}-api"), tg_attributes(8080), vec![]);
+    let tg = resource(&name, Kind::LbTargetGroup, "api", &format!("{prefix}-api"), tg_attributes(8080, &vpc), vec![]);
     let (tg, tg_live) = converge(&cx, &tg, "health_path", json!("/ready")).await;
-    assert_eq!(tg_live.attributes["vpc"], json!("vpc:default"));
+    assert_eq!(tg_live.attributes["vpc"], json!(vpc));
     let tg_arn = tg_live.outputs["arn"].as_str().unwrap().to_string();
 
     // HTTP listener: the edit moves it to another port, in place (found by its tag).
@@ -257,22 +259,20 @@ async fn load_balancer_target_group_listeners_and_rules() {
     let other = unique("oth");
     let ocx = Cx::new(aws.clone(), "123456789012".into(), other.clone(), "production".into(), REGION.into(), false);
     let oprefix = format!("{other}-production");
-    let (_, subnets) = default_vpc(&aws).await;
-    elb.create_load_balancer().name(&oprefix).set_subnets(Some(subnets)).send().await.unwrap();
-    refuses(&ocx, &resource(&other, Kind::Lb, "main", &oprefix, lb_attributes(&sg), vec![])).await;
-    let (vpc, _) = default_vpc(&aws).await;
+    elb.create_load_balancer().name(&oprefix).set_subnets(Some(subnets.clone())).send().await.unwrap();
+    refuses(&ocx, &resource(&other, Kind::Lb, "main", &oprefix, lb_attributes(&sg, &subnets), vec![])).await;
     elb.create_target_group()
         .name(format!("{oprefix}-api"))
         .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
         .port(8080)
-        .vpc_id(vpc)
+        .vpc_id(&vpc)
         .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
         .send()
         .await
         .unwrap();
     refuses(
         &ocx,
-        &resource(&other, Kind::LbTargetGroup, "api", &format!("{oprefix}-api"), tg_attributes(8080), vec![]),
+        &resource(&other, Kind::LbTargetGroup, "api", &format!("{oprefix}-api"), tg_attributes(8080, &vpc), vec![]),
     )
     .await;
     let fixed_404 = aws_sdk_elasticloadbalancingv2::types::Action::builder()
@@ -433,6 +433,8 @@ async fn event_rule_runs_a_fargate_task() {
     let cx = cx(&name).await;
     let aws = cx.aws.clone();
     let sg = security_group(&aws, &format!("{name}-production-api")).await;
+    let (_, mut subnets) = default_vpc(&aws).await;
+    subnets.sort();
     let arn = |what: &str| format!("arn:aws:{what}");
     let rule = resource(
         &name,
@@ -444,28 +446,26 @@ async fn event_rule_runs_a_fargate_task() {
             "cluster": arn(&format!("ecs:us-east-1:123456789012:cluster/{name}-production")),
             "task_definition": arn(&format!("ecs:us-east-1:123456789012:task-definition/{name}-production-job-report:1")),
             "role": arn(&format!("iam::123456789012:role/{name}-production-events")),
-            "subnets": "vpc:private-or-default",
+            "subnets": subnets,
             "security_groups": [sg],
         }),
         vec![],
     );
     let normalised = attrs_of(&rule);
-    assert_eq!((normalised["assign_public_ip"].clone(), normalised["enabled"].clone()), (json!(true), json!(true)));
+    assert_eq!((normalised["assign_public_ip"].clone(), normalised["enabled"].clone()), (json!(false), json!(true)));
     let (rule, live) = converge(&cx, &rule, "schedule", json!("cron(0 3 * * ? *)")).await;
-    assert_eq!(live.attributes["subnets"], json!("vpc:private-or-default"));
+    assert_eq!(live.attributes["subnets"], json!(subnets));
 
-    // What EventBridge holds: one ECS target on Fargate in the default VPC's subnets.
+    // What EventBridge holds: one ECS target on Fargate in the given subnets, no public IP.
     let events = aws.events(REGION);
     let targets = events.list_targets_by_rule().rule(&rule.aws_name).send().await.unwrap();
     let ecs = targets.targets()[0].ecs_parameters().unwrap();
     assert_eq!(ecs.launch_type(), Some(&aws_sdk_eventbridge::types::LaunchType::Fargate));
     let vpc = ecs.network_configuration().unwrap().awsvpc_configuration().unwrap();
-    let (_, mut subnets) = default_vpc(&aws).await;
-    subnets.sort();
     let mut got = vpc.subnets().to_vec();
     got.sort();
     assert_eq!(got, subnets);
-    assert_eq!(vpc.assign_public_ip(), Some(&aws_sdk_eventbridge::types::AssignPublicIp::Enabled));
+    assert_eq!(vpc.assign_public_ip(), Some(&aws_sdk_eventbridge::types::AssignPublicIp::Disabled));
 
     // A new task definition revision changes the target only.
     let mut revised = rule.clone();
@@ -490,7 +490,7 @@ async fn event_rule_runs_a_fargate_task() {
 
 // ---- through the engine: observe reads the model with references unresolved -------------
 
-fn alb_model(capsule: &str, priority: i64) -> Desired {
+fn alb_model(capsule: &str, priority: i64, (vpc, subnets): &(String, Vec<String>)) -> Desired {
     let prefix = format!("{capsule}-production");
     let sg = resource(
         capsule,
@@ -506,7 +506,7 @@ fn alb_model(capsule: &str, priority: i64) -> Desired {
         "main",
         &prefix,
         json!({
-            "type": "application", "scheme": "internet-facing", "ip_address_type": "dualstack", "subnets": "vpc:public",
+            "type": "application", "scheme": "internet-facing", "ip_address_type": "dualstack", "subnets": subnets,
             "security_groups": [reference(&sg.address, "id")], "idle_timeout_seconds": 60, "drop_invalid_header_fields": true,
         }),
         vec![sg.address.clone()],
@@ -516,7 +516,7 @@ fn alb_model(capsule: &str, priority: i64) -> Desired {
         Kind::LbTargetGroup,
         "api",
         &format!("{prefix}-api"),
-        tg_attributes(8080),
+        tg_attributes(8080, vpc),
         vec![lb.address.clone()],
     );
     let http = resource(
@@ -543,6 +543,8 @@ fn alb_model(capsule: &str, priority: i64) -> Desired {
         region: REGION.into(),
         resources: vec![sg, lb, tg, http, rule],
         artifacts: vec![],
+        existing_network: None,
+        notes: vec![],
     }
 }
 
@@ -586,7 +588,8 @@ async fn alb_stack_through_the_engine_plans_no_change_after_apply() {
     testbed();
     let name = unique("eng");
     let cx = cx(&name).await;
-    let desired = alb_model(&name, 5000);
+    let network = default_vpc(&cx.aws).await;
+    let desired = alb_model(&name, 5000, &network);
     let (_, _, planned) = plan(&cx, &desired).await;
     assert_eq!(changed(&planned).len(), 5);
     apply(&cx, &desired).await;
@@ -600,7 +603,7 @@ async fn alb_stack_through_the_engine_plans_no_change_after_apply() {
     );
 
     // The rule's priority: one in-place update.
-    let edited = alb_model(&name, 5010);
+    let edited = alb_model(&name, 5010, &network);
     let (_, _, planned) = plan(&cx, &edited).await;
     assert_eq!(changed(&planned), vec![(format!("{name}.production.lb_listener_rule.api"), Action::Update)]);
     apply(&cx, &edited).await;

@@ -280,6 +280,8 @@ fn model(capsule: &str, retention: i64, extra_port: Option<i64>) -> Desired {
         region: "us-east-1".into(),
         resources: vec![log, alb_sg, svc_sg, repo, secret, role, bucket],
         artifacts: vec![],
+        existing_network: None,
+        notes: vec![],
     }
 }
 
@@ -457,6 +459,8 @@ async fn a_failure_skips_its_dependents_but_not_its_siblings() {
         region: "us-east-1".into(),
         resources: vec![bad, dependent, sibling],
         artifacts: vec![],
+        existing_network: None,
+        notes: vec![],
     };
     let (graph, obs, mut planned) = plan_of(&cx, &desired).await;
     let ok = capsule::apply::apply(&cx, &desired, &graph, &obs, &mut planned, &Shipper::default(), &|_, _| {}).await;

@@ -7,6 +7,11 @@ Restores, against moto 5.2.5:
   ownership tags found other capsules' gateways).
   AWS: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNatGateways.html
 
+- The default VPC has an internet gateway and its main route table sends 0.0.0.0/0 to it, as
+  every AWS account's default VPC does (moto's had neither, so nothing internet-facing could
+  be placed in it once the rules below hold).
+  AWS: https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc-components.html
+
 The rules that refuse a public NAT gateway or an internet-facing load balancer in a VPC without
 an internet gateway are in rules.py (ec2-nat-needs-internet-gateway,
 elbv2-internet-facing-needs-internet-gateway).
@@ -39,3 +44,17 @@ def apply() -> None:
         return [g for g in found if _tag_match(g, filters)]
 
     NatGatewayBackend.describe_nat_gateways = describe_nat_gateways
+
+    from moto.ec2.models.vpcs import VPCBackend
+
+    create_default_vpc = VPCBackend.create_default_vpc
+
+    def create_default_vpc_with_internet_gateway(self) -> Any:
+        vpc = create_default_vpc(self)
+        igw = self.create_internet_gateway()
+        self.attach_internet_gateway(igw.id, vpc.id)
+        main = next(t for t in self.route_tables.values() if t.vpc_id == vpc.id and t.main_association_id)
+        self.create_route(main.id, "0.0.0.0/0", gateway_id=igw.id)
+        return vpc
+
+    VPCBackend.create_default_vpc = create_default_vpc_with_internet_gateway

@@ -62,3 +62,14 @@ def test_an_internet_facing_load_balancer_needs_an_internet_gateway(ec2):
     elbv2.create_load_balancer(Name=unique("lb")[:32], Subnets=subnets, Scheme="internal")
     _, public = vpc_with_subnets(ec2, True, 204)
     elbv2.create_load_balancer(Name=unique("lb")[:32], Subnets=public)
+
+
+def test_the_default_vpc_routes_to_its_internet_gateway(ec2):
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    gateways = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
+    assert len(gateways) == 1
+    main = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"][0]
+    routes = {r.get("DestinationCidrBlock"): r.get("GatewayId") for r in main["Routes"]}
+    assert routes.get("0.0.0.0/0") == gateways[0]["InternetGatewayId"]

@@ -175,7 +175,8 @@ impl Adapter for SecurityGroupAdapter {
                     .create_security_group()
                     .group_name(&r.aws_name)
                     .description(attr_str(attrs, "description"))
-                    .vpc_id(attr_str(attrs, "vpc"))
+                    // Without one, AWS places the group in the region's default VPC.
+                    .set_vpc_id(Some(attr_str(attrs, "vpc")).filter(|v| !v.is_empty()).map(str::to_string))
                     .tag_specifications(tags)
                     .send()
                     .await
