@@ -278,6 +278,40 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "[services.api\nimage = \"x\"\n",
         &["capsule.toml:3:14: invalid TOML: unclosed table, expected `]`"],
     ),
+    ("network azs out of range", "[network]\nazs = 4\n", &["capsule.toml:4:7: azs 4 is out of range"]),
+    (
+        "network nat unknown",
+        "[network]\nnat = \"both\"\n",
+        &["capsule.toml:4:7: unknown variant `both`, expected one of `per-az`, `single`, `none` in [network]"],
+    ),
+    (
+        "network cidr per environment: too small, not private",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[environments.a.network]\ncidr = \"10.0.0.0/24\"\n[environments.b.network]\ncidr = \"8.8.0.0/16\"\n",
+        &[
+            "capsule.toml:6:8: cidr `10.0.0.0/24` is a /24",
+            "capsule.toml:8:8: cidr `8.8.0.0/16` is not a private range",
+        ],
+    ),
+    (
+        "network cidr with host bits",
+        "[network]\ncidr = \"10.0.0.1/16\"\n",
+        &["capsule.toml:4:8: invalid cidr `10.0.0.1/16`"],
+    ),
+    (
+        "network subnets without vpc_id",
+        "[network]\nprivate_subnets = [\"subnet-0123456789abcdef0\"]\n",
+        &["capsule.toml:4:1: `private_subnets` without `vpc_id`"],
+    ),
+    (
+        "network existing VPC: shape keys, too few subnets, bad and repeated ids",
+        "[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nnat = \"single\"\npublic_subnets = [\"subnet-0123456789abcdef0\"]\nprivate_subnets = [\"subnet-0123456789abcdef0\", \"subnet-x\"]\n",
+        &[
+            "capsule.toml:5:1: `nat` with `vpc_id`",
+            "capsule.toml:6:1: `public_subnets` needs at least two subnets",
+            "capsule.toml:7:20: subnet `subnet-0123456789abcdef0` is listed twice",
+            "capsule.toml:7:48: invalid subnet id `subnet-x`",
+        ],
+    ),
 ];
 
 #[test]

@@ -83,3 +83,59 @@ fn network_cost(env: &str, region: &str, resources: &[Resource]) -> Option<Strin
         if known { "" } else { ", your region's may differ" }
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::load_str;
+    use crate::model::{Desired, ExpandContext, Kind, expand};
+
+    fn desired(text: &str) -> Vec<Desired> {
+        let capsule = load_str(Path::new("capsule.toml"), text).unwrap_or_else(|e| panic!("{e:?}"));
+        let ctx = ExpandContext { account: "123456789012".into(), default_region: "us-east-1".into() };
+        capsule.environments.iter().map(|env| expand(&capsule, env, &ctx)).collect()
+    }
+
+    #[test]
+    fn a_public_service_in_one_zone_or_on_plain_http_is_a_warning() {
+        let text = "[capsule]\nname = \"ww\"\n[dns]\nzone = \"example.com\"\n\
+                    [services.one]\nimage = \"x\"\nport = 80\npublic = true\ncount = 1\ndomain = \"one.example.com\"\n\
+                    [services.auto]\nimage = \"x\"\nport = 80\npublic = true\ndomain = \"auto.example.com\"\n[services.auto.autoscale]\nmin = 1\nmax = 3\n\
+                    [services.plain]\nimage = \"x\"\nport = 80\npublic = true\n\
+                    [services.worker]\nimage = \"x\"\ncount = 1\n";
+        let d = &desired(text)[0];
+        let warnings: Vec<&String> = d.notes.iter().filter(|n| n.starts_with("warning:")).collect();
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(warnings[0].contains("`one` runs 1 task (count = 1)"), "{}", warnings[0]);
+        assert!(warnings[1].contains("`auto` runs 1 task ([autoscale] min = 1)"), "{}", warnings[1]);
+        assert!(warnings[2].contains("`plain` has no domain") && warnings[2].contains("plain HTTP"), "{}", warnings[2]);
+        // Without `count`, two tasks.
+        let plain = d.resources.iter().find(|r| r.address.kind == Kind::EcsService && r.address.name == "plain");
+        assert_eq!(plain.map(|r| r.attributes["desired_count"].clone()), Some(serde_json::json!(2)));
+    }
+
+    #[test]
+    fn the_network_cost_follows_the_nat_of_each_environment() {
+        let text = "[capsule]\nname = \"cc\"\n[environments.staging]\n[environments.production]\n[services.worker]\nimage = \"x\"\n";
+        let notes: Vec<String> = desired(text).iter().map(|d| d.notes.join("\n")).collect();
+        assert!(notes[0].contains("adds about $36 a month") && notes[0].contains("1 NAT gateway with"), "{}", notes[0]);
+        assert!(notes[1].contains("adds about $73 a month") && notes[1].contains("2 NAT gateways"), "{}", notes[1]);
+        assert!(notes[1].contains("estimate at us-east-1 hourly prices"), "{}", notes[1]);
+        let elsewhere =
+            desired("[capsule]\nname = \"cc\"\nregion = \"ap-south-1\"\n[services.worker]\nimage = \"x\"\n");
+        assert!(
+            elsewhere[0].notes[0].contains("us-east-1 hourly prices, your region's may differ"),
+            "{}",
+            elsewhere[0].notes[0]
+        );
+    }
+
+    #[test]
+    fn a_capsule_with_nothing_in_a_vpc_gets_no_network() {
+        let d = &desired("[capsule]\nname = \"ss\"\n[sites.web]\ndir = \".\"\n")[0];
+        let network = [Kind::Vpc, Kind::Subnet, Kind::NatGateway, Kind::ElasticIp, Kind::FlowLog];
+        assert!(!d.resources.iter().any(|r| network.contains(&r.address.kind)));
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+    }
+}
