@@ -362,6 +362,8 @@ fn dns_model(cx: &Cx, zone: &str, with_extras: bool) -> Desired {
         region: cx.region.clone(),
         resources,
         artifacts: vec![],
+        existing_network: None,
+        notes: vec![],
     }
 }
 

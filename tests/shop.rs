@@ -35,6 +35,44 @@ fn apply_and_replan(dir: &Path, endpoint: &str) -> usize {
     applies
 }
 
+/// The `Name` tags of every VPC, subnet, internet gateway, route table, Elastic IP, NAT
+/// gateway, VPC endpoint and flow log, each prefixed by its kind.
+async fn network_names(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
+    fn named(kind: &str, tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
+        tags.iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).map(|n| format!("{kind} {n}"))
+    }
+    let mut out = Vec::new();
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    out.extend(vpcs.vpcs().iter().filter_map(|v| named("vpc", v.tags())));
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    out.extend(subnets.subnets().iter().filter_map(|s| named("subnet", s.tags())));
+    let igws = ec2.describe_internet_gateways().send().await.unwrap();
+    out.extend(igws.internet_gateways().iter().filter_map(|g| named("internet gateway", g.tags())));
+    let tables = ec2.describe_route_tables().send().await.unwrap();
+    out.extend(tables.route_tables().iter().filter_map(|t| named("route table", t.tags())));
+    let addresses = ec2.describe_addresses().send().await.unwrap();
+    out.extend(addresses.addresses().iter().filter_map(|a| named("elastic ip", a.tags())));
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    let live = |state: Option<&str>| !matches!(state, Some("deleted" | "deleting" | "Deleted" | "Deleting"));
+    out.extend(
+        nats.nat_gateways()
+            .iter()
+            .filter(|g| live(g.state().map(|s| s.as_str())))
+            .filter_map(|g| named("nat gateway", g.tags())),
+    );
+    let endpoints = ec2.describe_vpc_endpoints().send().await.unwrap();
+    out.extend(
+        endpoints
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| live(e.state().map(|s| s.as_str())))
+            .filter_map(|e| named("endpoint", e.tags())),
+    );
+    let flows = ec2.describe_flow_logs().send().await.unwrap();
+    out.extend(flows.flow_logs().iter().filter_map(|f| named("flow log", f.tags())));
+    out
+}
+
 /// What the account holds, by kind: names (or, where AWS makes the id, what identifies the
 /// resource), sorted, duplicates kept.
 async fn inventory(endpoint: &str) -> BTreeMap<String, Vec<String>> {
@@ -54,6 +92,9 @@ async fn inventory(endpoint: &str) -> BTreeMap<String, Vec<String>> {
                 .filter(|n| n.starts_with("shop-"))
                 .collect(),
         );
+        // The network has no unique names: a retried create that made a second one shows here
+        // as a name twice. By `Name` tag; NAT gateways and endpoints on their way out excluded.
+        add("network", network_names(&ec2).await);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&c);
         let lbs: Vec<_> = elb.describe_load_balancers().into_paginator().items().send().collect::<Vec<_>>().await;
         let lbs: Vec<_> = lbs.into_iter().map(Result::unwrap).collect();
@@ -195,6 +236,10 @@ async fn the_shop_example_converges_under_twenty_percent_faults_to_what_a_clean_
     assert_eq!(apply_and_replan(clean_dir.path(), &clean.endpoint), 1, "a clean run applies at once");
     let want = inventory(&clean.endpoint).await;
     assert!(want["eu-west-1 ecs service"].len() == 4 && want["eu-west-1 rds instance"].len() == 2, "{want:#?}");
+    let network = &want["eu-west-1 network"];
+    assert_eq!(network.iter().filter(|n| n.starts_with("vpc ")).count(), 2, "a VPC per environment: {network:#?}");
+    let distinct: std::collections::BTreeSet<&String> = network.iter().collect();
+    assert_eq!(distinct.len(), network.len(), "a network object twice: {network:#?}");
 
     let faulty = own_testbed(&[("CAPSULE_TESTBED_FAULTS", "0.2"), ("CAPSULE_TESTBED_FAULTS_SEED", "20")]);
     // The zone is the user's: made before capsule runs, through the faults like any call.

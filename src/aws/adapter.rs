@@ -113,6 +113,10 @@ pub struct Cx {
     /// Every record set of a zone by zone id (`route53_record::all_records`), listed again
     /// after capsule changes the zone's records.
     pub(crate) record_sets: Listings<Vec<aws_sdk_route53::types::ResourceRecordSet>>,
+    /// The ids of what this run created, by address: EC2 network resources have no name AWS
+    /// keeps unique and are found by tags, which a just-created one may not match yet, so
+    /// a retried create reads its first attempt's resource by id instead of making another.
+    created: Mutex<BTreeMap<String, String>>,
 }
 
 impl Cx {
@@ -129,6 +133,7 @@ impl Cx {
             load_balancers: Listings::default(),
             hosted_zones: Listings::default(),
             record_sets: Listings::default(),
+            created: Mutex::default(),
         }
     }
 
@@ -165,6 +170,16 @@ impl Cx {
     pub(crate) fn zone_slot(&self, name: &str) -> Arc<OnceCell<Zone>> {
         let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
         zones.entry(name.to_string()).or_default().clone()
+    }
+
+    /// The id this run created `address` with, if it did.
+    pub(crate) fn created(&self, address: &str) -> Option<String> {
+        self.created.lock().unwrap_or_else(PoisonError::into_inner).get(address).cloned()
+    }
+
+    /// Remembers that this run created `address` as `id`.
+    pub(crate) fn remember_created(&self, address: &str, id: &str) {
+        self.created.lock().unwrap_or_else(PoisonError::into_inner).insert(address.to_string(), id.to_string());
     }
 
     /// The ARN partition of the capsule's region (`aws`, `aws-cn`, `aws-us-gov`, ...).

@@ -12,6 +12,7 @@ is invisible to the calls AWS documents as eventually consistent:
 | | DescribeSecurityGroups by filter (or all) | the group is left out |
 | | AuthorizeSecurityGroupIngress/Egress, RevokeSecurityGroupIngress/Egress, on it or referencing it (UserIdGroupPairs) | InvalidGroup.NotFound |
 | IAM role (CreateRole) | GetRole | NoSuchEntity (404) |
+| EC2 VPC, subnet, internet gateway, route table, Elastic IP, NAT gateway, VPC endpoint, flow log | its Describe call (DescribeVpcs, DescribeSubnets, ...) by id or filter | left out of the answer |
 | ACM certificate just issued | ELBv2 CreateListener, ModifyListener, AddListenerCertificates with it | CertificateNotFound |
 
 AWS: https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html
@@ -171,6 +172,48 @@ _CHECKS = {
 }
 
 
+# EC2 network objects: (moto backend class path, create method, Describe operation, describe method).
+_EC2_NETWORK = [
+    ("moto.ec2.models.vpcs:VPCBackend", "create_vpc", "DescribeVpcs", "describe_vpcs"),
+    ("moto.ec2.models.subnets:SubnetBackend", "create_subnet", "DescribeSubnets", "describe_subnets"),
+    ("moto.ec2.models.internet_gateways:InternetGatewayBackend", "create_internet_gateway", "DescribeInternetGateways", "describe_internet_gateways"),
+    ("moto.ec2.models.route_tables:RouteTableBackend", "create_route_table", "DescribeRouteTables", "describe_route_tables"),
+    ("moto.ec2.models.elastic_ip_addresses:ElasticAddressBackend", "allocate_address", "DescribeAddresses", "describe_addresses"),
+    ("moto.ec2.models.nat_gateways:NatGatewayBackend", "create_nat_gateway", "DescribeNatGateways", "describe_nat_gateways"),
+    ("moto.ec2.models.vpcs:VPCBackend", "create_vpc_endpoint", "DescribeVpcEndpoints", "describe_vpc_endpoints"),
+]
+
+
+def _answering(operation: str) -> bool:
+    """Whether the request being handled is that EC2 Describe call (moto also describes
+    internally, e.g. while creating, where the object must stay visible)."""
+    call = _gate.current_call()
+    return call is not None and call.botocore_name == "ec2" and call.action == operation
+
+
+def _ec2_network_consistency() -> None:
+    import importlib
+
+    for path, create, operation, describe in _EC2_NETWORK:
+        module, name = path.split(":")
+        owner = getattr(importlib.import_module(module), name)
+
+        def created(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+            made = original(self, *args, **kwargs)
+            made._testbed_visible_at = time.time() + _delay()
+            return made
+
+        def described(original: Any, self: Any, *args: Any, _operation: str = operation, **kwargs: Any) -> Any:
+            found = original(self, *args, **kwargs)
+            if not _answering(_operation) or not isinstance(found, list):
+                return found
+            now = time.time()
+            return [thing for thing in found if not _hidden(thing, now)]
+
+        around(owner, create)(created)
+        around(owner, describe)(described)
+
+
 def _check(call: Call) -> None:
     if call.operation is None:
         return
@@ -211,6 +254,8 @@ def apply() -> None:
             now = time.time()
             result.result["SecurityGroups"] = [g for g in groups if not _hidden(g, now)]
         return result
+
+    _ec2_network_consistency()
 
     @around(IAMBackend, "create_role")
     def create_role(original: Any, self: IAMBackend, *args: Any, **kwargs: Any) -> Any:

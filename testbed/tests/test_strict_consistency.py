@@ -125,3 +125,43 @@ def test_elbv2_listener_with_a_certificate_issued_moments_ago():
 
     code = first_read_fails(issued_certificate, listener)
     assert code == ("CertificateNotFound", 400)
+
+
+def test_ec2_network_objects_are_left_out_of_their_describe_right_after_create():
+    ec2 = client("ec2")
+    made_vpc = {}
+
+    def new_vpc():
+        made_vpc["id"] = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+        return made_vpc["id"]
+
+    cases = [
+        (new_vpc, lambda i: ec2.describe_vpcs(VpcIds=[i])["Vpcs"]),
+        (
+            lambda: ec2.create_subnet(VpcId=made_vpc["id"], CidrBlock="10.99.0.0/24")["Subnet"]["SubnetId"],
+            lambda i: ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": [i]}])["Subnets"],
+        ),
+        (
+            lambda: ec2.create_route_table(VpcId=made_vpc["id"])["RouteTable"]["RouteTableId"],
+            lambda i: ec2.describe_route_tables(Filters=[{"Name": "route-table-id", "Values": [i]}])["RouteTables"],
+        ),
+        (
+            lambda: ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"],
+            lambda i: ec2.describe_internet_gateways(InternetGatewayIds=[i])["InternetGateways"],
+        ),
+        (
+            lambda: ec2.allocate_address(Domain="vpc")["AllocationId"],
+            lambda i: ec2.describe_addresses(AllocationIds=[i])["Addresses"],
+        ),
+    ]
+    for create, read in cases:
+        for _ in range(ATTEMPTS):
+            made = create()
+            if read(made) == []:
+                deadline = time.time() + 5
+                while read(made) == []:
+                    assert time.time() < deadline, f"{made} still hidden after 5 s"
+                    time.sleep(0.1)
+                break
+        else:
+            raise AssertionError(f"{ATTEMPTS} reads right after {create} all found it")

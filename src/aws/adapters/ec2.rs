@@ -29,6 +29,45 @@ pub(super) fn component_filters(cx: &Cx, r: &Resource) -> Vec<Filter> {
     filters
 }
 
+/// How to find `r`: by the id this run created it with (tag filters may not show a
+/// just-created resource yet), else by its ownership tags.
+pub(super) enum Lookup {
+    Id(String),
+    Tags(Vec<Filter>),
+}
+
+impl Lookup {
+    pub(super) fn of(cx: &Cx, r: &Resource) -> Lookup {
+        match cx.created(&r.address.to_string()) {
+            Some(id) => Lookup::Id(id),
+            None => Lookup::Tags(component_filters(cx, r)),
+        }
+    }
+
+    /// (ids, filters) for a Describe call.
+    pub(super) fn split(self) -> (Option<Vec<String>>, Option<Vec<Filter>>) {
+        match self {
+            Lookup::Id(id) => (Some(vec![id]), None),
+            Lookup::Tags(filters) => (None, Some(filters)),
+        }
+    }
+}
+
+/// Filters that find `r`: by the id this run created it with (`id_filter` names the id,
+/// e.g. `route-table-id`), else by its ownership tags.
+pub(super) fn filters_for(cx: &Cx, r: &Resource, id_filter: &str) -> Vec<Filter> {
+    match Lookup::of(cx, r) {
+        Lookup::Id(id) => vec![filter(id_filter, &id)],
+        Lookup::Tags(filters) => filters,
+    }
+}
+
+/// Records that `r` was created as `id`: a retry of the whole create then finds it by that
+/// id rather than creating another.
+pub(super) fn created(cx: &Cx, r: &Resource, id: &str) {
+    cx.remember_created(&r.address.to_string(), id);
+}
+
 /// Tags to create `r` with: capsule's ownership tags and `Name` (what the console shows).
 pub(super) fn tag_spec(cx: &Cx, r: &Resource, kind: ResourceType) -> TagSpecification {
     let mut tags = cx.tags_of(r);

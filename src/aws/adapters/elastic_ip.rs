@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, owned_filters, tag_spec, tags, until_released};
+use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released};
 use crate::aws::adapter::Visible;
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct ElasticIpAdapter;
@@ -27,20 +27,19 @@ fn live_of(region: &str, a: &Address) -> Live {
 
 impl ElasticIpAdapter {
     /// DescribeAddresses answers every match at once (it has no pages).
-    async fn described(
-        &self,
-        cx: &Cx,
-        region: &str,
-        filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Live>, AwsError> {
+    async fn described(&self, cx: &Cx, region: &str, lookup: Lookup) -> Result<Vec<Live>, AwsError> {
+        let (ids, filters) = lookup.split();
         let out = cx
             .aws
             .ec2(region)
             .describe_addresses()
-            .set_filters(Some(filters))
+            .set_allocation_ids(ids)
+            .set_filters(filters)
             .send()
             .await
-            .aws("ec2:DescribeAddresses")?;
+            .aws("ec2:DescribeAddresses")
+            .found()?;
+        let Some(out) = out else { return Ok(vec![]) };
         Ok(out.addresses().iter().map(|a| live_of(region, a)).collect())
     }
 }
@@ -52,14 +51,15 @@ impl Adapter for ElasticIpAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        Ok(self.described(cx, &r.region, component_filters(cx, r)).await?.into_iter().next())
+        Ok(self.described(cx, &r.region, Lookup::of(cx, r)).await?.into_iter().next())
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, _attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         if let Some(live) = self.observe(cx, r).await? {
             return Ok(live);
         }
-        cx.aws
+        let out = cx
+            .aws
             .ec2(&r.region)
             .allocate_address()
             .domain(DomainType::Vpc)
@@ -67,6 +67,7 @@ impl Adapter for ElasticIpAdapter {
             .send()
             .await
             .aws("ec2:AllocateAddress")?;
+        created(cx, r, out.allocation_id().unwrap_or_default());
         self.observe(cx, r).await?.visible("ec2:DescribeAddresses")
     }
 
@@ -89,7 +90,7 @@ impl Adapter for ElasticIpAdapter {
     }
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
-        let lives = self.described(cx, &cx.region, owned_filters(cx)).await?;
+        let lives = self.described(cx, &cx.region, Lookup::Tags(owned_filters(cx))).await?;
         Ok(lives.into_iter().filter(|l| l.is_owned_by(&cx.capsule, &cx.env)).collect())
     }
 }

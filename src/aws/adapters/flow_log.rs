@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, owned_filters, tag_spec, tags};
+use super::ec2::{created, filters_for, owned_filters, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -69,7 +69,7 @@ impl Adapter for FlowLogAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        Ok(self.described(cx, &r.region, component_filters(cx, r)).await?.into_iter().next())
+        Ok(self.described(cx, &r.region, filters_for(cx, r, "flow-log-id")).await?.into_iter().next())
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
@@ -92,6 +92,9 @@ impl Adapter for FlowLogAdapter {
             .await
             .aws(OP)?;
         failure(OP, out.unsuccessful())?;
+        if let Some(id) = out.flow_log_ids().first() {
+            created(cx, r, id);
+        }
         self.observe(cx, r).await?.visible("ec2:DescribeFlowLogs")
     }
 

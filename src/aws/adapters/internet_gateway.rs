@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, owned_filters, tag_spec, tags, until_released};
+use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released};
 use crate::aws::adapter::{Visible, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct InternetGatewayAdapter;
@@ -28,15 +28,18 @@ fn live_of(region: &str, g: &InternetGateway) -> Live {
 
 impl InternetGatewayAdapter {
     async fn find(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        let (ids, filters) = Lookup::of(cx, r).split();
         let mut pages = cx
             .aws
             .ec2(&r.region)
             .describe_internet_gateways()
-            .set_filters(Some(component_filters(cx, r)))
+            .set_internet_gateway_ids(ids)
+            .set_filters(filters)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            if let Some(g) = page.aws("ec2:DescribeInternetGateways")?.internet_gateways().first() {
+            let Some(page) = page.aws("ec2:DescribeInternetGateways").found()? else { return Ok(None) };
+            if let Some(g) = page.internet_gateways().first() {
                 return Ok(Some(live_of(&r.region, g)));
             }
         }
@@ -73,13 +76,15 @@ impl Adapter for InternetGatewayAdapter {
         let live = match self.find(cx, r).await? {
             Some(live) => live,
             None => {
-                cx.aws
+                let out = cx
+                    .aws
                     .ec2(&r.region)
                     .create_internet_gateway()
                     .tag_specifications(tag_spec(cx, r, ResourceType::InternetGateway))
                     .send()
                     .await
                     .aws("ec2:CreateInternetGateway")?;
+                created(cx, r, out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default());
                 self.find(cx, r).await?.visible("ec2:DescribeInternetGateways")?
             }
         };

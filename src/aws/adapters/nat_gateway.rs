@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGateway, NatGatewayState, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, filter, owned_filters, poll_interval, tag_spec, tags};
+use super::ec2::{created, filter, filters_for, owned_filters, poll_interval, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -97,7 +97,7 @@ impl Adapter for NatGatewayAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        Ok(self.described(cx, &r.region, component_filters(cx, r)).await?.into_iter().next())
+        Ok(self.described(cx, &r.region, filters_for(cx, r, "nat-gateway-id")).await?.into_iter().next())
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
@@ -118,6 +118,7 @@ impl Adapter for NatGatewayAdapter {
                 .unwrap_or_default()
                 .to_string(),
         };
+        created(cx, r, &id);
         self.wait(cx, &r.region, &id, |s| *s == NatGatewayState::Available).await?;
         self.observe(cx, r).await?.visible("ec2:DescribeNatGateways")
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, filter, owned_filters, sorted, tag_spec, tags, until_released};
+use super::ec2::{created, filter, filters_for, owned_filters, sorted, tag_spec, tags, until_released};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
 use crate::model::{Kind, Resource};
@@ -73,7 +73,11 @@ impl RouteTableAdapter {
     }
 
     async fn find(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        Ok(self.described(cx, &r.region, component_filters(cx, r)).await?.first().map(|t| live_of(&r.region, t)))
+        Ok(self
+            .described(cx, &r.region, filters_for(cx, r, "route-table-id"))
+            .await?
+            .first()
+            .map(|t| live_of(&r.region, t)))
     }
 
     async fn set_routes(
@@ -184,7 +188,8 @@ impl Adapter for RouteTableAdapter {
         let live = match self.find(cx, r).await? {
             Some(live) => live,
             None => {
-                cx.aws
+                let out = cx
+                    .aws
                     .ec2(&r.region)
                     .create_route_table()
                     .vpc_id(attr_str(attrs, "vpc"))
@@ -192,6 +197,7 @@ impl Adapter for RouteTableAdapter {
                     .send()
                     .await
                     .aws("ec2:CreateRouteTable")?;
+                created(cx, r, out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default());
                 self.find(cx, r).await?.visible("ec2:DescribeRouteTables")?
             }
         };

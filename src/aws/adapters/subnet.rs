@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Subnet};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, owned_filters, tag_spec, tags, until_released, zone_of, zone_seen};
+use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released, zone_of, zone_seen};
 use crate::aws::adapter::{Visible, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct SubnetAdapter;
@@ -33,15 +33,12 @@ impl SubnetAdapter {
     }
 
     async fn find(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        let mut pages = cx
-            .aws
-            .ec2(&r.region)
-            .describe_subnets()
-            .set_filters(Some(component_filters(cx, r)))
-            .into_paginator()
-            .send();
+        let (ids, filters) = Lookup::of(cx, r).split();
+        let mut pages =
+            cx.aws.ec2(&r.region).describe_subnets().set_subnet_ids(ids).set_filters(filters).into_paginator().send();
         while let Some(page) = pages.next().await {
-            if let Some(s) = page.aws("ec2:DescribeSubnets")?.subnets().first() {
+            let Some(page) = page.aws("ec2:DescribeSubnets").found()? else { return Ok(None) };
+            if let Some(s) = page.subnets().first() {
                 return Ok(Some(self.live_of(cx, &r.region, r.attributes.get("zone"), s).await?));
             }
         }
@@ -68,7 +65,8 @@ impl Adapter for SubnetAdapter {
             return Ok(live);
         }
         let zone = zone_of(cx, attr_str(attrs, "zone")).await?;
-        cx.aws
+        let out = cx
+            .aws
             .ec2(&r.region)
             .create_subnet()
             .vpc_id(attr_str(attrs, "vpc"))
@@ -78,6 +76,7 @@ impl Adapter for SubnetAdapter {
             .send()
             .await
             .aws("ec2:CreateSubnet")?;
+        created(cx, r, out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default());
         self.find(cx, r).await?.visible("ec2:DescribeSubnets")
     }
 

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, owned_filters, tag_spec, tags, until_released};
+use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released};
 use crate::aws::adapter::{Seen, Visible, attr_bool, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
 use crate::plan::{Action, Change};
 
@@ -43,11 +43,13 @@ impl VpcAdapter {
     }
 
     async fn find(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
+        let (ids, filters) = Lookup::of(cx, r).split();
         let mut pages =
-            cx.aws.ec2(&r.region).describe_vpcs().set_filters(Some(component_filters(cx, r))).into_paginator().send();
+            cx.aws.ec2(&r.region).describe_vpcs().set_vpc_ids(ids).set_filters(filters).into_paginator().send();
         // A filtered describe may answer empty pages before the match.
         while let Some(page) = pages.next().await {
-            if let Some(v) = page.aws("ec2:DescribeVpcs")?.vpcs().first() {
+            let Some(page) = page.aws("ec2:DescribeVpcs").found()? else { return Ok(None) };
+            if let Some(v) = page.vpcs().first() {
                 return Ok(Some(self.live_of(cx, &r.region, v).await?));
             }
         }
@@ -113,6 +115,7 @@ impl Adapter for VpcAdapter {
             .await
             .aws("ec2:CreateVpc")?;
         let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+        created(cx, r, &id);
         self.set_flags(cx, &r.region, &id, attrs, None).await?;
         self.find(cx, r).await?.visible("ec2:DescribeVpcs")
     }

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::ec2::{component_filters, owned_filters, poll_interval, sorted, tag_spec, tags};
+use super::ec2::{Lookup, created, owned_filters, poll_interval, sorted, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
-use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
+use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
 
 pub struct VpcEndpointAdapter;
@@ -78,7 +78,9 @@ impl VpcEndpointAdapter {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            out.extend(page.aws("ec2:DescribeVpcEndpoints")?.vpc_endpoints().iter().map(|e| live_of(region, e)));
+            // An id not known (yet, or any more) is not an error here.
+            let Some(page) = page.aws("ec2:DescribeVpcEndpoints").found()? else { return Ok(out) };
+            out.extend(page.vpc_endpoints().iter().map(|e| live_of(region, e)));
         }
         Ok(out)
     }
@@ -104,7 +106,8 @@ impl Adapter for VpcEndpointAdapter {
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
-        Ok(self.described(cx, &r.region, None, component_filters(cx, r)).await?.into_iter().next())
+        let (ids, filters) = Lookup::of(cx, r).split();
+        Ok(self.described(cx, &r.region, ids, filters.unwrap_or_default()).await?.into_iter().next())
     }
 
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
@@ -128,7 +131,8 @@ impl Adapter for VpcEndpointAdapter {
         } else {
             call = call.set_route_table_ids(Some(sorted(attrs.get("route_tables"))));
         }
-        call.send().await.aws("ec2:CreateVpcEndpoint")?;
+        let out = call.send().await.aws("ec2:CreateVpcEndpoint")?;
+        created(cx, r, out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default());
         self.observe(cx, r).await?.visible("ec2:DescribeVpcEndpoints")
     }
 
