@@ -357,6 +357,21 @@ async fn hand_made(ec2: &aws_sdk_ec2::Client) -> HandMade {
     let other =
         ec2.create_vpc().cidr_block("10.78.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
     let foreign = subnet("10.78.0.0/24", zones[1], other).await;
+    // What was just made shows in listings after EC2's consistency delay (the test bed's too).
+    let started = std::time::Instant::now();
+    loop {
+        let subnets = ec2.describe_subnets().filters(filter("vpc-id", &vpc)).send().await.unwrap().subnets().len();
+        let tables =
+            ec2.describe_route_tables().filters(filter("vpc-id", &vpc)).send().await.unwrap().route_tables().len();
+        if (subnets, tables) == (6, 3) {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the hand-made VPC never showed whole: {subnets} subnets, {tables} tables"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     HandMade { vpc, public, private, stranded, foreign }
 }
 
@@ -400,7 +415,6 @@ async fn an_existing_vpc_is_used_as_it_is_and_refused_when_it_cannot_carry_the_c
     let ec2 = aws_sdk_ec2::Client::new(&config(&bed.endpoint, "eu-west-1").await);
     let n = hand_made(&ec2).await;
     let before = snapshot(&ec2, &n.vpc).await;
-    let vpcs_before = ec2.describe_vpcs().send().await.unwrap().vpcs().len();
 
     let dir = tempfile::tempdir().unwrap();
     common::write(dir.path(), "capsule.toml", &existing("byo", &n.vpc, &n.public, &n.private));
@@ -408,7 +422,12 @@ async fn an_existing_vpc_is_used_as_it_is_and_refused_when_it_cannot_carry_the_c
     assert!(out.status.success(), "{}", text(&out));
     let out = capsule(dir.path(), &bed.endpoint, &["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "the re-plan is not clean:\n{}", text(&out));
-    assert_eq!(ec2.describe_vpcs().send().await.unwrap().vpcs().len(), vpcs_before, "capsule created a VPC");
+    let left = network_left(&ec2, "byo", "production").await;
+    assert_eq!(
+        (left["vpc"], left["subnet"], left["nat gateway"]),
+        (0, 0, 0),
+        "capsule made network of its own: {left:?}"
+    );
     assert_eq!(snapshot(&ec2, &n.vpc).await, before, "capsule changed the hand-made VPC");
 
     let c = config(&bed.endpoint, "eu-west-1").await;

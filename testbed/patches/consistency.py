@@ -177,7 +177,7 @@ _EC2_NETWORK = [
     ("moto.ec2.models.vpcs:VPCBackend", "create_vpc", "DescribeVpcs", "describe_vpcs"),
     ("moto.ec2.models.subnets:SubnetBackend", "create_subnet", "DescribeSubnets", "describe_subnets"),
     ("moto.ec2.models.internet_gateways:InternetGatewayBackend", "create_internet_gateway", "DescribeInternetGateways", "describe_internet_gateways"),
-    ("moto.ec2.models.route_tables:RouteTableBackend", "create_route_table", "DescribeRouteTables", "describe_route_tables"),
+    ("moto.ec2.models.route_tables:RouteBackend", "create_route_table", "DescribeRouteTables", "describe_route_tables"),
     ("moto.ec2.models.elastic_ip_addresses:ElasticAddressBackend", "allocate_address", "DescribeAddresses", "describe_addresses"),
     ("moto.ec2.models.nat_gateways:NatGatewayBackend", "create_nat_gateway", "DescribeNatGateways", "describe_nat_gateways"),
     ("moto.ec2.models.vpcs:VPCBackend", "create_vpc_endpoint", "DescribeVpcEndpoints", "describe_vpc_endpoints"),

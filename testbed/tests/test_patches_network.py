@@ -2,6 +2,8 @@
 bed (see test_patches.py for how these tests run). Every test fails against plain moto 5.2.5.
 """
 
+import time
+
 import pytest
 from _aws import client, unique
 from botocore.exceptions import ClientError
@@ -36,7 +38,11 @@ def test_nat_gateways_are_filtered_by_tags(ec2):
     for value in (mine, other):
         allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
         ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=allocation, TagSpecifications=tagged("natgateway", value))
-    found = ec2.describe_nat_gateways(Filter=[{"Name": "tag:probe", "Values": [mine]}])["NatGateways"]
+    # A new gateway shows up after the test bed's consistency delay (patches/consistency.py).
+    deadline = time.time() + 5
+    while not (found := ec2.describe_nat_gateways(Filter=[{"Name": "tag:probe", "Values": [mine]}])["NatGateways"]):
+        assert time.time() < deadline, "the gateway never showed up"
+        time.sleep(0.1)
     assert [t["Value"] for g in found for t in g["Tags"] if t["Key"] == "probe"] == [mine]
     assert ec2.describe_nat_gateways(Filter=[{"Name": "tag-key", "Values": [unique("none")]}])["NatGateways"] == []
 

@@ -62,6 +62,17 @@ pub(super) fn filters_for(cx: &Cx, r: &Resource, id_filter: &str) -> Vec<Filter>
     }
 }
 
+/// Refuses to create `r` again when this run did already and only a read has not found it
+/// yet: a temporary failure, so the retry reads again (by id) instead of making another.
+pub(super) fn not_again(cx: &Cx, r: &Resource, operation: &'static str) -> Result<(), AwsError> {
+    match cx.created(&r.address.to_string()) {
+        Some(id) => {
+            Err(AwsError::new(ErrorKind::Transient, operation, format!("{id} was created and is not visible yet")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Records that `r` was created as `id`: a retry of the whole create then finds it by that
 /// id rather than creating another.
 pub(super) fn created(cx: &Cx, r: &Resource, id: &str) {

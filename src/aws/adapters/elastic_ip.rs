@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released};
+use super::ec2::{Lookup, created, not_again, owned_filters, tag_spec, tags, until_released};
 use crate::aws::adapter::Visible;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -58,6 +58,7 @@ impl Adapter for ElasticIpAdapter {
         if let Some(live) = self.observe(cx, r).await? {
             return Ok(live);
         }
+        not_again(cx, r, "ec2:AllocateAddress")?;
         let out = cx
             .aws
             .ec2(&r.region)

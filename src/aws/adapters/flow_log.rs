@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
 use serde_json::{Value, json};
 
-use super::ec2::{created, filters_for, owned_filters, tag_spec, tags};
+use super::ec2::{created, filters_for, not_again, owned_filters, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -77,6 +77,7 @@ impl Adapter for FlowLogAdapter {
         if let Some(live) = self.observe(cx, r).await? {
             return Ok(live);
         }
+        not_again(cx, r, "ec2:CreateFlowLogs")?;
         let out = cx
             .aws
             .ec2(&r.region)

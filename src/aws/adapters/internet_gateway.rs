@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released};
+use super::ec2::{Lookup, created, not_again, owned_filters, tag_spec, tags, until_released};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -76,6 +76,7 @@ impl Adapter for InternetGatewayAdapter {
         let live = match self.find(cx, r).await? {
             Some(live) => live,
             None => {
+                not_again(cx, r, "ec2:CreateInternetGateway")?;
                 let out = cx
                     .aws
                     .ec2(&r.region)

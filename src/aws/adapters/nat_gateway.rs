@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGateway, NatGatewayState, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{created, filter, filters_for, owned_filters, poll_interval, tag_spec, tags};
+use super::ec2::{created, filter, filters_for, not_again, owned_filters, poll_interval, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -103,20 +103,22 @@ impl Adapter for NatGatewayAdapter {
     async fn create(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<Live, AwsError> {
         let id = match self.observe(cx, r).await? {
             Some(live) => live.aws_name,
-            None => cx
-                .aws
-                .ec2(&r.region)
-                .create_nat_gateway()
-                .subnet_id(attr_str(attrs, "subnet"))
-                .allocation_id(attr_str(attrs, "allocation"))
-                .tag_specifications(tag_spec(cx, r, ResourceType::Natgateway))
-                .send()
-                .await
-                .aws("ec2:CreateNatGateway")?
-                .nat_gateway()
-                .and_then(|g| g.nat_gateway_id())
-                .unwrap_or_default()
-                .to_string(),
+            None => {
+                not_again(cx, r, "ec2:CreateNatGateway")?;
+                cx.aws
+                    .ec2(&r.region)
+                    .create_nat_gateway()
+                    .subnet_id(attr_str(attrs, "subnet"))
+                    .allocation_id(attr_str(attrs, "allocation"))
+                    .tag_specifications(tag_spec(cx, r, ResourceType::Natgateway))
+                    .send()
+                    .await
+                    .aws("ec2:CreateNatGateway")?
+                    .nat_gateway()
+                    .and_then(|g| g.nat_gateway_id())
+                    .unwrap_or_default()
+                    .to_string()
+            }
         };
         created(cx, r, &id);
         self.wait(cx, &r.region, &id, |s| *s == NatGatewayState::Available).await?;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable};
 use serde_json::{Value, json};
 
-use super::ec2::{created, filter, filters_for, owned_filters, sorted, tag_spec, tags, until_released};
+use super::ec2::{created, filter, filters_for, not_again, owned_filters, sorted, tag_spec, tags, until_released};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
 use crate::model::{Kind, Resource};
@@ -188,6 +188,7 @@ impl Adapter for RouteTableAdapter {
         let live = match self.find(cx, r).await? {
             Some(live) => live,
             None => {
+                not_again(cx, r, "ec2:CreateRouteTable")?;
                 let out = cx
                     .aws
                     .ec2(&r.region)

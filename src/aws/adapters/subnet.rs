@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Subnet};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released, zone_of, zone_seen};
+use super::ec2::{Lookup, created, not_again, owned_filters, tag_spec, tags, until_released, zone_of, zone_seen};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -65,6 +65,7 @@ impl Adapter for SubnetAdapter {
             return Ok(live);
         }
         let zone = zone_of(cx, attr_str(attrs, "zone")).await?;
+        not_again(cx, r, "ec2:CreateSubnet")?;
         let out = cx
             .aws
             .ec2(&r.region)

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, created, owned_filters, tag_spec, tags, until_released};
+use super::ec2::{Lookup, created, not_again, owned_filters, tag_spec, tags, until_released};
 use crate::aws::adapter::{Seen, Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -105,6 +105,7 @@ impl Adapter for VpcAdapter {
         if let Some(live) = self.find(cx, r).await? {
             return self.update(cx, r, attrs, &live).await;
         }
+        not_again(cx, r, "ec2:CreateVpc")?;
         let out = cx
             .aws
             .ec2(&r.region)

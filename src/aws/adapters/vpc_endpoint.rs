@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, created, owned_filters, poll_interval, sorted, tag_spec, tags};
+use super::ec2::{Lookup, created, not_again, owned_filters, poll_interval, sorted, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -115,6 +115,7 @@ impl Adapter for VpcEndpointAdapter {
             return self.update(cx, r, attrs, &live).await;
         }
         let interface = attr_str(attrs, "type") == "Interface";
+        not_again(cx, r, "ec2:CreateVpcEndpoint")?;
         let mut call = cx
             .aws
             .ec2(&r.region)
