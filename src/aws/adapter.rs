@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::account::AccountListings;
 use super::{Aws, AwsError, AwsResultExt, ErrorKind};
 use crate::model::{Kind, Resource, TAG_COMPONENT, TAG_ENV, TAG_MANAGED_BY, TAG_NAME};
 
@@ -97,16 +98,12 @@ pub struct Cx {
     /// Deleting or replacing stateful resources is allowed (`--allow-destroy`).
     pub allow_destroy: bool,
     network: OnceCell<Arc<Network>>,
-    /// Hosted zones by normalised name, each looked up at most once.
-    zones: Mutex<BTreeMap<String, Arc<OnceCell<Zone>>>>,
     /// The capsule's load balancers by region (`lb::owned_load_balancers`), which every
     /// listener and rule read needs: listed once, and again after a load balancer is written.
     pub(crate) load_balancers: Listings<OwnedLoadBalancers>,
-    /// Every hosted zone of the account (capsule never creates or deletes one).
-    pub(crate) hosted_zones: Listings<Vec<aws_sdk_route53::types::HostedZone>>,
-    /// Every record set of a zone by zone id (`route53_record::all_records`), listed again
-    /// after capsule changes the zone's records.
-    pub(crate) record_sets: Listings<Vec<aws_sdk_route53::types::ResourceRecordSet>>,
+    /// The run's listings of what no one capsule environment owns (zones, certificates,
+    /// distributions, SES identities), shared with the other capsule environments of the run.
+    pub(crate) listings: Arc<AccountListings>,
 }
 
 impl Cx {
@@ -119,11 +116,15 @@ impl Cx {
             region,
             allow_destroy,
             network: OnceCell::new(),
-            zones: Mutex::default(),
             load_balancers: Listings::default(),
-            hosted_zones: Listings::default(),
-            record_sets: Listings::default(),
+            listings: Arc::default(),
         }
+    }
+
+    /// This `Cx` reading through the run's shared `listings` (`Session::listings`) instead
+    /// of listings of its own.
+    pub fn sharing(self, listings: Arc<AccountListings>) -> Cx {
+        Cx { listings, ..self }
     }
 
     /// The default VPC of the capsule's region (created resources live there).
@@ -169,8 +170,7 @@ impl Cx {
 
     /// The per-run slot of the hosted zone named `name` (normalised), which `Cx::zone` fills.
     pub(crate) fn zone_slot(&self, name: &str) -> Arc<OnceCell<Zone>> {
-        let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
-        zones.entry(name.to_string()).or_default().clone()
+        self.listings.zone_slot(name)
     }
 
     /// The ARN partition of the capsule's region (`aws`, `aws-cn`, `aws-us-gov`, ...).

@@ -72,7 +72,8 @@ pub async fn reconcile_to(
         env.to_string(),
         desired.region.clone(),
         allow_destroy,
-    );
+    )
+    .sharing(session.listings.clone());
     let mut observation = observe(&cx, &desired).await;
     let (images, image_artifacts, image_errors) = plan_images(&cx, &mut desired, &mut observation.live).await;
     let mut planned =
@@ -92,13 +93,12 @@ pub async fn reconcile_to(
 /// region (a sending quota of 200 messages a day is the sandbox's).
 async fn ses_sandbox_note(cx: &Cx, desired: &Desired) -> Option<String> {
     let identity = desired.resources.iter().find(|r| r.address.kind == Kind::SesIdentity)?;
-    let quota = cx.aws.ses(&identity.region).get_send_quota().send().await.ok()?;
-    (quota.max24_hour_send() <= 200.0).then(|| {
+    let quota = cx.ses_send_quota(&identity.region).await?;
+    (quota <= 200.0).then(|| {
         format!(
             "SES in {} is still in the sandbox for this account: email goes only to verified addresses, at most {} a day. \
              Request production access in the SES console (Account dashboard) before relying on [email].",
-            identity.region,
-            quota.max24_hour_send()
+            identity.region, quota
         )
     })
 }
