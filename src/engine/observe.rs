@@ -62,13 +62,13 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
     let declared: HashSet<(Kind, &str)> =
         desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
     let lists = futures::stream::iter(managed_kinds())
-        .map(|kind| async move { (kind, adapter(kind).map(|a| a.list_owned(cx))) })
-        .buffer_unordered(OBSERVE_CONCURRENCY)
+        .filter_map(|kind| async move { adapter(kind).map(|a| (kind, a)) })
+        .map(|(kind, a)| async move { (kind, a.list_owned(cx).await) })
+        .buffered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
     for (kind, listing) in lists {
-        let Some(listing) = listing else { continue };
-        match listing.await {
+        match listing {
             Ok(owned) => {
                 let replaces_late = adapter(kind).is_some_and(|a| a.create_before_delete());
                 for live in owned {
