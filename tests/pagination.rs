@@ -328,3 +328,42 @@ async fn a_plan_of_two_capsules_reads_what_they_share_once() {
     assert_eq!(sent("ses:GetSendQuota"), 1, "{why}");
     assert_eq!(sent("route53:GET /*/hostedzone/*/rrset?maxitems"), zones, "{why}");
 }
+
+/// Listing what a capsule owns finds the resources its observation just read: those are
+/// taken as read, so a plan reads each role, task definition, log group and repository once.
+#[tokio::test]
+async fn a_plan_reads_each_owned_resource_once() {
+    testbed();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app/Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n");
+    write(dir.path(), "app/a.txt", "a\n");
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{}\"\n[services.worker]\nbuild = \"app\"\n[services.cron]\nimage = \"nginx:1.27\"\n",
+            unique("pgown")
+        ),
+    );
+    let env = [("CAPSULE_ROLLOUT_POLL", "200ms"), ("CAPSULE_BUILDER", "buildah")];
+    success_json(&capsule_with(dir.path(), &["apply", "--format", "json"], &env));
+
+    let proxy = CountingProxy::start().await;
+    let mut through = env.to_vec();
+    through.push(("AWS_ENDPOINT_URL", &proxy.url));
+    let plan = success_json(&capsule_with(dir.path(), &["plan", "--format", "json"], &through));
+    assert_eq!(changes(&plan), vec![]);
+    let counts = proxy.counts().await;
+    let of = |kind: &str| {
+        plan["capsules"][0]["changes"].as_array().unwrap().iter().filter(|c| c["type"] == kind).count() as u64
+    };
+    for (op, kind) in [
+        ("aws:iam:GetRole", "iam_role"),
+        ("aws:ecs:DescribeTaskDefinition", "ecs_task_definition"),
+        ("aws:logs:ListTagsForResource", "log_group"),
+        ("aws:ecr:ListTagsForResource", "ecr_repository"),
+    ] {
+        assert!(of(kind) > 0, "the capsule has a {kind}");
+        assert_eq!(counts.get(op).copied().unwrap_or_default(), of(kind), "{op}; requests: {counts:#?}");
+    }
+}

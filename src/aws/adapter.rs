@@ -104,6 +104,9 @@ pub struct Cx {
     /// The run's listings of what no one capsule environment owns (zones, certificates,
     /// distributions, SES identities), shared with the other capsule environments of the run.
     pub(crate) listings: Arc<AccountListings>,
+    /// What the observation of the desired resources just read, by kind, region and AWS
+    /// name, for the listings of owned resources that follow it (`Cx::observed`).
+    observed: Mutex<BTreeMap<(Kind, String, String), Live>>,
 }
 
 impl Cx {
@@ -118,7 +121,27 @@ impl Cx {
             network: OnceCell::new(),
             load_balancers: Listings::default(),
             listings: Arc::default(),
+            observed: Mutex::default(),
         }
+    }
+
+    /// Keeps `lives`, which an observation just read, for the listings of owned resources
+    /// that follow it, so those need not read the same resources again; until
+    /// `forget_observed` (nothing may be written in between).
+    pub fn remember_observed(&self, lives: impl IntoIterator<Item = (Kind, Live)>) {
+        let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed.extend(lives.into_iter().map(|(k, l)| ((k, l.region.clone(), l.aws_name.clone()), l)));
+    }
+
+    pub fn forget_observed(&self) {
+        self.observed.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// The resource of `kind` named `aws_name` in `region` as the observation that runs
+    /// now read it, if it did.
+    pub(crate) fn observed(&self, kind: Kind, region: &str, aws_name: &str) -> Option<Live> {
+        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed.get(&(kind, region.to_string(), aws_name.to_string())).cloned()
     }
 
     /// This `Cx` reading through the run's shared `listings` (`Session::listings`) instead

@@ -59,6 +59,10 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
             });
         }
     }
+    // The listings below find the observed resources again: they take them as read.
+    cx.remember_observed(
+        desired.resources.iter().filter_map(|r| Some((r.address.kind, obs.live.get(&r.address.to_string())?.clone()))),
+    );
     let declared: HashSet<(Kind, &str)> =
         desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
     let lists = futures::stream::iter(managed_kinds())
@@ -67,6 +71,7 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
         .buffered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
+    cx.forget_observed();
     for (kind, listing) in lists {
         match listing {
             Ok(owned) => {

@@ -342,6 +342,10 @@ impl Adapter for CloudfrontDistributionAdapter {
         let mut out = Vec::new();
         let cf = cx.aws.cloudfront("us-east-1");
         for (id, arn, comment) in self.find(cx, |c| c.starts_with(&prefix)).await? {
+            if let Some(live) = cx.observed(Kind::CloudfrontDistribution, "us-east-1", &comment) {
+                out.extend(live.is_owned_by(&cx.capsule, &cx.env).then_some(live));
+                continue;
+            }
             // Ownership needs the tags only; a delete needs the id.
             let tags = cf.list_tags_for_resource().resource(&arn).send().await.aws("cloudfront:ListTagsForResource")?;
             let live = Live {
