@@ -128,12 +128,13 @@ impl Cx {
     /// Keeps `lives`, which an observation just read, for the listings of owned resources
     /// that follow it, so those need not read the same resources again; until
     /// `forget_observed` (nothing may be written in between).
-    pub fn remember_observed(&self, lives: impl IntoIterator<Item = (Kind, Live)>) {
+    pub(crate) fn remember_observed(&self, lives: impl IntoIterator<Item = (Kind, Live)>) {
         let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
         observed.extend(lives.into_iter().map(|(k, l)| ((k, l.region.clone(), l.aws_name.clone()), l)));
     }
 
-    pub fn forget_observed(&self) {
+    /// Ends what `remember_observed` began: from here on, listings read for themselves.
+    pub(crate) fn forget_observed(&self) {
         self.observed.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ses::types::{BehaviorOnMxFailure, IdentityType};
+use aws_sdk_ses::types::{BehaviorOnMxFailure, IdentityType, IdentityVerificationAttributes};
 use serde_json::{Value, json};
 
 use super::route53_record::{
@@ -59,11 +59,14 @@ async fn attributes(
             .send()
             .await
             .aws("ses:GetIdentityVerificationAttributes")?;
-        let known: Vec<String> =
-            chunk.iter().filter(|d| verification.verification_attributes().contains_key(*d)).cloned().collect();
-        if known.is_empty() {
+        let found: Vec<(String, IdentityVerificationAttributes)> = chunk
+            .iter()
+            .filter_map(|d| Some((d.clone(), verification.verification_attributes().get(d)?.clone())))
+            .collect();
+        if found.is_empty() {
             continue;
         }
+        let known: Vec<String> = found.iter().map(|(d, _)| d.clone()).collect();
         let dkim = ses
             .get_identity_dkim_attributes()
             .set_identities(Some(known.clone()))
@@ -76,9 +79,9 @@ async fn attributes(
             .send()
             .await
             .aws("ses:GetIdentityMailFromDomainAttributes")?;
-        for domain in known {
+        for (domain, verification) in found {
             let attrs = SesIdentityAttributes {
-                verification: verification.verification_attributes()[&domain].clone(),
+                verification,
                 dkim: dkim.dkim_attributes().get(&domain).cloned(),
                 mail_from: mail_from.mail_from_domain_attributes().get(&domain).cloned(),
             };
