@@ -251,3 +251,119 @@ async fn a_plan_scans_each_hosted_zone_once() {
     }
     assert_eq!(scans, zones, "{zones} zones in the account; requests: {counts:#?}");
 }
+
+/// What no one capsule owns is read once per run, whichever capsule needs it: a plan of
+/// two capsules, each with a site behind a certificate and CloudFront, and email, reads each
+/// certificate's tags once, lists the distributions, the SES identities (their attributes
+/// up to 100 a call), the sending quota and each hosted zone once.
+#[tokio::test]
+async fn a_plan_of_two_capsules_reads_what_they_share_once() {
+    testbed();
+    let _zones = ZONES.lock().await;
+    let zone = format!("{}.example.com", unique("pgacct"));
+    hosted_zone(&zone).await;
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["a", "b"] {
+        let domain = format!("{n}.{zone}");
+        write(dir.path(), &format!("{n}/site/index.html"), "<h1>hello</h1>\n");
+        write(
+            dir.path(),
+            &format!("{n}/capsule.toml"),
+            &format!(
+                "[capsule]\nname = \"{}\"\n[dns]\nzone = \"{zone}\"\n[sites.web]\ndir = \"site\"\n\
+                 domain = \"{domain}\"\n[email]\ndomain = \"{domain}\"\n",
+                unique("pga")
+            ),
+        );
+    }
+    success_json(&capsule_with(dir.path(), &["apply", "--format", "json"], &[]));
+
+    let proxy = CountingProxy::start().await;
+    let plan =
+        success_json(&capsule_with(dir.path(), &["plan", "--format", "json"], &[("AWS_ENDPOINT_URL", &proxy.url)]));
+    assert_eq!(changes(&plan), vec![]);
+    let counts = proxy.counts().await;
+    let sent = |op: &str| {
+        counts.get(&format!("aws:{op}")).copied().unwrap_or_default()
+            - counts.get(&format!("throttled:aws:{op}")).copied().unwrap_or_default()
+    };
+
+    let aws = Aws::from_env().await;
+    let (acm, cf, ses, r53) =
+        (aws.acm("us-east-1"), aws.cloudfront("us-east-1"), aws.ses("us-east-1"), aws.route53("us-east-1"));
+    let mut certificates = 0;
+    let mut pages = acm.list_certificates().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        certificates += page.unwrap().certificate_summary_list().len() as u64;
+    }
+    let mut distribution_pages = 0;
+    let mut pages = cf.list_distributions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        page.unwrap();
+        distribution_pages += 1;
+    }
+    let (identity_pages, identities) = {
+        let (mut p, mut n) = (0, 0);
+        let mut pages =
+            ses.list_identities().identity_type(aws_sdk_ses::types::IdentityType::Domain).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            p += 1;
+            n += page.unwrap().identities().len() as u64;
+        }
+        (p, n)
+    };
+    let mut zones = 0;
+    let mut pages = r53.list_hosted_zones().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        zones += page.unwrap().hosted_zones().len() as u64;
+    }
+    let why = format!("{certificates} certificates, {identities} identities, {zones} zones; requests: {counts:#?}");
+    assert_eq!(sent("acm:ListTagsForCertificate"), certificates, "{why}");
+    assert_eq!(sent("cloudfront:GET /*/distribution"), distribution_pages, "{why}");
+    assert_eq!(sent("ses:ListIdentities"), identity_pages, "{why}");
+    for op in ["GetIdentityVerificationAttributes", "GetIdentityDkimAttributes", "GetIdentityMailFromDomainAttributes"]
+    {
+        assert_eq!(sent(&format!("ses:{op}")), identities.div_ceil(100), "{op}: {why}");
+    }
+    assert_eq!(sent("ses:GetSendQuota"), 1, "{why}");
+    assert_eq!(sent("route53:GET /*/hostedzone/*/rrset?maxitems"), zones, "{why}");
+}
+
+/// Listing what a capsule owns finds the resources its observation just read: those are
+/// taken as read, so a plan reads each role, task definition, log group and repository once.
+#[tokio::test]
+async fn a_plan_reads_each_owned_resource_once() {
+    testbed();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app/Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n");
+    write(dir.path(), "app/a.txt", "a\n");
+    write(
+        dir.path(),
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{}\"\n[services.worker]\nbuild = \"app\"\n[services.cron]\nimage = \"nginx:1.27\"\n",
+            unique("pgown")
+        ),
+    );
+    let env = [("CAPSULE_ROLLOUT_POLL", "200ms"), ("CAPSULE_BUILDER", "buildah")];
+    success_json(&capsule_with(dir.path(), &["apply", "--format", "json"], &env));
+
+    let proxy = CountingProxy::start().await;
+    let mut through = env.to_vec();
+    through.push(("AWS_ENDPOINT_URL", &proxy.url));
+    let plan = success_json(&capsule_with(dir.path(), &["plan", "--format", "json"], &through));
+    assert_eq!(changes(&plan), vec![]);
+    let counts = proxy.counts().await;
+    let of = |kind: &str| {
+        plan["capsules"][0]["changes"].as_array().unwrap().iter().filter(|c| c["type"] == kind).count() as u64
+    };
+    for (op, kind) in [
+        ("aws:iam:GetRole", "iam_role"),
+        ("aws:ecs:DescribeTaskDefinition", "ecs_task_definition"),
+        ("aws:logs:ListTagsForResource", "log_group"),
+        ("aws:ecr:ListTagsForResource", "ecr_repository"),
+    ] {
+        assert!(of(kind) > 0, "the capsule has a {kind}");
+        assert_eq!(counts.get(op).copied().unwrap_or_default(), of(kind), "{op}; requests: {counts:#?}");
+    }
+}

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::account::AccountListings;
 use super::{Aws, AwsError, AwsResultExt, ErrorKind};
 use crate::model::{Kind, Resource, TAG_COMPONENT, TAG_ENV, TAG_MANAGED_BY, TAG_NAME};
 
@@ -103,16 +104,15 @@ pub struct Cx {
     /// Deleting or replacing stateful resources is allowed (`--allow-destroy`).
     pub allow_destroy: bool,
     zones_of_region: OnceCell<Arc<Vec<String>>>,
-    /// Hosted zones by normalised name, each looked up at most once.
-    zones: Mutex<BTreeMap<String, Arc<OnceCell<Zone>>>>,
     /// The capsule's load balancers by region (`lb::owned_load_balancers`), which every
     /// listener and rule read needs: listed once, and again after a load balancer is written.
     pub(crate) load_balancers: Listings<OwnedLoadBalancers>,
-    /// Every hosted zone of the account (capsule never creates or deletes one).
-    pub(crate) hosted_zones: Listings<Vec<aws_sdk_route53::types::HostedZone>>,
-    /// Every record set of a zone by zone id (`route53_record::all_records`), listed again
-    /// after capsule changes the zone's records.
-    pub(crate) record_sets: Listings<Vec<aws_sdk_route53::types::ResourceRecordSet>>,
+    /// The run's listings of what no one capsule environment owns (zones, certificates,
+    /// distributions, SES identities), shared with the other capsule environments of the run.
+    pub(crate) listings: Arc<AccountListings>,
+    /// What the observation of the desired resources just read, by kind, region and AWS
+    /// name, for the listings of owned resources that follow it (`Cx::observed`).
+    observed: Mutex<BTreeMap<(Kind, String, String), Live>>,
     /// The ids of what this run created, by address: EC2 network resources have no name AWS
     /// keeps unique and are found by tags, which a just-created one may not match yet, so
     /// a retried create reads its first attempt's resource by id instead of making another.
@@ -129,12 +129,37 @@ impl Cx {
             region,
             allow_destroy,
             zones_of_region: OnceCell::new(),
-            zones: Mutex::default(),
             load_balancers: Listings::default(),
-            hosted_zones: Listings::default(),
-            record_sets: Listings::default(),
+            listings: Arc::default(),
+            observed: Mutex::default(),
             created: Mutex::default(),
         }
+    }
+
+    /// Keeps `lives`, which an observation just read, for the listings of owned resources
+    /// that follow it, so those need not read the same resources again; until
+    /// `forget_observed` (nothing may be written in between).
+    pub(crate) fn remember_observed(&self, lives: impl IntoIterator<Item = (Kind, Live)>) {
+        let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed.extend(lives.into_iter().map(|(k, l)| ((k, l.region.clone(), l.aws_name.clone()), l)));
+    }
+
+    /// Ends what `remember_observed` began: from here on, listings read for themselves.
+    pub(crate) fn forget_observed(&self) {
+        self.observed.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// The resource of `kind` named `aws_name` in `region` as the observation that runs
+    /// now read it, if it did.
+    pub(crate) fn observed(&self, kind: Kind, region: &str, aws_name: &str) -> Option<Live> {
+        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed.get(&(kind, region.to_string(), aws_name.to_string())).cloned()
+    }
+
+    /// This `Cx` reading through the run's shared `listings` (`Session::listings`) instead
+    /// of listings of its own.
+    pub fn sharing(self, listings: Arc<AccountListings>) -> Cx {
+        Cx { listings, ..self }
     }
 
     /// The availability zones of the capsule's region where Fargate runs, by name, looked
@@ -168,8 +193,7 @@ impl Cx {
 
     /// The per-run slot of the hosted zone named `name` (normalised), which `Cx::zone` fills.
     pub(crate) fn zone_slot(&self, name: &str) -> Arc<OnceCell<Zone>> {
-        let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
-        zones.entry(name.to_string()).or_default().clone()
+        self.listings.zone_slot(name)
     }
 
     /// The id this run created `address` with, if it did.

@@ -1,6 +1,7 @@
 //! The AWS edge: one client factory from one shared SDK configuration, error mapping, and
 //! one adapter per resource type. Nothing outside this module touches an SDK type.
 
+pub mod account;
 pub mod adapter;
 pub mod adapters;
 pub mod error;
@@ -13,6 +14,7 @@ use aws_config::retry::RetryConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
+pub use account::AccountListings;
 pub use adapter::{Adapter, Cx, Live, Seen};
 pub use error::{AwsError, AwsResultExt, ErrorKind, FoundExt};
 

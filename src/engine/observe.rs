@@ -59,16 +59,21 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
             });
         }
     }
+    // The listings below find the observed resources again: they take them as read.
+    cx.remember_observed(
+        desired.resources.iter().filter_map(|r| Some((r.address.kind, obs.live.get(&r.address.to_string())?.clone()))),
+    );
     let declared: HashSet<(Kind, &str)> =
         desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
     let lists = futures::stream::iter(managed_kinds())
-        .map(|kind| async move { (kind, adapter(kind).map(|a| a.list_owned(cx))) })
-        .buffer_unordered(OBSERVE_CONCURRENCY)
+        .filter_map(|kind| async move { adapter(kind).map(|a| (kind, a)) })
+        .map(|(kind, a)| async move { (kind, a.list_owned(cx).await) })
+        .buffered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
+    cx.forget_observed();
     for (kind, listing) in lists {
-        let Some(listing) = listing else { continue };
-        match listing.await {
+        match listing {
             Ok(owned) => {
                 let replaces_late = adapter(kind).is_some_and(|a| a.create_before_delete());
                 for live in owned {

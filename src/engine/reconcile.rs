@@ -1,6 +1,9 @@
 //! Reconciling one capsule environment: expand it, observe it, plan its resources, images
-//! and sites, and hand all of that to apply as one `Reconcile`. Sequences the steps; each
-//! decision lives in the step's own module, and nothing here changes AWS.
+//! and sites, and hand all of that to apply as one `Reconcile`; planning many, a few at a
+//! time. Sequences the steps; each decision lives in the step's own module, and nothing
+//! here changes AWS.
+
+use futures::{StreamExt, TryStreamExt};
 
 use crate::artifacts::image::Shipper;
 use crate::artifacts::image_plan::plan_images;
@@ -74,7 +77,8 @@ pub async fn reconcile_to(
         env.to_string(),
         desired.region.clone(),
         allow_destroy,
-    );
+    )
+    .sharing(session.listings.clone());
     let mut observation = observe(&cx, &desired).await;
     let (images, image_artifacts, image_errors) = plan_images(&cx, &mut desired, &mut observation.live).await;
     let mut planned =
@@ -99,23 +103,30 @@ pub async fn reconcile_to(
 /// region (a sending quota of 200 messages a day is the sandbox's).
 async fn ses_sandbox_note(cx: &Cx, desired: &Desired) -> Option<String> {
     let identity = desired.resources.iter().find(|r| r.address.kind == Kind::SesIdentity)?;
-    let quota = cx.aws.ses(&identity.region).get_send_quota().send().await.ok()?;
-    (quota.max24_hour_send() <= 200.0).then(|| {
+    let quota = cx.ses_send_quota(&identity.region).await?;
+    (quota <= 200.0).then(|| {
         format!(
             "SES in {} is still in the sandbox for this account: email goes only to verified addresses, at most {} a day. \
              Request production access in the SES console (Account dashboard) before relying on [email].",
-            identity.region,
-            quota.max24_hour_send()
+            identity.region, quota
         )
     })
 }
 
-/// The plans of `targets` against live AWS, in order.
+/// How many capsule environments a plan reads at once. Each one's reads run concurrently
+/// too, and the listings they share are read once (`Session::listings`); more at once would
+/// mostly queue behind AWS's per-account rate limits.
+const PLAN_CONCURRENCY: usize = 4;
+
+/// The plans of `targets` against live AWS, in order (planned a few at a time).
 pub async fn plan_targets(session: &Session, project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Plan> {
-    let mut capsules = Vec::new();
-    for (i, env) in targets {
-        capsules.push(reconcile(session, project, *i, env, false).await?.planned.plan);
-    }
+    let capsules = futures::stream::iter(targets)
+        .map(|(i, env)| async move {
+            Ok::<_, anyhow::Error>(reconcile(session, project, *i, env, false).await?.planned.plan)
+        })
+        .buffered(PLAN_CONCURRENCY)
+        .try_collect()
+        .await?;
     Ok(Plan::new(capsules, false))
 }
 

@@ -1,8 +1,10 @@
 //! One run's connection to AWS: the shared client factory, the account the credentials
-//! act in, and the region each capsule environment deploys to. Connects and identifies
-//! only; reads no resource.
+//! act in, the region each capsule environment deploys to, and the run's account-wide
+//! listings (empty at first). Connects and identifies only; reads no resource.
 
-use crate::aws::Aws;
+use std::sync::Arc;
+
+use crate::aws::{AccountListings, Aws};
 use crate::config::Capsule;
 
 /// The region of the AWS configuration capsule runs with, for capsules that set none.
@@ -15,6 +17,9 @@ pub struct Session {
     pub aws: Aws,
     pub account: String,
     pub default_region: String,
+    /// What the run has listed of the account, shared by every capsule environment it
+    /// plans or applies (each write drops what it changed).
+    pub listings: Arc<AccountListings>,
 }
 
 impl Session {
@@ -25,7 +30,7 @@ impl Session {
             .account_id(&default_region)
             .await
             .map_err(|e| anyhow::anyhow!("cannot identify the AWS account ({e}); are AWS credentials configured?"))?;
-        Ok(Session { aws, account, default_region })
+        Ok(Session { aws, account, default_region, listings: Arc::default() })
     }
 }
 

@@ -12,6 +12,8 @@
 //! A certificate has no name: capsule's is the one tagged with the capsule, environment and
 //! component (found with ListCertificates + ListTagsForCertificate), so a change of names
 //! is seen as a change (and a replacement), not as a new certificate next to a leaked one.
+//! A region's certificates and their tags are read once per run for every capsule
+//! environment (`AccountListings`), again after capsule requested, tagged or deleted one.
 //!
 //! Attributes: `domain`, `alternative_names` (sorted, lower case, without the domain
 //! itself, which ACM lists among them), `validation` (`dns`), `zone` (from the
@@ -27,16 +29,19 @@
 //! those another certificate of the same component still validates with.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::owned::keep_owned;
+use super::owned::owned;
 use super::route53_record::{RecordSpec, Zone, fqdn, in_zone, marker_tags, owned_marker, records_at, remove, write};
 use super::tag_map;
+use crate::aws::account::ListedCertificate;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource, TAG_COMPONENT};
@@ -45,6 +50,8 @@ pub struct AcmCertificateAdapter;
 
 /// The tag that remembers which hosted zone holds the validation records.
 const TAG_ZONE: &str = "capsule:zone";
+/// How many certificates' tags a listing reads at once.
+const TAG_READS: usize = 4;
 
 fn duration_env(key: &str, default: Duration) -> Duration {
     std::env::var(key).ok().and_then(|v| humantime::parse_duration(v.trim()).ok()).unwrap_or(default)
@@ -145,27 +152,51 @@ impl AcmCertificateAdapter {
         Ok(Some(self.live_of(&c, tags, region)))
     }
 
+    /// Every certificate of `region` with its tags, listed once per run for every capsule
+    /// environment (ACM filters no listing by tag: a tag read per certificate), and again
+    /// after capsule requested, tagged or deleted one there.
+    async fn listed(&self, cx: &Cx, region: &str) -> Result<Arc<Vec<ListedCertificate>>, AwsError> {
+        cx.listings
+            .certificates
+            .get_or_list(region, || async {
+                let mut arns = Vec::new();
+                let mut pages = cx.aws.acm(region).list_certificates().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    for s in page.aws("acm:ListCertificates")?.certificate_summary_list() {
+                        arns.extend(s.certificate_arn().map(str::to_string));
+                    }
+                }
+                // Gone since it was listed: left out.
+                let tagged: Vec<Option<ListedCertificate>> = futures::stream::iter(arns)
+                    .map(|arn| async move { Ok::<_, AwsError>(self.tags(cx, region, &arn).await?.map(|t| (arn, t))) })
+                    .buffered(TAG_READS)
+                    .try_collect()
+                    .await?;
+                Ok(tagged.into_iter().flatten().collect())
+            })
+            .await
+    }
+
+    /// A certificate's details as this run observes them (read once per run).
+    async fn described(&self, cx: &Cx, region: &str, arn: &str) -> Result<Arc<Option<CertificateDetail>>, AwsError> {
+        cx.listings.certificate_details.get_or_list(arn, || self.describe(cx, region, arn)).await
+    }
+
+    /// Drops what this run has listed of the certificate `arn` in `region` after a write.
+    fn forget(&self, cx: &Cx, region: &str, arn: &str) {
+        cx.listings.certificates.forget(region);
+        cx.listings.certificate_details.forget(arn);
+    }
+
     /// This capsule environment's certificates in `region` (of one component, if given).
     async fn owned(&self, cx: &Cx, region: &str, component: Option<&str>) -> Result<Vec<Live>, AwsError> {
-        let mut arns = Vec::new();
-        let mut pages = cx.aws.acm(region).list_certificates().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for s in page.aws("acm:ListCertificates")?.certificate_summary_list() {
-                arns.extend(s.certificate_arn().map(str::to_string));
-            }
-        }
-        let owned = keep_owned(cx, arns, |arn| {
-            let arn = arn.clone();
-            async move { self.tags(cx, region, &arn).await }
-        })
-        .await?;
         let mut out = Vec::new();
-        for (arn, tags) in owned {
+        for (arn, tags) in self.listed(cx, region).await?.iter().filter(|(_, tags)| owned(cx, tags)) {
             if component.is_some_and(|c| tags.get(TAG_COMPONENT).map(String::as_str) != Some(c)) {
                 continue;
             }
-            if let Some(c) = self.describe(cx, region, &arn).await? {
-                out.push(self.live_of(&c, tags, region));
+            if let Some(c) = self.described(cx, region, arn).await?.as_ref() {
+                out.push(self.live_of(c, tags.clone(), region));
             }
         }
         Ok(out)
@@ -294,6 +325,7 @@ impl AcmCertificateAdapter {
     }
 
     async fn tag_zone(&self, cx: &Cx, region: &str, arn: &str, zone: &Zone) -> Result<(), AwsError> {
+        self.forget(cx, region, arn);
         cx.aws
             .acm(region)
             .add_tags_to_certificate()
@@ -386,7 +418,10 @@ impl Adapter for AcmCertificateAdapter {
             .await
             .aws(OP)?;
         let arn = out.certificate_arn().unwrap_or_default().to_string();
-        self.validate(cx, r, &zone, &arn).await?;
+        self.forget(cx, &r.region, &arn);
+        let validated = self.validate(cx, r, &zone, &arn).await;
+        self.forget(cx, &r.region, &arn);
+        validated?;
         self.read(cx, &r.region, &arn).await?.visible("acm:DescribeCertificate")
     }
 
@@ -402,12 +437,15 @@ impl Adapter for AcmCertificateAdapter {
         if live.attributes.get("zone") != Some(&json!(zone.name)) {
             self.tag_zone(cx, &live.region, &live.aws_name, &zone).await?;
         }
-        self.validate(cx, r, &zone, &live.aws_name).await?;
+        let validated = self.validate(cx, r, &zone, &live.aws_name).await;
+        self.forget(cx, &live.region, &live.aws_name);
+        validated?;
         self.read(cx, &live.region, &live.aws_name).await?.visible("acm:DescribeCertificate")
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let Some(c) = self.describe(cx, &live.region, &live.aws_name).await? else { return Ok(()) };
+        self.forget(cx, &live.region, &live.aws_name);
         cx.aws
             .acm(&live.region)
             .delete_certificate()

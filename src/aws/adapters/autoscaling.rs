@@ -239,12 +239,16 @@ impl Adapter for AutoscalingTargetAdapter {
             let page = page.aws("application-autoscaling:DescribeScalableTargets")?;
             targets.extend(page.scalable_targets().iter().filter(|t| t.resource_id().starts_with(&prefix)).cloned());
         }
-        let owned = keep_owned(cx, targets, |t| {
+        // Those the observation read are taken as read.
+        let observed = |t: &ScalableTarget| cx.observed(Kind::AutoscalingTarget, &cx.region, t.resource_id());
+        let (seen, unseen): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| observed(t).is_some());
+        let owned = keep_owned(cx, unseen, |t| {
             let t = t.clone();
             async move { target_tags(cx, &cx.region, &t).await.map(Some) }
         })
         .await?;
-        Ok(owned.into_iter().map(|(t, tags)| self.live_of(&t, tags, &cx.region)).collect())
+        let seen = seen.iter().filter_map(observed).filter(|l| l.is_owned_by(&cx.capsule, &cx.env));
+        Ok(seen.chain(owned.into_iter().map(|(t, tags)| self.live_of(&t, tags, &cx.region))).collect())
     }
 }
 
@@ -456,6 +460,9 @@ impl Adapter for AutoscalingPolicyAdapter {
         let owned: BTreeMap<_, _> = keep_owned(cx, targets, |(id, dimension)| {
             let (id, dimension) = (id.clone(), dimension.clone());
             async move {
+                if let Some(target) = cx.observed(Kind::AutoscalingTarget, &cx.region, &id) {
+                    return Ok(Some(target.tags));
+                }
                 Ok(Some(match describe_target(cx, &cx.region, ECS, &id, &dimension).await? {
                     Some(t) => target_tags(cx, &cx.region, &t).await?,
                     None => BTreeMap::new(),

@@ -2,7 +2,9 @@
 //! origin access control, HTTPS redirect, compression, HTTP/2 and 3, `index.html` as root
 //! object, the managed CachingOptimized cache policy, optional aliases + ACM certificate.
 //! Distributions have no name: capsule finds its own by the `Comment`, which holds the
-//! deterministic name, and checks ownership by tags.
+//! deterministic name, and checks ownership by tags. The account's distributions are
+//! listed once per run for every capsule environment (`AccountListings`), again after a
+//! create or delete.
 //!
 //! `spa = true` is done with custom error responses (403 and 404 answer `/index.html` with
 //! 200) rather than a CloudFront Function: no extra resource to publish and keep in step,
@@ -10,6 +12,7 @@
 //! that a missing asset also answers `index.html` (see docs/sites.md).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +24,7 @@ use aws_sdk_cloudfront::types::{
 use serde_json::{Value, json};
 
 use super::tag_map;
+use crate::aws::account::ListedDistribution;
 use crate::aws::adapter::Visible;
 use crate::aws::adapter::{attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
@@ -149,20 +153,29 @@ fn attributes_of(c: &DistributionConfig) -> BTreeMap<String, Value> {
 }
 
 impl CloudfrontDistributionAdapter {
-    /// (id, arn) of every distribution whose comment starts with `prefix`.
-    async fn find(&self, cx: &Cx, matches: impl Fn(&str) -> bool) -> Result<Vec<(String, String, String)>, AwsError> {
-        let cf = cx.aws.cloudfront("us-east-1");
-        let mut out = Vec::new();
-        let mut pages = cf.list_distributions().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.aws("cloudfront:ListDistributions")?;
-            for d in page.distribution_list().map(|l| l.items()).unwrap_or_default() {
-                if matches(d.comment()) {
-                    out.push((d.id().to_string(), d.arn().to_string(), d.comment().to_string()));
+    /// (id, arn, comment) of every distribution whose comment `matches`.
+    async fn find(&self, cx: &Cx, matches: impl Fn(&str) -> bool) -> Result<Vec<ListedDistribution>, AwsError> {
+        Ok(self.listed(cx).await?.iter().filter(|(_, _, comment)| matches(comment)).cloned().collect())
+    }
+
+    /// Every distribution of the account, listed once per run for every capsule environment
+    /// (and again after capsule created or deleted one).
+    async fn listed(&self, cx: &Cx) -> Result<Arc<Vec<ListedDistribution>>, AwsError> {
+        cx.listings
+            .distributions
+            .get_or_list("", || async {
+                let cf = cx.aws.cloudfront("us-east-1");
+                let mut out = Vec::new();
+                let mut pages = cf.list_distributions().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.aws("cloudfront:ListDistributions")?;
+                    for d in page.distribution_list().map(|l| l.items()).unwrap_or_default() {
+                        out.push((d.id().to_string(), d.arn().to_string(), d.comment().to_string()));
+                    }
                 }
-            }
-        }
-        Ok(out)
+                Ok(out)
+            })
+            .await
     }
 
     async fn read(&self, cx: &Cx, id: &str, arn: &str) -> Result<Option<Live>, AwsError> {
@@ -246,6 +259,7 @@ impl Adapter for CloudfrontDistributionAdapter {
             .build();
         let config = build_config(r, attrs, &r.aws_name)?;
         let with_tags = DistributionConfigWithTags::builder().distribution_config(config).tags(tags).build();
+        cx.listings.distributions.forget("");
         let out = cx
             .aws
             .cloudfront("us-east-1")
@@ -312,6 +326,7 @@ impl Adapter for CloudfrontDistributionAdapter {
             etag = out.e_tag().map(str::to_string);
             self.wait_deployed(cx, &id, Duration::from_secs(30 * 60)).await?;
         }
+        cx.listings.distributions.forget("");
         cf.delete_distribution()
             .id(&id)
             .set_if_match(etag)
@@ -327,6 +342,10 @@ impl Adapter for CloudfrontDistributionAdapter {
         let mut out = Vec::new();
         let cf = cx.aws.cloudfront("us-east-1");
         for (id, arn, comment) in self.find(cx, |c| c.starts_with(&prefix)).await? {
+            if let Some(live) = cx.observed(Kind::CloudfrontDistribution, "us-east-1", &comment) {
+                out.extend(live.is_owned_by(&cx.capsule, &cx.env).then_some(live));
+                continue;
+            }
             // Ownership needs the tags only; a delete needs the id.
             let tags = cf.list_tags_for_resource().resource(&arn).send().await.aws("cloudfront:ListTagsForResource")?;
             let live = Live {

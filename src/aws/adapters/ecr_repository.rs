@@ -184,7 +184,11 @@ impl Adapter for EcrRepositoryAdapter {
                 if !repo.repository_name().unwrap_or_default().starts_with(&prefix) {
                     continue;
                 }
-                let live = self.live_of(cx, repo, &cx.region).await?;
+                let live =
+                    match cx.observed(Kind::EcrRepository, &cx.region, repo.repository_name().unwrap_or_default()) {
+                        Some(live) => live,
+                        None => self.live_of(cx, repo, &cx.region).await?,
+                    };
                 if live.is_owned_by(&cx.capsule, &cx.env) {
                     out.push(live);
                 }

@@ -230,7 +230,11 @@ impl Adapter for EcsTaskDefinitionAdapter {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for family in page.aws("ecs:ListTaskDefinitionFamilies")?.families() {
-                if let Some(live) = self.read(cx, family, &cx.region).await?
+                let live = match cx.observed(Kind::EcsTaskDefinition, &cx.region, family) {
+                    Some(live) => Some(live),
+                    None => self.read(cx, family, &cx.region).await?,
+                };
+                if let Some(live) = live
                     && live.is_owned_by(&cx.capsule, &cx.env)
                 {
                     out.push(live);

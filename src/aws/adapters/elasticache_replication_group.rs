@@ -447,7 +447,11 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
         for g in groups.iter().filter(|g| {
             g.replication_group_id().unwrap_or_default().starts_with(&prefix) && g.status() != Some("deleting")
         }) {
-            let live = self.read(cx, g, &cx.region, None).await?;
+            let id = g.replication_group_id().unwrap_or_default();
+            let live = match cx.observed(Kind::ElasticacheReplicationGroup, &cx.region, id) {
+                Some(live) => live,
+                None => self.read(cx, g, &cx.region, None).await?,
+            };
             if live.is_owned_by(&cx.capsule, &cx.env) {
                 out.push(live);
             }

@@ -306,7 +306,11 @@ impl Adapter for IamRoleAdapter {
                 if role.path() != prefix {
                     continue;
                 }
-                if let Some(live) = self.read(cx, role.role_name(), &cx.region).await?
+                let live = match cx.observed(Kind::IamRole, &cx.region, role.role_name()) {
+                    Some(live) => Some(live),
+                    None => self.read(cx, role.role_name(), &cx.region).await?,
+                };
+                if let Some(live) = live
                     && live.is_owned_by(&cx.capsule, &cx.env)
                 {
                     out.push(live);

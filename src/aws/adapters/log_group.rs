@@ -141,7 +141,10 @@ impl Adapter for LogGroupAdapter {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             for g in page.aws("logs:DescribeLogGroups")?.log_groups() {
-                let live = self.live_of(cx, g, &cx.region).await?;
+                let live = match cx.observed(Kind::LogGroup, &cx.region, g.log_group_name().unwrap_or_default()) {
+                    Some(live) => live,
+                    None => self.live_of(cx, g, &cx.region).await?,
+                };
                 if live.is_owned_by(&cx.capsule, &cx.env) {
                     out.push(live);
                 }

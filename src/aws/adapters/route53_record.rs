@@ -33,13 +33,14 @@
 //! `existing_record: true`; `create` / `update` leave it alone; `delete` leaves it alone
 //! too, since it has no capsule marker. If capsule wrote the record, it is managed as usual.
 //!
-//! Finding a record: first at its desired name (two small reads: the record and its
-//! marker); when that finds no record of this component (a new record, a renamed one, or a
-//! name that is still a reference, like the DKIM records' names), the zone is scanned for
-//! this component's marker, so a renamed record is replaced, not leaked. `list_owned` scans
-//! every hosted zone of the account for this capsule environment's markers (the zone is
-//! not known without the configuration). Each zone is scanned once per run (kept in `Cx`,
-//! dropped when capsule changes the zone), however many records look for their markers.
+//! Finding a record: first at its desired name (the record and its marker); when that finds
+//! no record of this component (a new record, a renamed one, or a name that is still a
+//! reference, like the DKIM records' names), the zone is searched for this component's
+//! marker, so a renamed record is replaced, not leaked. `list_owned` scans every hosted zone
+//! of the account for this capsule environment's markers (the zone is not known without the
+//! configuration). So observations read from that scan too: each zone is scanned once per
+//! run for every capsule environment (`AccountListings`, dropped when capsule changes the
+//! zone), however many records are observed; writes read the names they change afresh.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -254,9 +255,18 @@ pub(super) async fn records_at(cx: &Cx, zone: &Zone, name: &str) -> Result<Vec<R
     }
 }
 
+/// Every record set named exactly `name` (all types), from the run's listing of the zone
+/// (`all_records`): what observations read, since listing owned records scans every zone
+/// anyway. Writes read with `records_at`.
+pub(super) async fn listed_records_at(cx: &Cx, zone: &Zone, name: &str) -> Result<Vec<ResourceRecordSet>, AwsError> {
+    let wanted = fqdn(name);
+    Ok(all_records(cx, &zone.id).await?.iter().filter(|s| fqdn(s.name()) == wanted).cloned().collect())
+}
+
 /// Every hosted zone of the account, listed once per run (capsule never makes one).
 pub(super) async fn hosted_zones(cx: &Cx) -> Result<Arc<Vec<HostedZone>>, AwsError> {
-    cx.hosted_zones
+    cx.listings
+        .hosted_zones
         .get_or_list("", || async {
             let mut zones = Vec::new();
             let mut pages = cx.aws.route53(ROUTE53_REGION).list_hosted_zones().into_paginator().send();
@@ -273,7 +283,7 @@ pub(super) async fn hosted_zones(cx: &Cx) -> Result<Arc<Vec<HostedZone>>, AwsErr
 /// listing of owned records would scan the zone otherwise (Route 53 allows 5 requests a
 /// second per account).
 pub(super) async fn all_records(cx: &Cx, zone_id: &str) -> Result<Arc<Vec<ResourceRecordSet>>, AwsError> {
-    cx.record_sets.get_or_list(zone_id, || list_records(cx, zone_id)).await
+    cx.listings.record_sets.get_or_list(zone_id, || list_records(cx, zone_id)).await
 }
 
 async fn list_records(cx: &Cx, zone_id: &str) -> Result<Vec<ResourceRecordSet>, AwsError> {
@@ -430,7 +440,7 @@ async fn change(cx: &Cx, zone: &Zone, changes: Vec<Change>, comment: &str) -> Re
         .send()
         .await;
     // Whatever the answer (a timeout may hide a change made), the zone's listing is old.
-    cx.record_sets.forget(&zone.id);
+    cx.listings.record_sets.forget(&zone.id);
     changed.aws(OP).map_err(|e| match e.code.as_deref() {
         Some("InvalidChangeBatch") if e.message.contains("already exists") => {
             AwsError { kind: ErrorKind::Conflict, ..e }
@@ -495,7 +505,7 @@ impl Route53RecordAdapter {
         }
     }
 
-    /// The record of `name`/`rtype` and the tags of its marker, if any.
+    /// The record of `name`/`rtype` and the tags of its marker, if any, read now.
     async fn at(
         &self,
         cx: &Cx,
@@ -506,13 +516,27 @@ impl Route53RecordAdapter {
         let Some(set) = records_at(cx, zone, name).await?.into_iter().find(|s| s.r#type().as_str() == rtype) else {
             return Ok(None);
         };
-        let tags = records_at(cx, zone, &marker_name(name, rtype))
-            .await?
-            .iter()
-            .map(marker_tags)
-            .find(|t| !t.is_empty())
-            .unwrap_or_default();
-        Ok(Some((set, tags)))
+        let markers = records_at(cx, zone, &marker_name(name, rtype)).await?;
+        Ok(Some((set, Self::tags_in(&markers))))
+    }
+
+    /// Like `at`, from the run's listing of the zone (observations).
+    async fn listed_at(
+        &self,
+        cx: &Cx,
+        zone: &Zone,
+        name: &str,
+        rtype: &str,
+    ) -> Result<Option<(ResourceRecordSet, BTreeMap<String, String>)>, AwsError> {
+        let sets = listed_records_at(cx, zone, name).await?;
+        let Some(set) = sets.into_iter().find(|s| s.r#type().as_str() == rtype) else { return Ok(None) };
+        let markers = listed_records_at(cx, zone, &marker_name(name, rtype)).await?;
+        Ok(Some((set, Self::tags_in(&markers))))
+    }
+
+    /// The tags of the capsule marker among `markers`, if any.
+    fn tags_in(markers: &[ResourceRecordSet]) -> BTreeMap<String, String> {
+        markers.iter().map(marker_tags).find(|t| !t.is_empty()).unwrap_or_default()
     }
 
     fn is_mine(cx: &Cx, r: &Resource, tags: &BTreeMap<String, String>) -> bool {
@@ -535,7 +559,7 @@ impl Route53RecordAdapter {
             in_zone(zone, name)?;
         }
         if let Some(name) = &name
-            && let Some((set, tags)) = self.at(cx, zone, name, &rtype).await?
+            && let Some((set, tags)) = self.listed_at(cx, zone, name, &rtype).await?
         {
             if Self::is_mine(cx, r, &tags) {
                 return Ok(Found::Mine(self.live_of(cx, zone, &set, tags)));
@@ -549,7 +573,7 @@ impl Route53RecordAdapter {
                 continue;
             }
             let Some((mname, mtype)) = marked_by(set.name()) else { continue };
-            if let Some((record, _)) = self.at(cx, zone, &mname, &mtype).await? {
+            if let Some((record, _)) = self.listed_at(cx, zone, &mname, &mtype).await? {
                 return Ok(Found::Mine(self.live_of(cx, zone, &record, tags)));
             }
         }

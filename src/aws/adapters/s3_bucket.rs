@@ -328,6 +328,10 @@ impl Adapter for S3BucketAdapter {
             }
             // Ownership needs the tags only; a delete needs the name and region.
             let region = b.bucket_region().unwrap_or(&cx.region).to_string();
+            if let Some(live) = cx.observed(Kind::S3Bucket, &region, name) {
+                owned.extend(live.is_owned_by(&cx.capsule, &cx.env).then_some(live));
+                continue;
+            }
             let tags =
                 cx.aws.s3(&region).get_bucket_tagging().bucket(name).send().await.aws("s3:GetBucketTagging").found()?;
             let live = Live {
