@@ -117,6 +117,8 @@ pub struct Cx {
     /// keeps unique and are found by tags, which a just-created one may not match yet, so
     /// a retried create reads its first attempt's resource by id instead of making another.
     created: Mutex<BTreeMap<String, String>>,
+    /// A random id of this run, for idempotency tokens (`ec2::client_token`).
+    run: String,
 }
 
 impl Cx {
@@ -133,6 +135,7 @@ impl Cx {
             listings: Arc::default(),
             observed: Mutex::default(),
             created: Mutex::default(),
+            run: hex::encode(rand::random::<[u8; 16]>()),
         }
     }
 
@@ -199,6 +202,11 @@ impl Cx {
     /// The id this run created `address` with, if it did.
     pub(crate) fn created(&self, address: &str) -> Option<String> {
         self.created.lock().unwrap_or_else(PoisonError::into_inner).get(address).cloned()
+    }
+
+    /// The random id of this run.
+    pub(crate) fn run_id(&self) -> &str {
+        &self.run
     }
 
     /// Remembers that this run created `address` as `id`.

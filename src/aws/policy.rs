@@ -170,6 +170,7 @@ pub const GRANTS: &[Grant] = &[
             "ses:GetIdentityVerificationAttributes",
             "ses:GetIdentityDkimAttributes",
             "ses:GetIdentityMailFromDomainAttributes",
+            "ses:GetSendQuota",
         ],
         &[],
         On::Any,

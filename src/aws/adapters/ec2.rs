@@ -73,6 +73,14 @@ pub(super) fn not_again(cx: &Cx, r: &Resource, operation: &'static str) -> Resul
     }
 }
 
+/// The idempotency token of creating `r` in this run (for the calls that take one): a create
+/// AWS performed but whose answer was lost, sent again, makes nothing new; a later run's
+/// create is a new request.
+pub(super) fn client_token(cx: &Cx, r: &Resource) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("{}/{}", cx.run_id(), r.address).as_bytes()))[..32].to_string()
+}
+
 /// Records that `r` was created as `id`: a retry of the whole create then finds it by that
 /// id rather than creating another.
 pub(super) fn created(cx: &Cx, r: &Resource, id: &str) {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
 use serde_json::{Value, json};
 
-use super::ec2::{created, filters_for, not_again, owned_filters, tag_spec, tags};
+use super::ec2::{client_token, created, filters_for, not_again, owned_filters, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -82,6 +82,7 @@ impl Adapter for FlowLogAdapter {
             .aws
             .ec2(&r.region)
             .create_flow_logs()
+            .client_token(client_token(cx, r))
             .resource_ids(attr_str(attrs, "vpc"))
             .resource_type(FlowLogsResourceType::Vpc)
             .traffic_type(TrafficType::from(attr_str(attrs, "traffic_type")))

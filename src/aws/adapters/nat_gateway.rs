@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGateway, NatGatewayState, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{created, filter, filters_for, not_again, owned_filters, poll_interval, tag_spec, tags};
+use super::ec2::{client_token, created, filter, filters_for, not_again, owned_filters, poll_interval, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
@@ -108,6 +108,7 @@ impl Adapter for NatGatewayAdapter {
                 cx.aws
                     .ec2(&r.region)
                     .create_nat_gateway()
+                    .client_token(client_token(cx, r))
                     .subnet_id(attr_str(attrs, "subnet"))
                     .allocation_id(attr_str(attrs, "allocation"))
                     .tag_specifications(tag_spec(cx, r, ResourceType::Natgateway))

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable};
 use serde_json::{Value, json};
 
-use super::ec2::{created, filter, filters_for, not_again, owned_filters, sorted, tag_spec, tags, until_released};
+use super::ec2::{
+    client_token, created, filter, filters_for, not_again, owned_filters, sorted, tag_spec, tags, until_released,
+};
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
 use crate::model::{Kind, Resource};
@@ -193,6 +195,7 @@ impl Adapter for RouteTableAdapter {
                     .aws
                     .ec2(&r.region)
                     .create_route_table()
+                    .client_token(client_token(cx, r))
                     .vpc_id(attr_str(attrs, "vpc"))
                     .tag_specifications(tag_spec(cx, r, ResourceType::RouteTable))
                     .send()

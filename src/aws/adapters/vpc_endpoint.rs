@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, created, not_again, owned_filters, poll_interval, sorted, tag_spec, tags};
+use super::ec2::{Lookup, client_token, created, not_again, owned_filters, poll_interval, sorted, tag_spec, tags};
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -120,6 +120,7 @@ impl Adapter for VpcEndpointAdapter {
             .aws
             .ec2(&r.region)
             .create_vpc_endpoint()
+            .client_token(client_token(cx, r))
             .vpc_id(attr_str(attrs, "vpc"))
             .service_name(attr_str(attrs, "service"))
             .vpc_endpoint_type(VpcEndpointType::from(attr_str(attrs, "type")))
