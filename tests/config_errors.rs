@@ -293,6 +293,11 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "network existing VPC without public services needs no public subnets",
+        "[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nprivate_subnets = [\"subnet-0123456789abcdef0\", \"subnet-0123456789abcdef1\"]\n[services.worker]\nimage = \"x\"\n",
+        &[],
+    ),
+    (
         "network cidr with host bits",
         "[network]\ncidr = \"10.0.0.1/16\"\n",
         &["capsule.toml:4:8: invalid cidr `10.0.0.1/16`"],

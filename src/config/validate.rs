@@ -133,13 +133,14 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
         domains.check(&mut k, "email.domain", &email.domain, false);
     }
     if let Some(network) = &c.network {
-        check_network(&mut k, network);
+        check_network(&mut k, network, c.services.values().any(|s| s.public));
     }
 }
 
 /// `[network]`: capsule's own VPC (`azs`, `nat`, `cidr`) or an existing one (`vpc_id` and
 /// its subnets), never a mix. What only AWS knows (zones, routes) is checked by the plan.
-fn check_network(k: &mut Check, n: &Network) {
+/// `public`: a public service needs public subnets for its load balancer.
+fn check_network(k: &mut Check, n: &Network, public: bool) {
     if let Some(azs) = n.azs
         && !(2..=3).contains(&azs)
     {
@@ -195,7 +196,7 @@ fn check_network(k: &mut Check, n: &Network) {
     }
     let mut seen = std::collections::BTreeSet::new();
     for (key, list) in lists {
-        let required = key != "isolated_subnets";
+        let required = key == "private_subnets" || (key == "public_subnets" && public);
         if required && list.len() < 2 {
             k.at_key(
                 &format!("network.{key}"),
@@ -204,10 +205,10 @@ fn check_network(k: &mut Check, n: &Network) {
             );
         }
         if !required && list.len() == 1 {
-            k.at(
-                "network.isolated_subnets",
-                "`isolated_subnets` needs at least two subnets",
-                "RDS and ElastiCache subnet groups span at least two zones; give two or more, or none".to_string(),
+            k.at_key(
+                &format!("network.{key}"),
+                format!("`{key}` needs at least two subnets"),
+                "subnets span at least two availability zones: give two or more, or none".to_string(),
             );
         }
         for (i, id) in list.iter().enumerate() {

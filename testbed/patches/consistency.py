@@ -200,7 +200,11 @@ def _ec2_network_consistency() -> None:
 
         def created(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
             made = original(self, *args, **kwargs)
-            made._testbed_visible_at = time.time() + _delay()
+            # Only what a request creates: a region's default VPC, made when its backend
+            # starts, is there from the beginning.
+            call = _gate.current_call()
+            if call is not None and (call.action or "").startswith(("Create", "Allocate")):
+                made._testbed_visible_at = time.time() + _delay()
             return made
 
         def described(original: Any, self: Any, *args: Any, _operation: str = operation, **kwargs: Any) -> Any:
