@@ -181,21 +181,23 @@ async fn the_shop_runs_private_across_zones_in_its_own_network_and_destroy_leave
                 .flat_map(|p| p.user_id_group_pairs().iter().filter_map(|u| u.group_id().map(str::to_string)))
                 .collect();
             let cidrs = g.security_groups()[0].ip_permissions().iter().map(|p| p.ip_ranges().len()).sum::<usize>();
-            (sorted(from), cidrs)
+            // A data store starts no connection: no egress rule at all.
+            let egress = g.security_groups()[0].ip_permissions_egress().len();
+            (sorted(from), cidrs, egress)
         }
     };
     let db_group = db.vpc_security_groups()[0].vpc_security_group_id().unwrap();
     // DATABASE_URL is in the api's and the worker's environment, REDIS_URL in the api's only.
     assert_eq!(
         admitted(db_group).await,
-        (sorted([task_groups["api"].clone(), task_groups["worker"].clone()].concat()), 0)
+        (sorted([task_groups["api"].clone(), task_groups["worker"].clone()].concat()), 0, 0)
     );
     let members =
         cache.describe_replication_groups().replication_group_id("shop-production-sessions").send().await.unwrap();
     let member = members.replication_groups()[0].member_clusters()[0].clone();
     let clusters = cache.describe_cache_clusters().cache_cluster_id(member).send().await.unwrap();
     let cache_group = clusters.cache_clusters()[0].security_groups()[0].security_group_id().unwrap();
-    assert_eq!(admitted(cache_group).await, (task_groups["api"].clone(), 0));
+    assert_eq!(admitted(cache_group).await, (task_groups["api"].clone(), 0, 0));
 
     // Flow logs of the VPC go to the capsule's log group.
     let flows = ec2.describe_flow_logs().filter(filter("resource-id", &vpc)).send().await.unwrap();

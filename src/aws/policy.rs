@@ -242,6 +242,8 @@ pub const GRANTS: &[Grant] = &[
             "ec2:CreateSecurityGroup",
             "ec2:AuthorizeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupEgress",
             "ec2:DeleteSecurityGroup",
         ],
         &["ec2:CreateTags"],

@@ -1,6 +1,8 @@
 //! EC2 security groups in the capsule's VPC. Attributes: `description` and `vpc` (both
 //! force a replacement), `ingress` (the capsule's rules, a sorted list of `{port, cidr}` /
-//! `{port, from: <group id>}`); egress stays AWS's default (all outbound). A group is found
+//! `{port, from: <group id>}`; port -1 is all traffic), and `egress` in the same shape when
+//! the model gives it (data stores: none at all); without it egress stays AWS's default (all
+//! outbound). A group is found
 //! by its name in its VPC, or, before the VPC's id is known, by name and ownership tags.
 
 use std::collections::BTreeMap;
@@ -49,7 +51,11 @@ fn sort_rules(rules: &mut [Value]) {
 
 fn permission(rule: &Value) -> IpPermission {
     let port = rule.get("port").and_then(Value::as_i64).unwrap_or(0) as i32;
-    let mut b = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+    let mut b = if port == -1 {
+        IpPermission::builder().ip_protocol("-1")
+    } else {
+        IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port)
+    };
     if let Some(cidr) = rule.get("cidr").and_then(Value::as_str) {
         b = if cidr.contains(':') {
             b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
@@ -63,8 +69,9 @@ fn permission(rule: &Value) -> IpPermission {
     b.build()
 }
 
-fn desired_rules(attrs: &BTreeMap<String, Value>) -> Vec<Value> {
-    let mut rules = attrs.get("ingress").and_then(Value::as_array).cloned().unwrap_or_default();
+/// The desired rules of `direction` (`ingress` or `egress`), sorted.
+fn desired_rules(attrs: &BTreeMap<String, Value>, direction: &str) -> Vec<Value> {
+    let mut rules = attrs.get(direction).and_then(Value::as_array).cloned().unwrap_or_default();
     sort_rules(&mut rules);
     rules
 }
@@ -78,6 +85,7 @@ impl SecurityGroupAdapter {
                 ("description".into(), json!(g.description())),
                 ("vpc".into(), json!(g.vpc_id())),
                 ("ingress".into(), Value::Array(rules_of(g.ip_permissions()))),
+                ("egress".into(), Value::Array(rules_of(g.ip_permissions_egress()))),
             ]),
             outputs: BTreeMap::from([("id".into(), json!(g.group_id())), ("name".into(), json!(g.group_name()))]),
             tags: tag_map(g.tags(), |t| (t.key(), t.value())),
@@ -100,6 +108,37 @@ impl SecurityGroupAdapter {
             }
         }
         Ok(None)
+    }
+
+    /// Revokes and authorizes egress rules until `have` is `want`.
+    async fn set_egress(
+        &self,
+        cx: &Cx,
+        region: &str,
+        id: &str,
+        have: &[Value],
+        want: &[Value],
+    ) -> Result<(), AwsError> {
+        let ec2 = cx.aws.ec2(region);
+        let revoke: Vec<IpPermission> = have.iter().filter(|r| !want.contains(r)).map(permission).collect();
+        let add: Vec<IpPermission> = want.iter().filter(|r| !have.contains(r)).map(permission).collect();
+        if !revoke.is_empty() {
+            ec2.revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(revoke))
+                .send()
+                .await
+                .aws("ec2:RevokeSecurityGroupEgress")?;
+        }
+        if !add.is_empty() {
+            ec2.authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(add))
+                .send()
+                .await
+                .aws("ec2:AuthorizeSecurityGroupEgress")?;
+        }
+        Ok(())
     }
 
     async fn set_rules(&self, cx: &Cx, region: &str, id: &str, have: &[Value], want: &[Value]) -> Result<(), AwsError> {
@@ -144,8 +183,12 @@ impl Adapter for SecurityGroupAdapter {
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
-        let rules = desired_rules(attrs);
+        let rules = desired_rules(attrs, "ingress");
         attrs.insert("ingress".into(), Value::Array(rules));
+        if attrs.contains_key("egress") {
+            let rules = desired_rules(attrs, "egress");
+            attrs.insert("egress".into(), Value::Array(rules));
+        }
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
@@ -203,7 +246,11 @@ impl Adapter for SecurityGroupAdapter {
         live: &Live,
     ) -> Result<Live, AwsError> {
         let have = live.attributes.get("ingress").and_then(Value::as_array).cloned().unwrap_or_default();
-        self.set_rules(cx, &r.region, &live.aws_name, &have, &desired_rules(attrs)).await?;
+        self.set_rules(cx, &r.region, &live.aws_name, &have, &desired_rules(attrs, "ingress")).await?;
+        if attrs.contains_key("egress") {
+            let have = live.attributes.get("egress").and_then(Value::as_array).cloned().unwrap_or_default();
+            self.set_egress(cx, &r.region, &live.aws_name, &have, &desired_rules(attrs, "egress")).await?;
+        }
         self.find(cx, &r.aws_name, &r.region, attrs.get("vpc")).await?.visible("ec2:DescribeSecurityGroups")
     }
 

@@ -141,6 +141,10 @@ impl DataStores {
     ) -> Address {
         let name = format!("{}-{}", if store.0 == "databases" { "db" } else { "cache" }, store.1);
         let sg = b.security_group(&name, description, vec![], vec![]);
+        // A database or cache answers; it starts no connection: no egress at all.
+        if let Some(r) = b.resources.iter_mut().find(|r| r.address == sg) {
+            r.attributes.insert("egress".into(), json!([]));
+        }
         self.security_groups.push(((store.0, store.1.to_string()), sg.clone(), port));
         sg
     }
