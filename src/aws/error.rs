@@ -131,6 +131,8 @@ const CONSISTENCY: &[(&str, &str, &str)] = &[
     // docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
     ("ec2:AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", ""),
     ("ec2:RevokeSecurityGroupIngress", "InvalidGroup.NotFound", ""),
+    ("ec2:AuthorizeSecurityGroupEgress", "InvalidGroup.NotFound", ""),
+    ("ec2:RevokeSecurityGroupEgress", "InvalidGroup.NotFound", ""),
     // a certificate ACM issued moments ago, not yet known to ELB or CloudFront
     ("elbv2:CreateListener", "CertificateNotFound", ""),
     ("elbv2:ModifyListener", "CertificateNotFound", ""),
