@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use expand::{Artifact, Desired, ExistingNetwork, ExpandContext, INTERFACE_ENDPOINTS, default_nat, expand};
+pub use expand::{Artifact, Desired, ExistingNetwork, ExpandContext, INTERFACE_ENDPOINTS, expand};
 pub use graph::{Graph, GraphError};
 
 /// The kinds of AWS resources capsule manages; one adapter each.

@@ -68,7 +68,7 @@ impl Adapter for CacheSubnetGroupAdapter {
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
-        let subnets = super::ec2::sorted(attrs.get("subnets"));
+        let subnets = super::lb::sorted_strings(attrs.get("subnets"));
         attrs.insert("subnets".into(), json!(subnets));
     }
 
@@ -83,7 +83,7 @@ impl Adapter for CacheSubnetGroupAdapter {
             .create_cache_subnet_group()
             .cache_subnet_group_name(&r.aws_name)
             .cache_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::lb::sorted_strings(attrs.get("subnets"))))
             .set_tags(Some(ec_tags(cx.tags_of(r))))
             .send()
             .await
@@ -109,7 +109,7 @@ impl Adapter for CacheSubnetGroupAdapter {
             .modify_cache_subnet_group()
             .cache_subnet_group_name(&r.aws_name)
             .cache_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::lb::sorted_strings(attrs.get("subnets"))))
             .send()
             .await
             .aws("elasticache:ModifyCacheSubnetGroup")?;

@@ -85,7 +85,7 @@ impl Adapter for DbSubnetGroupAdapter {
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
-        let subnets = super::ec2::sorted(attrs.get("subnets"));
+        let subnets = super::lb::sorted_strings(attrs.get("subnets"));
         attrs.insert("subnets".into(), json!(subnets));
     }
 
@@ -100,7 +100,7 @@ impl Adapter for DbSubnetGroupAdapter {
             .create_db_subnet_group()
             .db_subnet_group_name(&r.aws_name)
             .db_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::lb::sorted_strings(attrs.get("subnets"))))
             .set_tags(Some(rds_tags(cx.tags_of(r))))
             .send()
             .await
@@ -124,7 +124,7 @@ impl Adapter for DbSubnetGroupAdapter {
             .modify_db_subnet_group()
             .db_subnet_group_name(&r.aws_name)
             .db_subnet_group_description(attr_str(attrs, "description"))
-            .set_subnet_ids(Some(super::ec2::sorted(attrs.get("subnets"))))
+            .set_subnet_ids(Some(super::lb::sorted_strings(attrs.get("subnets"))))
             .send()
             .await
             .aws("rds:ModifyDBSubnetGroup")?;

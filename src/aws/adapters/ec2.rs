@@ -165,17 +165,6 @@ pub(super) fn poll_interval() -> Duration {
         .unwrap_or(Duration::from_secs(5))
 }
 
-/// A list attribute as sorted strings.
-pub(super) fn sorted(v: Option<&Value>) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// Ids as one sorted list without repeats.
 pub(super) fn sorted_owned(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();

@@ -102,7 +102,7 @@ impl EcsServiceAdapter {
 
     fn network(attrs: &BTreeMap<String, Value>) -> Result<NetworkConfiguration, AwsError> {
         const OP: &str = "ecs:CreateService";
-        let subnets = super::ec2::sorted(attrs.get("subnets"));
+        let subnets = super::lb::sorted_strings(attrs.get("subnets"));
         let groups: Vec<String> = attrs
             .get("security_groups")
             .and_then(Value::as_array)
@@ -309,7 +309,7 @@ impl Adapter for EcsServiceAdapter {
             g.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
         }
         if let Some(Value::Array(_)) = attrs.get("subnets") {
-            let subnets = super::ec2::sorted(attrs.get("subnets"));
+            let subnets = super::lb::sorted_strings(attrs.get("subnets"));
             attrs.insert("subnets".into(), json!(subnets));
         }
     }

@@ -141,7 +141,7 @@ impl EventRuleAdapter {
         const OP: &str = "events:PutTargets";
         let public = attrs.get("assign_public_ip").and_then(Value::as_bool).unwrap_or(false);
         let vpc = AwsVpcConfiguration::builder()
-            .set_subnets(Some(super::ec2::sorted(attrs.get("subnets"))))
+            .set_subnets(Some(super::lb::sorted_strings(attrs.get("subnets"))))
             .set_security_groups(Some(sorted_strings(attrs.get("security_groups"))))
             .assign_public_ip(if public { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
             .build()

@@ -10,8 +10,9 @@ use aws_sdk_ec2::types::{ResourceType, RouteTable};
 use serde_json::{Value, json};
 
 use super::ec2::{
-    client_token, created, filter, filters_for, not_again, owned_filters, sorted, tag_spec, tags, until_released,
+    client_token, created, filter, filters_for, not_again, owned_filters, tag_spec, tags, until_released,
 };
+use super::lb::sorted_strings;
 use crate::aws::adapter::{Visible, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, Live};
 use crate::model::{Kind, Resource};
@@ -178,7 +179,7 @@ impl Adapter for RouteTableAdapter {
         if let Some(Value::Array(routes)) = attrs.get_mut("routes") {
             routes.sort_by_key(|r| r.to_string());
         }
-        let subnets = sorted(attrs.get("subnets"));
+        let subnets = sorted_strings(attrs.get("subnets"));
         attrs.insert("subnets".into(), json!(subnets));
     }
 
@@ -221,7 +222,7 @@ impl Adapter for RouteTableAdapter {
         self.set_routes(cx, &r.region, &live.aws_name, &have, &want).await?;
         let tables = self.described(cx, &r.region, vec![filter("route-table-id", &live.aws_name)]).await?;
         if let Some(table) = tables.first() {
-            self.set_subnets(cx, &r.region, table, &sorted(attrs.get("subnets"))).await?;
+            self.set_subnets(cx, &r.region, table, &sorted_strings(attrs.get("subnets"))).await?;
         }
         self.find(cx, r).await?.visible("ec2:DescribeRouteTables")
     }

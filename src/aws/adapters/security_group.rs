@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
-};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 use serde_json::{Value, json};
 
+use super::ec2::filter;
 use super::tag_map;
 use crate::aws::adapter::Visible;
 use crate::aws::adapter::attr_str;
@@ -21,10 +20,6 @@ use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
 use crate::model::{Kind, Resource};
 
 pub struct SecurityGroupAdapter;
-
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
-}
 
 /// The rules of a group, normalised and sorted.
 fn rules_of(perms: &[IpPermission]) -> Vec<Value> {

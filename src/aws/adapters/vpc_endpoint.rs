@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::ec2::{Lookup, client_token, created, not_again, owned_filters, poll_interval, sorted, tag_spec, tags};
+use super::ec2::{Lookup, client_token, created, not_again, owned_filters, poll_interval, tag_spec, tags};
+use super::lb::sorted_strings;
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource};
@@ -43,8 +44,8 @@ fn live_of(region: &str, e: &VpcEndpoint) -> Live {
 
 /// (to add, to remove) for a list attribute.
 fn delta(attrs: &BTreeMap<String, Value>, live: &Live, key: &str) -> (Vec<String>, Vec<String>) {
-    let want = sorted(attrs.get(key));
-    let have = sorted(live.attributes.get(key));
+    let want = sorted_strings(attrs.get(key));
+    let have = sorted_strings(live.attributes.get(key));
     (
         want.iter().filter(|w| !have.contains(w)).cloned().collect(),
         have.iter().filter(|h| !want.contains(h)).cloned().collect(),
@@ -99,7 +100,7 @@ impl Adapter for VpcEndpointAdapter {
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
         for key in ["route_tables", "subnets", "security_groups"] {
             if attrs.contains_key(key) {
-                let list = sorted(attrs.get(key));
+                let list = sorted_strings(attrs.get(key));
                 attrs.insert(key.into(), json!(list));
             }
         }
@@ -127,11 +128,11 @@ impl Adapter for VpcEndpointAdapter {
             .tag_specifications(tag_spec(cx, r, ResourceType::VpcEndpoint));
         if interface {
             call = call
-                .set_subnet_ids(Some(sorted(attrs.get("subnets"))))
-                .set_security_group_ids(Some(sorted(attrs.get("security_groups"))))
+                .set_subnet_ids(Some(sorted_strings(attrs.get("subnets"))))
+                .set_security_group_ids(Some(sorted_strings(attrs.get("security_groups"))))
                 .private_dns_enabled(attr_bool(attrs, "private_dns"));
         } else {
-            call = call.set_route_table_ids(Some(sorted(attrs.get("route_tables"))));
+            call = call.set_route_table_ids(Some(sorted_strings(attrs.get("route_tables"))));
         }
         let out = call.send().await.aws("ec2:CreateVpcEndpoint")?;
         created(cx, r, out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default());

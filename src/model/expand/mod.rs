@@ -27,7 +27,7 @@ use indexmap::IndexMap;
 use crate::config::types::{EnvValue, HeaderRule, Service};
 use crate::config::{Capsule, Environment};
 use builder::Builder;
-pub use network::{ExistingNetwork, INTERFACE_ENDPOINTS, default_nat};
+pub use network::{ExistingNetwork, INTERFACE_ENDPOINTS};
 
 /// What expansion needs to know beyond the configuration.
 #[derive(Debug, Clone)]

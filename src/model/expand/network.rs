@@ -42,7 +42,7 @@ pub struct ExistingNetwork {
 pub const INTERFACE_ENDPOINTS: &[&str] = &["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"];
 
 /// The default NAT of an environment: one per zone in `production`, one shared elsewhere.
-pub fn default_nat(env: &str) -> Nat {
+fn default_nat(env: &str) -> Nat {
     if env == "production" { Nat::PerAz } else { Nat::Single }
 }
 
