@@ -479,12 +479,24 @@ fn restore_request(
     let port = live.endpoint().and_then(|e| e.port()).or(live.db_instance_port().filter(|p| *p != 0));
     // RDS restores the snapshot's storage; an instance grown since keeps its size.
     let storage = live.allocated_storage().filter(|l| snap.allocated_storage().is_some_and(|s| l > &s));
+    // The live instance's parameter group (TLS required), when the snapshot is of the same
+    // engine family; otherwise RDS's default group, which the next apply replaces.
+    let family = |v: Option<&str>| {
+        crate::config::types::db_family(live.engine().unwrap_or_default(), v.unwrap_or_default()).ok()
+    };
+    let parameter_group = live
+        .db_parameter_groups()
+        .first()
+        .and_then(|g| g.db_parameter_group_name())
+        .filter(|_| family(snap.engine_version()).is_some_and(|f| Some(f) == family(live.engine_version())))
+        .map(str::to_string);
     rds.restore_db_instance_from_db_snapshot()
         .db_instance_identifier(restore_id)
         .set_db_snapshot_identifier(snap.db_snapshot_identifier().map(str::to_string))
         .set_db_instance_class(live.db_instance_class().map(str::to_string))
         .set_db_subnet_group_name(live.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string))
         .set_vpc_security_group_ids(Some(groups))
+        .set_db_parameter_group_name(parameter_group)
         .set_multi_az(live.multi_az())
         .set_port(port)
         .set_allocated_storage(storage)

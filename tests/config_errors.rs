@@ -191,6 +191,17 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &["capsule.toml:4:10: unknown database engine `postgress`"],
     ),
     (
+        "database versions RDS has no parameter group family for",
+        "[databases.a]\nengine = \"mysql\"\nversion = \"8\"\n[databases.b]\nengine = \"mariadb\"\nversion = \"10.4\"\n\
+         [databases.c]\nengine = \"postgres\"\nversion = \"12.9\"\n[databases.d]\nengine = \"postgres\"\nversion = \"sixteen\"\n",
+        &[
+            "capsule.toml:5:11: mysql versions name major and minor: `8.0`, not `8`",
+            "capsule.toml:8:11: MariaDB 10.4 cannot require TLS: use 10.5 or later",
+            "capsule.toml:11:11: PostgreSQL 12.9 is past RDS support: use 13 or later",
+            "capsule.toml:14:11: version `sixteen` is not a number such as `16`, `8.0` or `10.11.9`",
+        ],
+    ),
+    (
         "unknown cache engine",
         "[caches.s]\nengine = \"memcache\"\n",
         &["capsule.toml:4:10: unknown cache engine `memcache`"],

@@ -288,3 +288,98 @@ async fn an_unprotected_mysql_database_with_on_delete_delete_leaves_no_snapshot(
     assert!(snaps.db_snapshots().is_empty(), "{snaps:?}");
     assert!(rds.describe_db_subnet_groups().db_subnet_group_name(&id).send().await.is_err(), "subnet group deleted");
 }
+
+/// The database's parameter group and its apply status, and capsule's TLS parameter in it.
+async fn parameter_group_of(id: &str, parameter: &str) -> (String, String, Option<String>) {
+    let db = db_instance(id).await.expect("the instance");
+    let g = &db.db_parameter_groups()[0];
+    let name = g.db_parameter_group_name().unwrap().to_string();
+    let rds = Aws::from_env().await.rds("us-east-1");
+    let params = rds.describe_db_parameters().db_parameter_group_name(&name).source("user").send().await.unwrap();
+    let value = params
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_name() == Some(parameter))
+        .and_then(|p| p.parameter_value().map(str::to_string));
+    (name, g.parameter_apply_status().unwrap_or_default().to_string(), value)
+}
+
+fn notes(doc: &Value) -> String {
+    doc["capsules"][0]["notes"].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_required_by_the_databases_own_parameter_group_through_reboots_and_upgrades() {
+    testbed();
+    let name = unique("dbtls");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let id = format!("{name}-production-main");
+    let settings = "engine = \"mysql\"\nversion = \"8.0\"\nmulti_az = false\ndeletion_protection = false\non_delete = \"delete\"\n";
+    set_database(root, &name, settings);
+    let (doc, log) = apply(root, &[]);
+    assert_eq!(doc["ok"], true, "{log}");
+    let group = format!("{id}-mysql8-0");
+    assert_eq!(
+        parameter_group_of(&id, "require_secure_transport").await,
+        (group.clone(), "in-sync".into(), Some("1".into()))
+    );
+    assert_eq!(changes(&plan(root).0), vec![]);
+
+    // An instance on another group (made before capsule had its own): moved, and the plan
+    // says a reboot is needed, which capsule leaves to the user unless told otherwise.
+    let rds = Aws::from_env().await.rds("us-east-1");
+    let foreign = format!("{name}-foreign");
+    rds.create_db_parameter_group()
+        .db_parameter_group_name(&foreign)
+        .db_parameter_group_family("mysql8.0")
+        .description("not capsule's")
+        .send()
+        .await
+        .unwrap();
+    rds.modify_db_instance().db_instance_identifier(&id).db_parameter_group_name(&foreign).send().await.unwrap();
+    rds.reboot_db_instance().db_instance_identifier(&id).send().await.unwrap();
+    let (p, _) = plan(root);
+    let rds_address = format!("{name}.production.rds_instance.main");
+    assert_eq!(changes(&p), vec![(rds_address.clone(), "update".to_string())], "{p:#}");
+    let c = change(&p, &rds_address);
+    assert_eq!(impact(c, "parameter_group"), "reboot");
+    assert!(c["reason"].as_str().unwrap().contains("applies at the next reboot"), "{c:#}");
+    let (doc, log) = apply(root, &[]);
+    assert_eq!(doc["ok"], true, "{log}");
+    assert!(!log.contains("rebooting"), "{log}");
+    assert_eq!(parameter_group_of(&id, "require_secure_transport").await.1, "pending-reboot");
+    let (p, _) = plan(root);
+    assert_eq!(changes(&p), vec![]);
+    assert!(notes(&p).contains("waits for a reboot"), "{p:#}");
+    set_database(root, &name, &format!("{settings}apply_changes = \"immediately\"\n"));
+    let (doc, log) = apply(root, &[]);
+    assert_eq!(doc["ok"], true, "{log}");
+    assert!(log.contains(&format!("database {id}: rebooting to apply parameter group {group}")), "{log}");
+    assert_eq!(parameter_group_of(&id, "require_secure_transport").await.1, "in-sync");
+    assert!(!notes(&plan(root).0).contains("waits for a reboot"));
+
+    // A major upgrade (8.0 to 8.4) needs a group of the new family: made first, the instance
+    // moves to it with the upgrade, then the old group goes.
+    let upgraded = settings.replace("\"8.0\"", "\"8.4\"");
+    set_database(root, &name, &format!("{upgraded}apply_changes = \"immediately\"\n"));
+    let (p, _) = plan(root);
+    assert_eq!(change(&p, &format!("{name}.production.db_parameter_group.main"))["action"], "replace", "{p:#}");
+    let (doc, log) = apply(root, &[]);
+    assert_eq!(doc["ok"], true, "{log}");
+    let new_group = format!("{id}-mysql8-4");
+    assert_eq!(parameter_group_of(&id, "require_secure_transport").await.0, new_group);
+    assert_eq!(db_instance(&id).await.unwrap().engine_version(), Some("8.4"));
+    assert!(
+        rds.describe_db_parameter_groups().db_parameter_group_name(&group).send().await.is_err(),
+        "old group gone: {log}"
+    );
+    assert_eq!(changes(&plan(root).0), vec![]);
+
+    // Removing the database removes its group; the foreign one stays.
+    write(root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n"));
+    let (doc, log) = apply(root, &["--allow-destroy"]);
+    assert_eq!(doc["ok"], true, "{log}");
+    assert!(rds.describe_db_parameter_groups().db_parameter_group_name(&new_group).send().await.is_err());
+    assert!(rds.describe_db_parameter_groups().db_parameter_group_name(&foreign).send().await.is_ok());
+}

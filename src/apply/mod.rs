@@ -248,6 +248,10 @@ impl<'a> Executor<'a> {
     async fn finish_replacements(&mut self, planned: &mut Planned, replaced: Vec<(usize, Live)>) {
         for (ri, old) in replaced {
             let Some(ci) = self.change_of[ri] else { continue };
+            if old.aws_name == self.desired.resources[ri].aws_name {
+                // Made again under the same name: the "old" one is the new one.
+                continue;
+            }
             let n = self.desired.resources.len();
             let pending = (0..n).find(|&d| self.graph.deps[d].contains(&ri) && self.state[d] != State::Done);
             let started = Instant::now();

@@ -60,7 +60,7 @@ use When::{Always, Declared};
 
 const LB: &[Kind] = &[Kind::Lb, Kind::LbListener, Kind::LbListenerRule, Kind::LbTargetGroup];
 const CACHES: &[Kind] = &[Kind::CacheSubnetGroup, Kind::ElasticacheReplicationGroup, Kind::ElasticacheCluster];
-const DATABASES: &[Kind] = &[Kind::DbSubnetGroup, Kind::RdsInstance];
+const DATABASES: &[Kind] = &[Kind::DbSubnetGroup, Kind::DbParameterGroup, Kind::RdsInstance];
 
 /// The table. Reads (`Always`) are on `*`: every run lists what each managed kind owns, and
 /// most list calls take no narrower resource. Writes name capsule's resources where AWS
@@ -146,6 +146,8 @@ pub const GRANTS: &[Grant] = &[
             "events:ListTagsForResource",
             "rds:DescribeDBInstances",
             "rds:DescribeDBSubnetGroups",
+            "rds:DescribeDBParameterGroups",
+            "rds:DescribeDBParameters",
             "rds:DescribeDBSnapshots",
             "rds:ListTagsForResource",
             "elasticache:DescribeCacheSubnetGroups",
@@ -359,8 +361,12 @@ pub const GRANTS: &[Grant] = &[
             "rds:CreateDBSubnetGroup",
             "rds:ModifyDBSubnetGroup",
             "rds:DeleteDBSubnetGroup",
+            "rds:CreateDBParameterGroup",
+            "rds:ModifyDBParameterGroup",
+            "rds:DeleteDBParameterGroup",
             "rds:CreateDBInstance",
             "rds:ModifyDBInstance",
+            "rds:RebootDBInstance",
             "rds:DeleteDBInstance",
             "rds:AddTagsToResource",
             "rds:RemoveTagsFromResource",

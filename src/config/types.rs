@@ -464,3 +464,30 @@ pub enum Nat {
 /// Known engines, with the version used when none is given.
 pub const DB_ENGINES: &[(&str, &str)] = &[("postgres", "16"), ("mysql", "8.0"), ("mariadb", "10.11")];
 pub const CACHE_ENGINES: &[(&str, &str)] = &[("redis", "7.1"), ("valkey", "8.0"), ("memcached", "1.6.22")];
+
+/// The RDS parameter group family of a database engine and version (`postgres16`,
+/// `mysql8.0`, `mariadb10.11`), or why there is none: PostgreSQL families are named by the
+/// major version, MySQL and MariaDB by major and minor. Versions older than these families
+/// (PostgreSQL 12, MySQL 5.6, MariaDB 10.4) are past RDS standard support, and MariaDB before
+/// 10.5 cannot require TLS (`require_secure_transport`).
+pub fn db_family(engine: &str, version: &str) -> Result<String, String> {
+    let parts: Vec<u32> = version
+        .split('.')
+        .map(|p| p.parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("version `{version}` is not a number such as `16`, `8.0` or `10.11.9`"))?;
+    let (major, minor) = (parts[0], parts.get(1).copied());
+    let family = match (engine, minor) {
+        ("postgres", _) if major >= 13 => format!("postgres{major}"),
+        ("postgres", _) => return Err(format!("PostgreSQL {version} is past RDS support: use 13 or later")),
+        ("mysql" | "mariadb", None) => {
+            return Err(format!("{engine} versions name major and minor: `{version}.0`, not `{version}`"));
+        }
+        ("mysql", Some(minor)) if (major, minor) >= (5, 7) => format!("mysql{major}.{minor}"),
+        ("mariadb", Some(minor)) if (major, minor) >= (10, 5) => format!("mariadb{major}.{minor}"),
+        ("mysql", _) => return Err(format!("MySQL {version} is past RDS support: use 8.0 or later")),
+        ("mariadb", _) => return Err(format!("MariaDB {version} cannot require TLS: use 10.5 or later")),
+        _ => return Err(format!("unknown database engine `{engine}`")),
+    };
+    Ok(family)
+}

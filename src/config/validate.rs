@@ -500,6 +500,15 @@ fn check_database(k: &mut Check, dname: &str, d: &Database) {
     }
     if d.version.as_deref().is_some_and(|v| v.trim().is_empty()) {
         k.at(&p("version"), "`version` is empty", "remove it for the engine's default or give e.g. `16`".to_string());
+    } else if let Some(v) = &d.version
+        && DB_ENGINES.iter().any(|(e, _)| *e == d.engine)
+        && let Err(why) = db_family(&d.engine, v)
+    {
+        k.at(
+            &p("version"),
+            why,
+            "give a version RDS supports, e.g. `16` (postgres), `8.0` (mysql), `10.11` (mariadb)".to_string(),
+        );
     }
     if !d.class.starts_with("db.") {
         k.at(

@@ -32,6 +32,28 @@ Restores, against moto 5.2.5:
   with ApplyImmediately=true applies them together with its own (moto applied everything at
   once and never listed anything as pending). Other settings apply at once, as AWS does for
   most of them (security groups, deletion protection, backup retention, port, ...).
+- DB parameter groups (API_ModifyDBInstance DBParameterGroupName: "The DB parameter group
+  must be in the same DB parameter group family as the DB instance"; "The parameter group name
+  itself is changed immediately, but the actual parameter changes are not applied until you
+  reboot the instance without failover"): CreateDBInstance, ModifyDBInstance and
+  RestoreDBInstanceFromDBSnapshot with a group of another family than the engine version's
+  (`postgres16`, `mysql8.0`, `mariadb10.11`) fail with InvalidParameterCombination, "The
+  parameter group NAME with DBParameterGroupFamily F can't be used for this instance. Use a
+  parameter group with DBParameterGroupFamily G." (moto took any group); a ModifyDBInstance
+  that moves an instance to another group leaves it `pending-reboot` in DBParameterGroups
+  until RebootDBInstance (moto said `in-sync` at once); DeleteDBParameterGroup of a group an
+  instance uses fails with InvalidDBParameterGroupState (moto deleted it); ModifyDBParameterGroup
+  with more than 20 parameters fails with InvalidParameterValue (API_ModifyDBParameterGroup: "A
+  maximum of 20 parameters can be modified in a single request"; moto took any number);
+  DescribeDBParameterGroups of a name that does not exist fails with DBParameterGroupNotFound,
+  and names match whatever their case (RDS stores them in lower case; moto answered an empty
+  list).
+- ModifyDBInstance with an EngineVersion of another major version (another family: 16 to 17,
+  MySQL 8.0 to 8.4) without AllowMajorVersionUpgrade fails with InvalidParameterCombination,
+  "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
+  (API_ModifyDBInstance AllowMajorVersionUpgrade: "This parameter must be set to true when
+  specifying a value for the EngineVersion parameter that is a different major version than
+  the DB instance's current version"; moto upgraded anyway).
 
 What moto already does as AWS (checked, not patched): CreateDBSnapshot / DescribeDBSnapshots
 (SnapshotType "manual", Encrypted, engine, version and storage of the instance, the given
@@ -67,7 +89,12 @@ from typing import Any
 
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models.security_groups import SecurityGroupBackend
-from moto.rds.exceptions import DBInstanceAlreadyExists, InvalidParameterCombination, RDSClientError
+from moto.rds.exceptions import (
+    DBInstanceAlreadyExists,
+    DBParameterGroupNotFoundError,
+    InvalidParameterCombination,
+    RDSClientError,
+)
 from moto.rds.models import DBInstance, RDSBackend, rds_backends
 
 from ._util import around
@@ -102,10 +129,91 @@ def _given(kwargs: Any, name: str) -> Any:
         return None
 
 
+def _family(engine: str, version: str) -> str:
+    """The parameter group family of an engine version: postgres by major, others by major.minor."""
+    parts = str(version).split(".")
+    return f"{engine}{parts[0]}" if engine == "postgres" else f"{engine}{'.'.join(parts[:2])}"
+
+
+def _check_family(backend: RDSBackend, group: str | None, engine: str | None, version: str | None) -> None:
+    if not group or not engine or not version or group.startswith("default."):
+        return
+    found = backend.db_parameter_groups.get(group.lower())
+    want = _family(engine, version)
+    if found is not None and found.family and found.family != want:
+        raise InvalidParameterCombination(
+            f"The parameter group {found.name} with DBParameterGroupFamily {found.family} can't be used for "
+            f"this instance. Use a parameter group with DBParameterGroupFamily {want}."
+        )
+
+
+def _apply_status(database: DBInstance) -> str:
+    return database.__dict__.get("_capsule_parameters_status", "in-sync")
+
+
+def _parameter_groups() -> None:
+    def db_parameter_group_status_list(self: DBInstance) -> Any:
+        groups = self.db_parameter_groups()
+        return [{"DBParameterGroupName": g.name, "ParameterApplyStatus": _apply_status(self)} for g in groups]
+
+    DBInstance.db_parameter_group_status_list = property(db_parameter_group_status_list)
+
+    @around(RDSBackend, "reboot_db_instance")
+    def reboot_db_instance(original: Any, self: RDSBackend, db_instance_identifier: str) -> DBInstance:
+        database = original(self, db_instance_identifier)
+        database.__dict__["_capsule_parameters_status"] = "in-sync"
+        return database
+
+    @around(RDSBackend, "delete_db_parameter_group")
+    def delete_db_parameter_group(original: Any, self: RDSBackend, db_parameter_group_name: str) -> Any:
+        name = (db_parameter_group_name or "").lower()
+        if any((db.db_parameter_group_name or "").lower() == name for db in self.databases.values()):
+            raise RDSClientError(
+                "InvalidDBParameterGroupState",
+                f"One or more database instances are still members of this parameter group "
+                f"{db_parameter_group_name}, so the group cannot be deleted",
+            )
+        return original(self, db_parameter_group_name)
+
+    @around(RDSBackend, "describe_db_parameter_groups")
+    def describe_db_parameter_groups(original: Any, self: RDSBackend, kwargs: Any) -> Any:
+        name = _given(kwargs, "db_parameter_group_name")
+        if not name:
+            return original(self, kwargs)
+        found = [g for g in self.db_parameter_groups.values() if g.name == name.lower()]
+        if not found:
+            raise DBParameterGroupNotFoundError(name)
+        return found
+
+    @around(RDSBackend, "modify_db_parameter_group")
+    def modify_db_parameter_group(original: Any, self: RDSBackend, name: str, parameters: Any) -> Any:
+        parameters = list(parameters or [])
+        if len(parameters) > 20:
+            raise RDSClientError(
+                "InvalidParameterValue",
+                f"A maximum of 20 parameters can be modified in a single request ({len(parameters)} given).",
+            )
+        return original(self, name, parameters)
+
+
 def apply() -> None:
+    _parameter_groups()
+
     @around(RDSBackend, "modify_db_instance")
     def modify_db_instance(original: Any, self: RDSBackend, db_instance_identifier: str, db_kwargs: Any) -> DBInstance:
         database = self.describe_db_instances(db_instance_identifier)[0]
+        group = _given(db_kwargs, "db_parameter_group_name")
+        version = _given(db_kwargs, "engine_version") or database.engine_version
+        _check_family(self, group, database.engine, version)
+        if (
+            _given(db_kwargs, "engine_version")
+            and _family(database.engine, version) != _family(database.engine, database.engine_version)
+            and not _given(db_kwargs, "allow_major_version_upgrade")
+        ):
+            raise InvalidParameterCombination(
+                "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
+            )
+        moves_group = bool(group) and group.lower() != (database.db_parameter_group_name or "").lower()
         storage = _given(db_kwargs, "allocated_storage")
         if storage is not None and database.db_cluster_identifier is None and int(storage) < database.allocated_storage:
             raise InvalidParameterCombination(
@@ -131,10 +239,18 @@ def apply() -> None:
         database = original(self, db_instance_identifier, db_kwargs)
         if port is not None:
             database.port = int(port)
+        if moves_group:
+            database.__dict__["_capsule_parameters_status"] = "pending-reboot"
         return database
 
     @around(RDSBackend, "create_db_instance")
     def create_db_instance(original: Any, self: RDSBackend, db_kwargs: Any) -> DBInstance:
+        _check_family(
+            self,
+            _given(db_kwargs, "db_parameter_group_name"),
+            _given(db_kwargs, "engine"),
+            _given(db_kwargs, "engine_version"),
+        )
         database = original(self, db_kwargs)
         database.dbi_resource_id = "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
         return database

@@ -464,3 +464,83 @@ def test_rds_rename_refuses_a_taken_identifier_and_keeps_the_resource_id(rds):
     with pytest.raises(ClientError) as e:
         describe_db(rds, db_id)
     assert error_of(e)[0] == "DBInstanceNotFound"
+
+
+def new_parameter_group(rds, family: str) -> str:
+    name = unique("dbpg")
+    rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily=family, Description="testbed")
+    return name
+
+
+def test_rds_parameter_group_must_be_of_the_engine_versions_family(rds):
+    mysql = new_parameter_group(rds, "mysql8.0")
+    with pytest.raises(ClientError) as e:
+        new_db(rds, DBParameterGroupName=mysql)
+    assert error_of(e) == ("InvalidParameterCombination", 400)
+    assert "DBParameterGroupFamily postgres16" in e.value.response["Error"]["Message"]
+    db_id = new_db(rds, DBParameterGroupName=new_parameter_group(rds, "postgres16"))
+    with pytest.raises(ClientError) as e:
+        rds.modify_db_instance(DBInstanceIdentifier=db_id, DBParameterGroupName=mysql, ApplyImmediately=True)
+    assert error_of(e) == ("InvalidParameterCombination", 400)
+    # With a major upgrade in the same call, the new version's family is the one that counts.
+    rds.modify_db_instance(
+        DBInstanceIdentifier=db_id,
+        EngineVersion="17.2",
+        AllowMajorVersionUpgrade=True,
+        DBParameterGroupName=new_parameter_group(rds, "postgres17"),
+        ApplyImmediately=True,
+    )
+
+
+def test_rds_new_parameter_group_waits_for_a_reboot(rds):
+    first, second = new_parameter_group(rds, "postgres16"), new_parameter_group(rds, "postgres16")
+    db_id = new_db(rds, DBParameterGroupName=first)
+    groups = describe_db(rds, db_id)["DBParameterGroups"]
+    assert groups == [{"DBParameterGroupName": first, "ParameterApplyStatus": "in-sync"}]
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, DBParameterGroupName=second, ApplyImmediately=True)
+    groups = describe_db(rds, db_id)["DBParameterGroups"]
+    assert groups == [{"DBParameterGroupName": second, "ParameterApplyStatus": "pending-reboot"}]
+    rds.reboot_db_instance(DBInstanceIdentifier=db_id)
+    assert describe_db(rds, db_id)["DBParameterGroups"][0]["ParameterApplyStatus"] == "in-sync"
+
+
+def test_rds_parameter_group_in_use_cannot_be_deleted(rds):
+    group = new_parameter_group(rds, "postgres16")
+    db_id = new_db(rds, DBParameterGroupName=group)
+    with pytest.raises(ClientError) as e:
+        rds.delete_db_parameter_group(DBParameterGroupName=group)
+    assert error_of(e) == ("InvalidDBParameterGroupState", 400)
+    rds.delete_db_instance(DBInstanceIdentifier=db_id, SkipFinalSnapshot=True)
+    rds.delete_db_parameter_group(DBParameterGroupName=group)
+
+
+def test_rds_parameter_group_takes_20_parameters_a_call(rds):
+    group = new_parameter_group(rds, "postgres16")
+    many = [{"ParameterName": f"p{i}", "ParameterValue": "1", "ApplyMethod": "immediate"} for i in range(21)]
+    with pytest.raises(ClientError) as e:
+        rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=many)
+    assert error_of(e) == ("InvalidParameterValue", 400)
+    rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=many[:20])
+
+
+def test_rds_major_upgrade_needs_allow_major_version_upgrade(rds):
+    db_id = new_db(rds, Engine="mysql", EngineVersion="8.0.35")
+    with pytest.raises(ClientError) as e:
+        rds.modify_db_instance(DBInstanceIdentifier=db_id, EngineVersion="8.4.3", ApplyImmediately=True)
+    assert error_of(e) == ("InvalidParameterCombination", 400)
+    assert describe_db(rds, db_id)["EngineVersion"] == "8.0.35"
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, EngineVersion="8.0.39", ApplyImmediately=True)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=db_id, EngineVersion="8.4.3", AllowMajorVersionUpgrade=True, ApplyImmediately=True
+    )
+    assert describe_db(rds, db_id)["EngineVersion"] == "8.4.3"
+
+
+def test_rds_describe_of_a_missing_parameter_group_is_not_found(rds):
+    group = new_parameter_group(rds, "postgres16")
+    found = rds.describe_db_parameter_groups(DBParameterGroupName=group.upper())["DBParameterGroups"]
+    assert [g["DBParameterGroupName"] for g in found] == [group]
+    rds.delete_db_parameter_group(DBParameterGroupName=group)
+    with pytest.raises(ClientError) as e:
+        rds.describe_db_parameter_groups(DBParameterGroupName=group)
+    assert error_of(e) == ("DBParameterGroupNotFound", 404)

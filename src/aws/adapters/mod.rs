@@ -5,6 +5,7 @@ mod autoscaling;
 mod cache_subnet_group;
 mod cloudfront_distribution;
 mod cloudfront_oac;
+mod db_parameter_group;
 mod db_subnet_group;
 mod ec2;
 mod ecr_repository;
@@ -72,6 +73,7 @@ pub fn adapter(kind: Kind) -> Option<&'static dyn Adapter> {
         Kind::AcmCertificate => &ACM_CERTIFICATE,
         Kind::SesIdentity => &SES_IDENTITY,
         Kind::DbSubnetGroup => &DB_SUBNET_GROUP,
+        Kind::DbParameterGroup => &DB_PARAMETER_GROUP,
         Kind::RdsInstance => &RDS_INSTANCE,
         Kind::CacheSubnetGroup => &CACHE_SUBNET_GROUP,
         Kind::ElasticacheReplicationGroup => &ELASTICACHE_REPLICATION_GROUP,
@@ -111,6 +113,7 @@ static ROUTE53_RECORD: Settled = Settled(&route53_record::Route53RecordAdapter);
 static ACM_CERTIFICATE: Settled = Settled(&acm_certificate::AcmCertificateAdapter);
 static SES_IDENTITY: Settled = Settled(&ses_identity::SesIdentityAdapter);
 static DB_SUBNET_GROUP: Settled = Settled(&db_subnet_group::DbSubnetGroupAdapter);
+static DB_PARAMETER_GROUP: Settled = Settled(&db_parameter_group::DbParameterGroupAdapter);
 static RDS_INSTANCE: Settled = Settled(&rds_instance::RdsInstanceAdapter);
 static CACHE_SUBNET_GROUP: Settled = Settled(&cache_subnet_group::CacheSubnetGroupAdapter);
 static ELASTICACHE_REPLICATION_GROUP: Settled =
@@ -147,6 +150,7 @@ pub const ALL_KINDS: &[Kind] = &[
     Kind::EcrRepository,
     Kind::EcsCluster,
     Kind::DbSubnetGroup,
+    Kind::DbParameterGroup,
     Kind::CacheSubnetGroup,
     Kind::RdsInstance,
     Kind::ElasticacheReplicationGroup,

@@ -5,7 +5,7 @@
 //! `allocated_storage_gb`, `storage_encrypted`, `multi_az`, `backup_retention_days`,
 //! `deletion_protection`, `auto_minor_version_upgrade`, `publicly_accessible`,
 //! `copy_tags_to_snapshot`, `username`, `port`, `db_subnet_group` (name),
-//! `security_groups` (sorted ids), and three that only capsule knows, kept as RDS tags on
+//! `security_groups` (sorted ids), `parameter_group` (name), and three that only capsule knows, kept as RDS tags on
 //! the instance so `observe` reads them back and `delete` (which only gets what `observe`
 //! or `list_owned` saw) can act on them: `on_delete` (`capsule:on-delete`),
 //! `apply_changes` (`capsule:apply-changes`) and `connection_secret` (the ARN of the
@@ -22,6 +22,7 @@
 //! | `engine`, `storage_encrypted`, `username` | replacement (a new, empty instance) |
 //! | `instance_class`, `engine_version`, `db_subnet_group` | downtime |
 //! | `port` | reboot (RDS restarts the database whatever `ApplyImmediately` says) |
+//! | `parameter_group` | reboot (RDS switches the group at once but applies it at the next reboot: capsule reboots when `apply_changes = "immediately"`, otherwise the plan and `notes` say it waits) |
 //! | `allocated_storage_gb` increase (by at least 10%) | in place |
 //! | `allocated_storage_gb` decrease, or increase under 10% | refused (plan error) |
 //! | `multi_az`, `backup_retention_days`, `deletion_protection`, `auto_minor_version_upgrade`, `publicly_accessible`, `copy_tags_to_snapshot`, `security_groups` | in place |
@@ -209,6 +210,7 @@ fn live_of(d: &DbInstance, region: &str, desired: Option<&BTreeMap<String, Value
             .collect(),
     );
     let tag = |k: &str| tags.get(k).map(|v| json!(v)).unwrap_or(Value::Null);
+    let parameter_group = d.db_parameter_groups().first();
     let attributes = BTreeMap::from([
         ("engine".into(), json!(d.engine().unwrap_or_default())),
         ("engine_version".into(), json!(version_seen(version, desired_version))),
@@ -225,6 +227,7 @@ fn live_of(d: &DbInstance, region: &str, desired: Option<&BTreeMap<String, Value
         ("port".into(), json!(port)),
         ("db_subnet_group".into(), json!(d.db_subnet_group().and_then(|g| g.db_subnet_group_name()))),
         ("security_groups".into(), json!(security_groups)),
+        ("parameter_group".into(), json!(parameter_group.and_then(|g| g.db_parameter_group_name()))),
         ("on_delete".into(), tag(TAG_ON_DELETE)),
         ("apply_changes".into(), tag(TAG_APPLY_CHANGES)),
         ("connection_secret".into(), tag(TAG_CONNECTION_SECRET)),
@@ -243,6 +246,8 @@ fn live_of(d: &DbInstance, region: &str, desired: Option<&BTreeMap<String, Value
             ("status".into(), json!(d.db_instance_status())),
             ("pending".into(), pending_of(d)),
             ("maintenance_window".into(), json!(d.preferred_maintenance_window())),
+            // "in-sync", "applying" or "pending-reboot" (the group applies at the next reboot)
+            ("parameters_status".into(), json!(parameter_group.and_then(|g| g.parameter_apply_status()))),
         ]),
         tags,
     }
@@ -304,8 +309,11 @@ fn string_list(v: Option<&Value>) -> Vec<String> {
     )
 }
 
-fn major(version: &str) -> &str {
-    version.split('.').next().unwrap_or(version)
+/// The major version as RDS counts it: PostgreSQL's first number, MySQL's and MariaDB's
+/// first two (8.0 to 8.4 is a major upgrade), i.e. the parameter group family.
+fn major(engine: &str, version: &str) -> String {
+    crate::config::types::db_family(engine, version)
+        .unwrap_or_else(|_| version.split('.').next().unwrap_or(version).to_string())
 }
 
 fn i32_of(attrs: &BTreeMap<String, Value>, key: &str) -> Option<i32> {
@@ -323,7 +331,12 @@ const MODIFIABLE: &[(&str, SetAttr)] = &[
     ("engine_version", |m, a, have| {
         let want = attr_str(a, "engine_version");
         let m = m.engine_version(want);
-        if major(want) != major(attr_str(have, "engine_version")) { m.allow_major_version_upgrade(true) } else { m }
+        let engine = attr_str(a, "engine");
+        if major(engine, want) != major(engine, attr_str(have, "engine_version")) {
+            m.allow_major_version_upgrade(true)
+        } else {
+            m
+        }
     }),
     ("allocated_storage_gb", |m, a, _| m.set_allocated_storage(i32_of(a, "allocated_storage_gb"))),
     ("multi_az", |m, a, _| m.multi_az(attr_bool(a, "multi_az"))),
@@ -334,6 +347,7 @@ const MODIFIABLE: &[(&str, SetAttr)] = &[
     ("copy_tags_to_snapshot", |m, a, _| m.copy_tags_to_snapshot(attr_bool(a, "copy_tags_to_snapshot"))),
     ("port", |m, a, _| m.set_db_port_number(i32_of(a, "port"))),
     ("db_subnet_group", |m, a, _| m.db_subnet_group_name(attr_str(a, "db_subnet_group"))),
+    ("parameter_group", |m, a, _| m.db_parameter_group_name(attr_str(a, "parameter_group"))),
 ];
 
 impl RdsInstanceAdapter {
@@ -483,6 +497,23 @@ impl RdsInstanceAdapter {
         Ok(())
     }
 
+    /// Reboots the instance so that its new parameter group applies.
+    async fn reboot(&self, cx: &Cx, r: &Resource, live: &Live) -> Result<(), AwsError> {
+        eprintln!(
+            "database {}: rebooting to apply parameter group {}",
+            live.aws_name,
+            attr_str(&live.attributes, "parameter_group")
+        );
+        cx.aws
+            .rds(&r.region)
+            .reboot_db_instance()
+            .db_instance_identifier(&live.aws_name)
+            .send()
+            .await
+            .aws("rds:RebootDBInstance")?;
+        Ok(())
+    }
+
     /// ModifyDBInstance with what differs between `attrs` and `live`, if anything.
     async fn modify(
         &self,
@@ -520,8 +551,29 @@ impl RdsInstanceAdapter {
     }
 }
 
-/// When an update takes effect: now, or in the maintenance window (`apply_changes`).
+/// The instance's parameter group waits for a reboot to apply.
+fn reboot_pending(live: &Live) -> bool {
+    live.outputs.get("parameters_status").and_then(Value::as_str) == Some("pending-reboot")
+}
+
+/// When an update takes effect: now, in the maintenance window (`apply_changes`), or at
+/// the next reboot (a new parameter group).
 fn when(change: &Change, seen: &Seen<'_>) -> Option<String> {
+    let timing = window_timing(change, seen);
+    if !change.attributes.iter().any(|a| a.path == "parameter_group") {
+        return timing;
+    }
+    let immediately = seen.desired.is_some_and(|d| attr_str(d, "apply_changes") == "immediately");
+    let reboot = if immediately {
+        "parameter_group: capsule reboots the database to apply it (apply_changes = \"immediately\"; a minute or two offline)"
+    } else {
+        "parameter_group applies at the next reboot, which capsule does not do: apply_changes = \"immediately\" reboots now"
+    };
+    Some(timing.map_or(reboot.to_string(), |t| format!("{t}; {reboot}")))
+}
+
+/// When the maintenance-window settings of an update take effect.
+fn window_timing(change: &Change, seen: &Seen<'_>) -> Option<String> {
     let immediately = seen.desired.is_some_and(|d| attr_str(d, "apply_changes") == "immediately");
     let outputs = seen.live.map(|l| &l.outputs);
     let window = outputs.and_then(|o| o.get("maintenance_window")).and_then(Value::as_str).unwrap_or("weekly");
@@ -573,7 +625,7 @@ impl Adapter for RdsInstanceAdapter {
             let impact = match a.path.as_str() {
                 p if REPLACING.contains(&p) => "replacement",
                 "instance_class" | "engine_version" | "db_subnet_group" => "downtime",
-                "port" => "reboot",
+                "port" | "parameter_group" => "reboot",
                 "allocated_storage_gb" => {
                     if let (Some(before), Some(after), false) = (a.before.as_i64(), a.after.as_i64(), replacing) {
                         if after < before {
@@ -611,14 +663,21 @@ impl Adapter for RdsInstanceAdapter {
     }
 
     fn notes(&self, address: &str, live: &Live) -> Vec<String> {
-        let Some(held) = live.outputs.get("pending").and_then(Value::as_object).filter(|p| !p.is_empty()) else {
-            return Vec::new();
-        };
-        let window = live.outputs.get("maintenance_window").and_then(Value::as_str).unwrap_or("weekly");
-        vec![format!(
-            "{address}: waiting for the maintenance window ({window}): {}; apply_changes = \"immediately\" applies it at the next apply",
-            pending_text(held)
-        )]
+        let mut notes = Vec::new();
+        if let Some(held) = live.outputs.get("pending").and_then(Value::as_object).filter(|p| !p.is_empty()) {
+            let window = live.outputs.get("maintenance_window").and_then(Value::as_str).unwrap_or("weekly");
+            notes.push(format!(
+                "{address}: waiting for the maintenance window ({window}): {}; apply_changes = \"immediately\" applies it at the next apply",
+                pending_text(held)
+            ));
+        }
+        if reboot_pending(live) {
+            notes.push(format!(
+                "{address}: parameter group {} waits for a reboot (until then TLS may not be required); apply_changes = \"immediately\" reboots at the next apply",
+                attr_str(&live.attributes, "parameter_group")
+            ));
+        }
+        notes
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
@@ -655,6 +714,9 @@ impl Adapter for RdsInstanceAdapter {
             .copy_tags_to_snapshot(attr_bool(attrs, "copy_tags_to_snapshot"))
             .set_port(i32_of(attrs, "port"))
             .db_subnet_group_name(attr_str(attrs, "db_subnet_group"))
+            .set_db_parameter_group_name(
+                Some(attr_str(attrs, "parameter_group")).filter(|g| !g.is_empty()).map(str::to_string),
+            )
             .set_vpc_security_group_ids(Some(string_list(attrs.get("security_groups"))))
             .db_name(db_name(&r.address.name))
             .master_username(attr_str(attrs, "username"))
@@ -684,7 +746,11 @@ impl Adapter for RdsInstanceAdapter {
     ) -> Result<Live, AwsError> {
         self.modify(cx, r, attrs, live).await?;
         self.set_tags(cx, r, attrs, live).await?;
-        let live = self.available(cx, r).await?;
+        let mut live = self.available(cx, r).await?;
+        if attr_str(attrs, "apply_changes") == "immediately" && reboot_pending(&live) {
+            self.reboot(cx, r, &live).await?;
+            live = self.available(cx, r).await?;
+        }
         self.sync_secret(cx, r, attrs, &live, None).await?;
         Ok(live)
     }
@@ -992,6 +1058,9 @@ mod tests {
         assert_eq!(version_seen("16.4", Some("16")), "16");
         assert_eq!(version_seen("16.4", Some("17")), "16.4");
         assert_eq!(version_seen("16", None), "16");
-        assert_eq!(major("8.0.35"), "8");
+        assert_eq!(major("mysql", "8.0.35"), major("mysql", "8.0"));
+        assert_ne!(major("mysql", "8.0.35"), major("mysql", "8.4"));
+        assert_eq!(major("postgres", "16.4"), major("postgres", "16"));
+        assert_ne!(major("postgres", "16.4"), major("postgres", "17"));
     }
 }

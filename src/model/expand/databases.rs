@@ -1,5 +1,5 @@
-//! `[databases.*]`: an RDS subnet group, security group, connection secret and instance
-//! per database. What a change to an instance costs (downtime, reboot, replacement) is the
+//! `[databases.*]`: an RDS subnet group, security group, parameter group (TLS required),
+//! connection secret and instance per database. What a change to an instance costs (downtime, reboot, replacement) is the
 //! adapter's to say, not this module's.
 
 use indexmap::IndexMap;
@@ -8,7 +8,7 @@ use serde_json::json;
 use super::DataStores;
 use super::builder::Builder;
 use super::default_version;
-use crate::config::types::{DB_ENGINES, Database};
+use crate::config::types::{DB_ENGINES, Database, db_family};
 use crate::model::{Kind, reference};
 
 pub(super) fn expand(b: &mut Builder<'_>, databases: &IndexMap<String, Database>, data: &mut DataStores) {
@@ -31,6 +31,7 @@ pub(super) fn expand(b: &mut Builder<'_>, databases: &IndexMap<String, Database>
             format!("database {name}: from the services that use it only"),
             port,
         );
+        let parameters = parameter_group(b, name, &d.engine, &version);
         let secret = super::secrets::connection(
             b,
             &format!("db-{name}"),
@@ -58,10 +59,31 @@ pub(super) fn expand(b: &mut Builder<'_>, databases: &IndexMap<String, Database>
                 "apply_changes": d.apply_changes,
                 "db_subnet_group": reference(&subnet, "name"),
                 "security_groups": [reference(&sg, "id")],
+                "parameter_group": reference(&parameters, "name"),
                 "connection_secret": reference(&secret, "arn"),
             }),
-            vec![subnet, sg, secret.clone()],
+            vec![subnet, sg, parameters, secret.clone()],
         );
         data.databases.insert(name.clone(), secret);
     }
+}
+
+/// The database's own parameter group, which makes the server refuse connections without
+/// TLS: `require_secure_transport` for MySQL and MariaDB (off by default on RDS), and
+/// `rds.force_ssl` for PostgreSQL (on by default only from 15). Its family is part of its
+/// name, so a major upgrade makes a new group beside the one in use.
+fn parameter_group(b: &mut Builder<'_>, name: &str, engine: &str, version: &str) -> crate::model::Address {
+    // Validation refused versions without a family; an empty family fails at AWS, loudly.
+    let family = db_family(engine, version).unwrap_or_default();
+    let tls = if engine == "postgres" { "rds.force_ssl" } else { "require_secure_transport" };
+    b.add(
+        Kind::DbParameterGroup,
+        name,
+        crate::model::aws_name(&[b.capsule, b.env, name, &family.replace('.', "-")], 255),
+        json!({
+            "family": family,
+            "parameters": { tls: "1" },
+        }),
+        Vec::new(),
+    )
 }
