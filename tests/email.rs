@@ -8,39 +8,33 @@ use capsule::aws::Aws;
 use common::{capsule, hosted_zone, testbed, text, unique, write, zone_records};
 use serde_json::Value;
 
+/// A TXT record set made outside capsule.
+async fn create_txt(zone_id: &str, name: &str, value: &str) {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let r53 = Aws::from_env().await.route53("us-east-1");
+    let set = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::Txt)
+        .ttl(300)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+        .build()
+        .unwrap();
+    let change = Change::builder().action(ChangeAction::Create).resource_record_set(set).build().unwrap();
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_gets_a_verified_dkim_identity_and_its_records() {
     testbed();
     let domain = format!("{}.example.com", unique("mail"));
     let zone_id = hosted_zone(&domain).await;
     // A DMARC policy the domain already has: capsule must keep it.
-    let r53 = Aws::from_env().await.route53("us-east-1");
-    let existing = aws_sdk_route53::types::ResourceRecordSet::builder()
-        .name(format!("_dmarc.{domain}"))
-        .r#type(aws_sdk_route53::types::RrType::Txt)
-        .ttl(300)
-        .resource_records(
-            aws_sdk_route53::types::ResourceRecord::builder().value("\"v=DMARC1; p=reject;\"").build().unwrap(),
-        )
-        .build()
-        .unwrap();
-    r53.change_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .change_batch(
-            aws_sdk_route53::types::ChangeBatch::builder()
-                .changes(
-                    aws_sdk_route53::types::Change::builder()
-                        .action(aws_sdk_route53::types::ChangeAction::Create)
-                        .resource_record_set(existing)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_txt(&zone_id, &format!("_dmarc.{domain}"), "\"v=DMARC1; p=reject;\"").await;
 
     let dir = tempfile::tempdir().unwrap();
     let name = unique("mailer");
@@ -117,4 +111,50 @@ async fn an_identity_capsule_did_not_create_is_refused() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let errors = doc["capsules"][0]["errors"].as_array().unwrap();
     assert!(errors.iter().any(|e| e["address"].as_str().unwrap().ends_with("ses_identity.email")), "{errors:#?}");
+}
+
+/// The domain verified in another region already: its token in `_amazonses` is kept when
+/// capsule adds its own, and when capsule removes its own (R6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_record_keeps_the_tokens_of_other_regions() {
+    testbed();
+    let domain = format!("{}.example.com", unique("shared"));
+    let zone_id = hosted_zone(&domain).await;
+    let theirs = "\"token-of-the-identity-in-eu-west-1\"";
+    create_txt(&zone_id, &format!("_amazonses.{domain}"), theirs).await;
+    let verification = |rs: &[(String, String, Vec<String>)]| {
+        let mut v: Vec<String> = rs
+            .iter()
+            .filter(|(n, k, _)| *n == format!("_amazonses.{domain}") && k == "TXT")
+            .flat_map(|(_, _, v)| v.clone())
+            .collect();
+        v.sort();
+        v
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("mailer");
+    let with_email =
+        format!("[capsule]\nname = \"{name}\"\n[dns]\nzone = \"{domain}\"\n[email]\ndomain = \"{domain}\"\n");
+    write(dir.path(), "capsule.toml", &with_email);
+    let out = capsule(dir.path(), &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ses = Aws::from_env().await.ses("us-east-1");
+    let attrs = ses.get_identity_verification_attributes().identities(&domain).send().await.unwrap();
+    let ours = format!("\"{}\"", attrs.verification_attributes()[&domain].verification_token().unwrap());
+    let mut both = vec![ours, theirs.to_string()];
+    both.sort();
+    assert_eq!(verification(&zone_records(&zone_id).await), both);
+    let out = capsule(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "a re-plan is a no-op:\n{}", text(&out));
+
+    write(dir.path(), "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n[dns]\nzone = \"{domain}\"\n"));
+    let out = capsule(dir.path(), &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rs = zone_records(&zone_id).await;
+    assert_eq!(verification(&rs), vec![theirs.to_string()], "{rs:#?}");
+    assert!(
+        !rs.iter().any(|(n, _, _)| n.contains("_amazonses") && n != &format!("_amazonses.{domain}")),
+        "marker gone: {rs:#?}"
+    );
 }

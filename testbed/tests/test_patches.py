@@ -8,6 +8,7 @@ test resets the emulator, so this can run beside other users of the same test be
     eval "$(scripts/testbed up)" && .testbed/venv/bin/python -m pytest testbed/tests -q
 """
 
+import boto3
 import pytest
 from _aws import client, unique
 from botocore.exceptions import ClientError
@@ -428,3 +429,23 @@ def test_s3_versioning_of_a_new_bucket_is_an_empty_configuration():
     # The root element is what the AWS SDKs parse (boto3 tolerates any, the Rust SDK not).
     body = urllib.request.urlopen(f"{ENDPOINT}/{name}?versioning").read().decode()
     assert "<VersioningConfiguration" in body, body
+
+
+def test_ses_domain_verification_token_is_the_identitys_own():
+    ses = client("ses")
+    ses_eu = boto3.client(
+        "ses",
+        endpoint_url=ses.meta.endpoint_url,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    domain, other = f"{unique('tok')}.example.com", f"{unique('tok')}.example.com"
+    token = ses.verify_domain_identity(Domain=domain)["VerificationToken"]
+    read = ses.get_identity_verification_attributes(Identities=[domain])["VerificationAttributes"]
+    assert read[domain]["VerificationToken"] == token
+    assert ses.verify_domain_identity(Domain=domain)["VerificationToken"] == token, "kept while the identity exists"
+    assert ses.verify_domain_identity(Domain=other)["VerificationToken"] != token, "each domain has its own"
+    assert ses_eu.verify_domain_identity(Domain=domain)["VerificationToken"] != token, "each region has its own"
+    ses.delete_identity(Identity=domain)
+    assert ses.verify_domain_identity(Domain=domain)["VerificationToken"] != token, "new after a delete"

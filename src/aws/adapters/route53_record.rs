@@ -427,6 +427,62 @@ pub(super) async fn write(
     change(cx, zone, changes, &format!("capsule {}/{}: {} {}", cx.capsule, cx.env, spec.rtype, spec.name)).await
 }
 
+/// Values of a record set shared with others (SES's `_amazonses` TXT holds one token per
+/// region and account), changed without losing theirs: `edit` turns the current values into
+/// the wanted ones, and the set is swapped in one batch that deletes exactly what was read
+/// (Route 53 refuses the batch if the set changed meanwhile: read again, up to 3 times).
+/// The marker is written with `tags`, or deleted with the set when `tags` is `None`.
+pub(super) async fn edit_shared_values(
+    cx: &Cx,
+    zone: &Zone,
+    name: &str,
+    rtype: &str,
+    ttl: i64,
+    tags: Option<(&BTreeMap<String, String>, Kind)>,
+    edit: impl Fn(&mut Vec<String>),
+) -> Result<(), AwsError> {
+    const OP: &str = "route53:ChangeResourceRecordSets";
+    let action = |a: ChangeAction, set: ResourceRecordSet| {
+        Change::builder().action(a).resource_record_set(set).build().map_err(|e| invalid(OP, e))
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = records_at(cx, zone, name).await?.into_iter().find(|s| s.r#type().as_str() == rtype);
+        let mut values: Vec<String> =
+            current.iter().flat_map(|s| s.resource_records().iter().map(|r| r.value().to_string())).collect();
+        let before = values.clone();
+        edit(&mut values);
+        let mut changes = Vec::new();
+        if values != before {
+            changes.extend(current.clone().map(|set| action(ChangeAction::Delete, set)).transpose()?);
+            if !values.is_empty() {
+                let ttl = current.as_ref().and_then(|s| s.ttl()).unwrap_or(ttl);
+                let spec = RecordSpec { name: fqdn(name), rtype: rtype.into(), ttl: Some(ttl), values, alias: None };
+                changes.push(action(ChangeAction::Create, spec.record_set()?)?);
+            }
+        }
+        let spec = RecordSpec { name: fqdn(name), rtype: rtype.into(), ttl: None, values: Vec::new(), alias: None };
+        match tags {
+            Some((tags, kind)) => changes.push(action(ChangeAction::Upsert, spec.marker_set(tags, kind)?)?),
+            None => {
+                let marker = records_at(cx, zone, &marker_name(name, rtype)).await?;
+                changes.extend(
+                    marker.into_iter().map(|m| action(ChangeAction::Delete, m)).collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let comment = format!("capsule {}/{}: {rtype} {name}", cx.capsule, cx.env);
+        match change(cx, zone, changes, &comment).await {
+            Err(e) if attempt < 3 && e.code.as_deref() == Some("InvalidChangeBatch") => continue,
+            other => return other,
+        }
+    }
+}
+
 async fn change(cx: &Cx, zone: &Zone, changes: Vec<Change>, comment: &str) -> Result<(), AwsError> {
     const OP: &str = "route53:ChangeResourceRecordSets";
     let batch =

@@ -1,7 +1,9 @@
 //! SES domain identities (SES API v1: the test bed's emulator has DKIM tokens there), with
 //! Easy DKIM and a custom MAIL FROM domain. The DKIM, MAIL FROM and DMARC records are
-//! `route53_record` resources of their own; this adapter writes only the domain's
-//! verification record `_amazonses.<domain>`, with capsule's ownership marker. SES cannot
+//! `route53_record` resources of their own; this adapter writes only its own token into
+//! the domain's verification record `_amazonses.<domain>` (a set shared with the domain's
+//! identities in other regions and accounts, whose tokens are kept), with capsule's
+//! ownership marker. SES cannot
 //! tag v1 identities, so that marker is how capsule knows an identity is its own: an
 //! identity without it is someone else's and is never changed or deleted.
 //! Observations read a region's identities once per run for every capsule environment
@@ -16,12 +18,12 @@ use aws_sdk_ses::types::{BehaviorOnMxFailure, IdentityType, IdentityVerification
 use serde_json::{Value, json};
 
 use super::route53_record::{
-    RecordSpec, Zone, fqdn, hosted_zones, listed_records_at, marker_name, marker_tags, records_at, remove, write,
+    Zone, edit_shared_values, fqdn, hosted_zones, listed_records_at, marker_name, marker_tags, records_at,
 };
 use crate::aws::account::SesIdentityAttributes;
 use crate::aws::adapter::{Visible, attr_bool, attr_str};
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, Live};
-use crate::model::{Kind, Resource, TAG_ENV, TAG_NAME};
+use crate::model::{Kind, Resource};
 
 pub struct SesIdentityAdapter;
 
@@ -161,6 +163,7 @@ impl SesIdentityAdapter {
         let mut outputs = BTreeMap::from([
             ("arn".into(), json!(format!("arn:{}:ses:{region}:{}:identity/{domain}", cx.partition(), cx.account))),
             ("verification_status".into(), json!(attrs.verification.verification_status().as_str())),
+            ("verification_token".into(), json!(attrs.verification.verification_token())),
         ]);
         for (i, token) in dkim.map(|d| d.dkim_tokens()).unwrap_or_default().iter().enumerate().take(3) {
             outputs.insert(format!("dkim_name_{}", i + 1), json!(format!("{token}._domainkey.{domain}")));
@@ -247,14 +250,15 @@ impl Adapter for SesIdentityAdapter {
             .aws(OP)?
             .verification_token()
             .to_string();
-        let spec = RecordSpec {
-            name: verification_name(&domain),
-            rtype: "TXT".into(),
-            ttl: Some(1800),
-            values: vec![format!("\"{token}\"")],
-            alias: None,
+        let value = format!("\"{token}\"");
+        let add = |values: &mut Vec<String>| {
+            if !values.contains(&value) {
+                values.push(value.clone());
+            }
         };
-        write(cx, &zone, &spec, &cx.tags_of(r), Kind::SesIdentity, false).await?;
+        let tags = cx.tags_of(r);
+        edit_shared_values(cx, &zone, &verification_name(&domain), "TXT", 1800, Some((&tags, Kind::SesIdentity)), add)
+            .await?;
         self.converge(cx, r, attrs).await?;
         self.read(cx, &r.region, &domain, Some(&zone)).await?.visible("ses:GetIdentityVerificationAttributes")
     }
@@ -279,9 +283,11 @@ impl Adapter for SesIdentityAdapter {
         cx.aws.ses(&live.region).delete_identity().identity(&live.aws_name).send().await.aws("ses:DeleteIdentity")?;
         if let Some(zone) = live.attributes.get("zone").and_then(Value::as_str) {
             let zone = cx.zone(zone).await?;
-            let owns =
-                |t: &BTreeMap<String, String>| t.get(TAG_NAME) == Some(&cx.capsule) && t.get(TAG_ENV) == Some(&cx.env);
-            remove(cx, &zone, &verification_name(&live.aws_name), "TXT", owns).await?;
+            // Only this identity's token goes; other regions' and accounts' tokens stay.
+            let token = live.outputs.get("verification_token").and_then(Value::as_str).unwrap_or_default();
+            let value = format!("\"{token}\"");
+            let drop = |values: &mut Vec<String>| values.retain(|v| *v != value);
+            edit_shared_values(cx, &zone, &verification_name(&live.aws_name), "TXT", 1800, None, drop).await?;
         }
         Ok(())
     }
