@@ -315,6 +315,19 @@ pub trait Adapter: Send + Sync {
     /// Every live resource of this type tagged for `cx.capsule` / `cx.env`.
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError>;
 
+    /// Whether an observation may read this kind through one `list_owned` (a call or a
+    /// few for every resource of the kind, as `observe` would read them) instead of one
+    /// `observe` per resource: EC2 network objects, found by tags anyway.
+    fn observes_by_listing(&self) -> bool {
+        false
+    }
+
+    /// `r` among `listed` (this kind's `list_owned`), as `observe` would show it; `None`
+    /// when it is not there, and the observation then asks `observe`.
+    async fn observe_listed(&self, _cx: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        Ok(listed.iter().find(|l| l.component() == Some(r.address.name.as_str())).cloned())
+    }
+
     /// After a create AWS refused with `conflict` (the resource was left by an interrupted
     /// apply, or made meanwhile by another run): adopts it and brings it to `attrs` when it
     /// is this capsule's; the conflict stands otherwise.

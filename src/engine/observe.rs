@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use futures::StreamExt;
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use crate::aws::adapters::{adapter, managed_kinds};
-use crate::aws::{Cx, Live};
+use crate::aws::{AwsError, Cx, Live};
 use crate::model::{Address, Desired, Kind};
 use crate::plan::PlanError;
 
@@ -30,8 +31,26 @@ pub struct Observation {
 /// no longer declares. Independent reads run concurrently.
 pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
     let mut obs = Observation::default();
+    // Kinds read through one listing each (made by the first read of the kind): their
+    // resources are looked up in it.
+    let slots: BTreeMap<Kind, OnceCell<Result<Vec<Live>, AwsError>>> = managed_kinds()
+        .into_iter()
+        .filter(|k| adapter(*k).is_some_and(|a| a.observes_by_listing()))
+        .map(|k| (k, OnceCell::new()))
+        .collect();
+    let slots_ref = &slots;
     let reads = futures::stream::iter(desired.resources.iter().filter_map(|r| adapter(r.address.kind).map(|a| (r, a))))
-        .map(|(r, a)| async move { (r, a.observe(cx, r).await) })
+        .map(|(r, a)| async move {
+            if let Some(slot) = slots_ref.get(&r.address.kind)
+                && let Ok(lives) = slot.get_or_init(|| a.list_owned(cx)).await
+            {
+                match a.observe_listed(cx, r, lives).await {
+                    Ok(None) => {}
+                    found => return (r, found),
+                }
+            }
+            (r, a.observe(cx, r).await)
+        })
         .buffer_unordered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
@@ -65,12 +84,18 @@ pub async fn observe(cx: &Cx, desired: &Desired) -> Observation {
     );
     let declared: HashSet<(Kind, &str)> =
         desired.resources.iter().map(|r| (r.address.kind, r.address.name.as_str())).collect();
-    let lists = futures::stream::iter(managed_kinds())
+    let mut listed = Vec::new();
+    for (kind, slot) in slots {
+        listed.extend(slot.into_inner().map(|l| (kind, l)));
+    }
+    let to_list: Vec<Kind> = managed_kinds().into_iter().filter(|k| !listed.iter().any(|(l, _)| l == k)).collect();
+    let mut lists = futures::stream::iter(to_list)
         .filter_map(|kind| async move { adapter(kind).map(|a| (kind, a)) })
         .map(|(kind, a)| async move { (kind, a.list_owned(cx).await) })
         .buffered(OBSERVE_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
+    lists.extend(listed);
     cx.forget_observed();
     for (kind, listing) in lists {
         match listing {

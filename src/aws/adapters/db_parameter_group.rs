@@ -147,6 +147,15 @@ impl Adapter for DbParameterGroupAdapter {
         &["family"]
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    /// The listed one of `r`'s name.
+    async fn observe_listed(&self, _: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        Ok(listed.iter().find(|l| l.aws_name == r.aws_name).cloned())
+    }
+
     /// By name; else this component's group of another family, which a new family replaces.
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         if let Some(live) = self.find(cx, &r.aws_name, &r.region).await? {

@@ -50,6 +50,10 @@ impl Adapter for ElasticIpAdapter {
         Kind::ElasticIp
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         Ok(self.described(cx, &r.region, Lookup::of(cx, r)).await?.into_iter().next())
     }

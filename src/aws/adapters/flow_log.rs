@@ -68,6 +68,10 @@ impl Adapter for FlowLogAdapter {
         &["vpc", "traffic_type", "log_group", "role"]
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         Ok(self.described(cx, &r.region, filters_for(cx, r, "flow-log-id")).await?.into_iter().next())
     }

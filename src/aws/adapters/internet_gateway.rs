@@ -68,6 +68,10 @@ impl Adapter for InternetGatewayAdapter {
         Kind::InternetGateway
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r).await
     }

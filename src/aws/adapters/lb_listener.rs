@@ -281,6 +281,18 @@ impl Adapter for LbListenerAdapter {
         }
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    /// The listed listener with this component's tags, with its extra certificates.
+    async fn observe_listed(&self, cx: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        match listed.iter().find(|l| l.component() == Some(r.address.name.as_str())) {
+            Some(l) => self.with_extra(cx, l.clone()).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r, r.attributes.get("load_balancer"), int_of(r.attributes.get("port"))).await
     }

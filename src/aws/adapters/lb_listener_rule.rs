@@ -167,6 +167,10 @@ impl Adapter for LbListenerRuleAdapter {
         }
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r, r.attributes.get("listener"), int_of(r.attributes.get("priority"))).await
     }

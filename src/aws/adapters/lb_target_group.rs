@@ -139,6 +139,15 @@ impl Adapter for LbTargetGroupAdapter {
 
     /// By name; else the group this component had under another name (its port is part
     /// of the name), which a change of port then replaces.
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    /// The listed one of `r`'s name (an owned one of another name is not `r`).
+    async fn observe_listed(&self, _: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        Ok(listed.iter().find(|l| l.aws_name == r.aws_name).cloned())
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         if let Some(live) = self.find(cx, &r.aws_name, &r.region).await? {
             return Ok(Some(live));

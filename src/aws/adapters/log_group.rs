@@ -84,6 +84,15 @@ impl Adapter for LogGroupAdapter {
         Kind::LogGroup
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    /// The listed one of `r`'s name.
+    async fn observe_listed(&self, _: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        Ok(listed.iter().find(|l| l.aws_name == r.aws_name).cloned())
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, &r.aws_name, &r.region).await
     }

@@ -96,6 +96,10 @@ impl Adapter for NatGatewayAdapter {
         &["subnet", "allocation"]
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         Ok(self.described(cx, &r.region, filters_for(cx, r, "nat-gateway-id")).await?.into_iter().next())
     }

@@ -183,6 +183,10 @@ impl Adapter for RouteTableAdapter {
         attrs.insert("subnets".into(), json!(subnets));
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r).await
     }

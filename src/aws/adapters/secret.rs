@@ -19,19 +19,32 @@ const TAG_VALUE_SOURCE: &str = "capsule:value-source";
 pub struct SecretAdapter;
 
 fn live_of(d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput, region: &str) -> Live {
-    let tags = tag_map(d.tags(), |t| (t.key(), t.value()));
+    live(d.name(), d.arn(), d.description(), d.tags(), region)
+}
+
+/// A secret as DescribeSecret or ListSecrets shows it (they share these members).
+fn live(
+    name: Option<&str>,
+    arn: Option<&str>,
+    description: Option<&str>,
+    tags: &[aws_sdk_secretsmanager::types::Tag],
+    region: &str,
+) -> Live {
+    let tags = tag_map(tags, |t| (t.key(), t.value()));
+    let (name, arn) = (name.unwrap_or_default(), arn.unwrap_or_default());
     Live {
-        aws_name: d.name().unwrap_or_default().to_string(),
+        aws_name: name.to_string(),
         region: region.to_string(),
         attributes: BTreeMap::from([
-            ("description".into(), json!(d.description().unwrap_or_default())),
+            ("description".into(), json!(description.unwrap_or_default())),
             ("value_source".into(), json!(tags.get(TAG_VALUE_SOURCE).cloned().unwrap_or_default())),
+            ("scheduled_for_deletion".into(), json!(false)),
         ]),
         outputs: BTreeMap::from([
-            ("arn".into(), json!(d.arn().unwrap_or_default())),
-            ("name".into(), json!(d.name().unwrap_or_default())),
+            ("arn".into(), json!(arn)),
+            ("name".into(), json!(name)),
             // ECS `valueFrom` of the JSON key `url` (connection settings of databases and caches).
-            ("url_value_from".into(), json!(format!("{}:url::", d.arn().unwrap_or_default()))),
+            ("url_value_from".into(), json!(format!("{arn}:url::"))),
         ]),
         tags,
     }
@@ -69,6 +82,16 @@ impl Adapter for SecretAdapter {
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
         attrs.insert("scheduled_for_deletion".into(), json!(false));
+    }
+
+    /// ListSecrets shows what DescribeSecret does, but not secrets scheduled for deletion:
+    /// those are not found in the listing, and `observe` reads them.
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    async fn observe_listed(&self, _: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        Ok(listed.iter().find(|l| l.aws_name == r.aws_name).cloned())
     }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
@@ -165,14 +188,7 @@ impl Adapter for SecretAdapter {
                 if !name.starts_with(&prefix) || s.deleted_date().is_some() {
                     continue;
                 }
-                let tags = tag_map(s.tags(), |t| (t.key(), t.value()));
-                let live = Live {
-                    aws_name: name.to_string(),
-                    region: cx.region.clone(),
-                    attributes: BTreeMap::new(),
-                    outputs: BTreeMap::from([("arn".into(), json!(s.arn().unwrap_or_default()))]),
-                    tags,
-                };
+                let live = live(s.name(), s.arn(), s.description(), s.tags(), &cx.region);
                 if live.is_owned_by(&cx.capsule, &cx.env) {
                     out.push(live);
                 }

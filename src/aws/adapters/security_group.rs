@@ -186,6 +186,22 @@ impl Adapter for SecurityGroupAdapter {
         }
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    /// The listed group of `r`'s name (and VPC, when known), as `find` would pick it.
+    async fn observe_listed(&self, _: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        let vpc = r.attributes.get("vpc").and_then(Value::as_str);
+        Ok(listed
+            .iter()
+            .find(|l| {
+                l.outputs.get("name").and_then(Value::as_str) == Some(r.aws_name.as_str())
+                    && vpc.is_none_or(|v| l.attributes.get("vpc").and_then(Value::as_str) == Some(v))
+            })
+            .cloned())
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, &r.aws_name, &r.region, r.attributes.get("vpc")).await
     }

@@ -38,6 +38,12 @@ impl Adapter for Settled {
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
         self.0.normalize(attrs)
     }
+    fn observes_by_listing(&self) -> bool {
+        self.0.observes_by_listing()
+    }
+    async fn observe_listed(&self, cx: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        settle(&r.address.to_string(), deadline(), || self.0.observe_listed(cx, r, listed)).await
+    }
 
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         settle(&r.address.to_string(), deadline(), || self.0.observe(cx, r)).await

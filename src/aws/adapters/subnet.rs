@@ -56,6 +56,20 @@ impl Adapter for SubnetAdapter {
         &["vpc", "cidr", "zone"]
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
+    /// The listed subnet with its zone in the shape of the desired attribute (`az:N`).
+    async fn observe_listed(&self, cx: &Cx, r: &Resource, listed: &[Live]) -> Result<Option<Live>, AwsError> {
+        let Some(mut live) = listed.iter().find(|l| l.component() == Some(r.address.name.as_str())).cloned() else {
+            return Ok(None);
+        };
+        let zone = live.outputs.get("zone").and_then(Value::as_str).unwrap_or_default().to_string();
+        live.attributes.insert("zone".into(), zone_seen(cx, r.attributes.get("zone"), &zone).await?);
+        Ok(Some(live))
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r).await
     }

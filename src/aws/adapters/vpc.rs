@@ -97,6 +97,10 @@ impl Adapter for VpcAdapter {
         })
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         self.find(cx, r).await
     }

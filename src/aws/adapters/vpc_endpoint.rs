@@ -106,6 +106,10 @@ impl Adapter for VpcEndpointAdapter {
         }
     }
 
+    fn observes_by_listing(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, cx: &Cx, r: &Resource) -> Result<Option<Live>, AwsError> {
         let (ids, filters) = Lookup::of(cx, r).split();
         Ok(self.described(cx, &r.region, ids, filters.unwrap_or_default()).await?.into_iter().next())
