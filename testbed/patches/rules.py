@@ -578,6 +578,19 @@ def _identifier_problem(value: str, limit: int) -> bool:
     return not (0 < len(value) <= limit and _IDENTIFIER.fullmatch(value) and not value.endswith("-"))
 
 
+def _check_identifiers(call: Call, members: tuple[tuple[str, int], ...]) -> None:
+    """Each of `members` (name, length limit) the request gives is an RDS / ElastiCache
+    identifier: a letter first, letters, digits and single hyphens, no trailing hyphen."""
+    for member, limit in members:
+        value = call.params.get(member)
+        if isinstance(value, str) and _identifier_problem(value, limit):
+            raise Reject(
+                "InvalidParameterValue",
+                f"The parameter {member} is not a valid identifier. Identifiers must begin with a letter; must contain "
+                "only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
+            )
+
+
 _ELASTICACHE_IDS = {
     "CreateCacheCluster": (("CacheClusterId", 50),),
     "CreateReplicationGroup": (("ReplicationGroupId", 40),),
@@ -604,14 +617,7 @@ def elasticache_identifiers(call: Call) -> None:
         if isinstance(name, str) and (not re.fullmatch(r"[A-Za-z0-9-]{1,255}", name) or name.lower() == "default"):
             raise Reject("InvalidParameterValue", f"The parameter CacheSubnetGroupName is not a valid identifier: {name}")
         return
-    for member, limit in _ELASTICACHE_IDS[call.action]:
-        value = call.params.get(member)
-        if isinstance(value, str) and _identifier_problem(value, limit):
-            raise Reject(
-                "InvalidParameterValue",
-                f"The parameter {member} is not a valid identifier. Identifiers must begin with a letter; must contain "
-                "only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
-            )
+    _check_identifiers(call, _ELASTICACHE_IDS[call.action])
 
 
 # --- RDS ------------------------------------------------------------------------------------
@@ -652,14 +658,7 @@ def rds_identifiers(call: Call) -> None:
                 f"more than 255 letters, numbers, periods, underscores, spaces, or hyphens, and must not be default: {name}",
             )
         return
-    for member, limit in _RDS_IDS[call.action]:
-        value = call.params.get(member)
-        if isinstance(value, str) and _identifier_problem(value, limit):
-            raise Reject(
-                "InvalidParameterValue",
-                f"The parameter {member} is not a valid identifier. Identifiers must begin with a letter; must contain "
-                "only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
-            )
+    _check_identifiers(call, _RDS_IDS[call.action])
 
 
 _PAGED_DESCRIBES = {

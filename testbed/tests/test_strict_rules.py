@@ -8,19 +8,8 @@ which pin down what must keep working (and, for DeleteTargetGroup, what moto alr
 import time
 
 import pytest
-from _aws import client, eventually, fresh_account, unique
+from _aws import client, eventually, fresh_account, rejected, unique
 from botocore.exceptions import ClientError
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"].get("Message", "")
-
-
-def rejected(call) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as error:
-        call()
-    return error_of(error)
 
 
 @pytest.fixture(scope="module")
