@@ -162,6 +162,9 @@ const CONSISTENCY: &[(&str, &str, &str)] = &[
     ("ec2:AssociateRouteTable", "InvalidRouteTableID.NotFound", ""),
     ("ec2:CreateNatGateway", "InvalidSubnetID.NotFound", ""),
     ("ec2:CreateNatGateway", "InvalidAllocationID.NotFound", ""),
+    // a role created moments ago, not yet assumable by VPC Flow Logs, which assumes it while
+    // answering (IAM troubleshoot_general.html, eventual consistency)
+    ("ec2:CreateFlowLogs", "InvalidParameter", "Unable to assume given IAM role"),
     ("iam:PutRolePolicy", "NoSuchEntity", ""),
     ("iam:TagRole", "NoSuchEntity", ""),
     ("iam:UpdateAssumeRolePolicy", "NoSuchEntity", ""),
@@ -310,6 +313,12 @@ mod tests {
             "InvalidParameterException",
             "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
         ));
+        assert!(is_consistency(
+            "ec2:CreateFlowLogs",
+            "InvalidParameter",
+            "Unable to assume given IAM role: 'arn:aws:iam::123456789012:role/flow'"
+        ));
+        assert!(!is_consistency("ec2:CreateFlowLogs", "InvalidParameter", "Invalid traffic type"));
         assert!(!is_consistency(
             "ecs:PutClusterCapacityProviders",
             "InvalidParameterException",

@@ -10,6 +10,11 @@
 - CAPSULE_TESTBED_FAULTS=<rate 0..1> (default 0) and CAPSULE_TESTBED_FAULTS_SEED: faults.
 - CAPSULE_TESTBED_ECS_SLR_SECONDS (default 2): how long after ECS's first cluster the
   service-linked role it creates by itself appears.
+- CAPSULE_TESTBED_NAT_SECONDS (default 1): how long a NAT gateway is pending / deleting.
+- CAPSULE_TESTBED_IAM_PROPAGATION_SECONDS (default 2): how long a new role cannot be assumed.
+- CAPSULE_TESTBED_ROUTE53_INSYNC_SECONDS (default 1): how long a Route 53 change is PENDING;
+  CAPSULE_TESTBED_ROUTE53_BUSY_SECONDS (default 0.1): how long after a change the zone
+  answers PriorRequestNotComplete.
 
 `scripts/testbed up` restarts moto when any CAPSULE_TESTBED_* variable changes.
 """

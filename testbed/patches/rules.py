@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import timezone
 from typing import Any
 
 from . import _gate, _switches
@@ -141,6 +142,107 @@ def ec2_nat_needs_internet_gateway(call: Call) -> None:
         raise Reject("Gateway.NotAttached", f"Network {subnet.vpc_id} has no Internet gateway attached")
 
 
+def _live_nat_holding(ec2: Any, allocation_id: str | None) -> Any:
+    """The NAT gateway, not yet `deleted`, whose public address is `allocation_id`."""
+    if not allocation_id:
+        return None
+    for gateway in getattr(ec2, "nat_gateways", {}).values():
+        if gateway.state != "deleted" and any(a.get("allocationId") == allocation_id for a in gateway.address_set):
+            return gateway
+    return None
+
+
+def _nat_interfaces(ec2: Any) -> set[str]:
+    return {g._eni.id for g in getattr(ec2, "nat_gateways", {}).values() if getattr(g, "_eni", None) is not None}
+
+
+_NOT_YOURS = "You do not have permission to access the specified resource."
+
+
+@rule("ec2-address-in-use", "ec2", "ReleaseAddress", "DisassociateAddress")
+def ec2_address_in_use(call: Call) -> None:
+    """An Elastic IP address is not released while something uses it:
+
+    - ReleaseAddress or DisassociateAddress of the address of a NAT gateway that is not
+      `deleted` yet (pending, available, or deleting) fails with AuthFailure, "You do not
+      have permission to access the specified resource.": the NAT gateway service owns
+      that association, and the address is free only once the gateway is gone;
+    - ReleaseAddress of an address associated with a network interface or an instance in a
+      nondefault VPC fails with InvalidIPAddress.InUse ("[Nondefault VPC] You must
+      disassociate the Elastic IP address before you can release it").
+
+    AWS: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReleaseAddress.html
+    (InvalidIPAddress.InUse; "[Default VPC] Releasing an Elastic IP address automatically
+    disassociates it"); the NAT gateway's address, as AWS answers while the gateway is
+    deleting: https://github.com/eformat/sno-for-100/issues/5 ("AuthFailure when calling
+    the ReleaseAddress operation: You do not have permission to access the specified
+    resource"; released once the gateway is deleted), and for its association:
+    https://github.com/hashicorp/terraform-provider-aws/pull/4675 ("allow AWS to manage
+    the association, otherwise you will see AuthFailure errors"). Moto released or
+    disassociated any address, the NAT gateway's included.
+    """
+    ec2 = _ec2(call)
+    params = call.params
+    try:
+        if params.get("AllocationId"):
+            found = ec2.address_by_allocation([params["AllocationId"]])
+        elif params.get("AssociationId"):
+            found = ec2.address_by_association([params["AssociationId"]])
+        elif params.get("PublicIp"):
+            found = ec2.address_by_ip([params["PublicIp"]])
+        else:
+            return
+    except Exception:
+        return  # an unknown address is moto's to reject
+    address = found[0] if found else None
+    if address is None:
+        return
+    if _live_nat_holding(ec2, address.allocation_id) is not None:
+        raise Reject("AuthFailure", _NOT_YOURS)
+    if call.action != "ReleaseAddress" or address.domain != "vpc":
+        return
+    interface = address.eni
+    if interface is None and address.instance is not None:
+        interface = (address.instance.nics or {}).get(0)
+    if interface is None or interface.id in _nat_interfaces(ec2):
+        return  # not associated, or left over from a deleted NAT gateway
+    vpc = ec2.vpcs.get(getattr(interface.subnet, "vpc_id", None)) if getattr(interface, "subnet", None) else None
+    if vpc is not None and not vpc.is_default:
+        raise Reject("InvalidIPAddress.InUse", f"Address {address.allocation_id} is in use.")
+
+
+@rule("iam-role-propagation", "ec2", "CreateFlowLogs")
+def iam_role_propagation(call: Call) -> None:
+    """A role created a moment ago cannot be assumed yet by the service it is handed to:
+    CreateFlowLogs with a DeliverLogsPermissionArn of a role created less than
+    CAPSULE_TESTBED_IAM_PROPAGATION_SECONDS (default 2) ago fails with InvalidParameter
+    (HTTP 400), "Unable to assume given IAM role: 'ARN'"; the same request succeeds once
+    the role has propagated.
+
+    AWS: https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+    ("changes ... take time to become visible from all possible endpoints ... we recommend
+    that you do not include such IAM changes in the critical, high-availability code
+    paths"); the error, as EC2 answers for a just-made role:
+    https://github.com/hashicorp/terraform-provider-aws/issues/29323 ("InvalidParameter:
+    Unable to assume given IAM role: 'arn:aws:iam::...:role/vpc-flow-log-role-...' status
+    code: 400"). Moto accepted any role at once. Of the services capsule hands roles to,
+    EC2 flow logs is the one that assumes the role while answering; ECS tasks, EventBridge
+    targets and Application Auto Scaling fail later, asynchronously (not modelled).
+    """
+    arn = call.params.get("DeliverLogsPermissionArn")
+    if not isinstance(arn, str) or ":role/" not in arn:
+        return
+    try:
+        role = _iam(call.account_id).get_role(arn.rsplit("/", 1)[-1])
+    except Exception:
+        return  # an unknown role is refused later, when EC2 delivers (not modelled)
+    created = role.create_date
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    if time.time() < created.timestamp() + _iam_propagation_seconds:
+        raise Reject("InvalidParameter", f"Unable to assume given IAM role: '{arn}'")
+
+
 @rule("elbv2-internet-facing-needs-internet-gateway", "elbv2", "CreateLoadBalancer")
 def elbv2_internet_facing_needs_internet_gateway(call: Call) -> None:
     """CreateLoadBalancer with the internet-facing scheme (the default) in subnets of a VPC
@@ -242,6 +344,7 @@ def ecs_target_type_ip(call: Call) -> None:
 ECS_SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
 _slr_lock = threading.Lock()
 _slr_seconds = 2.0
+_iam_propagation_seconds = 2.0
 
 
 def _iam(account_id: str) -> Any:
@@ -392,6 +495,29 @@ def elbv2_describe_limits(call: Call) -> None:
         raise Reject("ValidationError", f"You can specify up to {limit} {member[0].lower() + member[1:]} in a single call, not {len(given)}.")
 
 
+_ONE_CERTIFICATE = {"AddListenerCertificates": "add", "RemoveListenerCertificates": "remove"}
+
+
+@rule("elbv2-one-certificate-per-call", "elbv2", *_ONE_CERTIFICATE)
+def elbv2_one_certificate_per_call(call: Call) -> None:
+    """AddListenerCertificates and RemoveListenerCertificates take one certificate a call.
+
+    AWS: https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_AddListenerCertificates.html
+    ("Certificates.member.N: The certificate to add. You can specify one certificate per
+    call") and API_RemoveListenerCertificates.html ("The certificate to remove. You can
+    specify one certificate per call"). The reference names no error for a second
+    certificate (TooManyCertificates is the per-load-balancer quota); the test bed answers
+    ValidationError (HTTP 400), the query API's error for a parameter outside its
+    documented constraint. Moto added or removed every certificate given.
+    """
+    certificates = call.params.get("Certificates") or []
+    if len(certificates) > 1:
+        raise Reject(
+            "ValidationError",
+            f"You can {_ONE_CERTIFICATE[call.action]} only one certificate per call, not {len(certificates)}.",
+        )
+
+
 # --- ElastiCache ----------------------------------------------------------------------------
 
 _FULL_VERSION = re.compile(r"\d+\.\d+\.\d+")
@@ -452,6 +578,19 @@ def _identifier_problem(value: str, limit: int) -> bool:
     return not (0 < len(value) <= limit and _IDENTIFIER.fullmatch(value) and not value.endswith("-"))
 
 
+def _check_identifiers(call: Call, members: tuple[tuple[str, int], ...]) -> None:
+    """Each of `members` (name, length limit) the request gives is an RDS / ElastiCache
+    identifier: a letter first, letters, digits and single hyphens, no trailing hyphen."""
+    for member, limit in members:
+        value = call.params.get(member)
+        if isinstance(value, str) and _identifier_problem(value, limit):
+            raise Reject(
+                "InvalidParameterValue",
+                f"The parameter {member} is not a valid identifier. Identifiers must begin with a letter; must contain "
+                "only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
+            )
+
+
 _ELASTICACHE_IDS = {
     "CreateCacheCluster": (("CacheClusterId", 50),),
     "CreateReplicationGroup": (("ReplicationGroupId", 40),),
@@ -478,14 +617,7 @@ def elasticache_identifiers(call: Call) -> None:
         if isinstance(name, str) and (not re.fullmatch(r"[A-Za-z0-9-]{1,255}", name) or name.lower() == "default"):
             raise Reject("InvalidParameterValue", f"The parameter CacheSubnetGroupName is not a valid identifier: {name}")
         return
-    for member, limit in _ELASTICACHE_IDS[call.action]:
-        value = call.params.get(member)
-        if isinstance(value, str) and _identifier_problem(value, limit):
-            raise Reject(
-                "InvalidParameterValue",
-                f"The parameter {member} is not a valid identifier. Identifiers must begin with a letter; must contain "
-                "only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
-            )
+    _check_identifiers(call, _ELASTICACHE_IDS[call.action])
 
 
 # --- RDS ------------------------------------------------------------------------------------
@@ -526,14 +658,7 @@ def rds_identifiers(call: Call) -> None:
                 f"more than 255 letters, numbers, periods, underscores, spaces, or hyphens, and must not be default: {name}",
             )
         return
-    for member, limit in _RDS_IDS[call.action]:
-        value = call.params.get(member)
-        if isinstance(value, str) and _identifier_problem(value, limit):
-            raise Reject(
-                "InvalidParameterValue",
-                f"The parameter {member} is not a valid identifier. Identifiers must begin with a letter; must contain "
-                "only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
-            )
+    _check_identifiers(call, _RDS_IDS[call.action])
 
 
 _PAGED_DESCRIBES = {
@@ -669,7 +794,8 @@ def route53_change_batch_limits(call: Call) -> None:
 
 
 def apply() -> None:
-    global _slr_seconds
+    global _slr_seconds, _iam_propagation_seconds
     _slr_seconds = _switches.number("CAPSULE_TESTBED_ECS_SLR_SECONDS", 2.0)
+    _iam_propagation_seconds = _switches.number("CAPSULE_TESTBED_IAM_PROPAGATION_SECONDS", 2.0, high=600.0)
     _gate.install()
     _gate.register(40, "rules", _check)

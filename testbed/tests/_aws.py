@@ -49,6 +49,19 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, int, str]:
+    """AWS's error code, HTTP status and message of a refused call."""
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"].get("Message", "")
+
+
+def rejected(call) -> tuple[str, int, str]:
+    """`call()`, which must be refused: its error code, HTTP status and message."""
+    with pytest.raises(ClientError) as error:
+        call()
+    return error_of(error)
+
+
 # What AWS answers for a resource that exists but has not propagated yet
 # (patches/consistency.py).
 NOT_YET_VISIBLE = ("ResourceNotFoundException", "InvalidGroup.NotFound", "NoSuchEntity", "CertificateNotFound")

@@ -10,7 +10,7 @@ test resets the emulator, so this can run beside other users of the same test be
 
 import boto3
 import pytest
-from _aws import client, unique
+from _aws import client, eventually, unique
 from botocore.exceptions import ClientError
 
 
@@ -166,13 +166,27 @@ def record(name: str, value: str, ttl: int = 300, type_: str = "A") -> dict:
     return {"Name": name, "Type": type_, "TTL": ttl, "ResourceRecords": [{"Value": value}]}
 
 
-def change(route53, zone_id: str, *changes: tuple[str, dict]) -> None:
-    route53.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={
-            "Changes": [{"Action": action, "ResourceRecordSet": rrset} for action, rrset in changes]
-        },
+def change(route53, zone_id: str, *changes: tuple[str, dict]) -> dict:
+    """One change batch, sent again while Route 53 is still processing the zone's previous
+    one (PriorRequestNotComplete, patches/route53.py), as every client must."""
+    return eventually(
+        lambda: route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": rrset} for action, rrset in changes]},
+        ),
+        codes=("PriorRequestNotComplete",),
     )
+
+
+def test_route53_a_change_is_pending_then_insync(route53, zone):
+    """patches/route53.py (route53-change-status). Plain moto: one fixed change id, INSYNC at once."""
+    zone_id, zone_name = zone
+    first = change(route53, zone_id, ("CREATE", record(f"a.{zone_name}", "192.0.2.1")))["ChangeInfo"]
+    second = change(route53, zone_id, ("CREATE", record(f"b.{zone_name}", "192.0.2.1")))["ChangeInfo"]
+    assert first["Status"] == "PENDING" and first["Id"] != second["Id"]
+    assert route53.get_change(Id=first["Id"])["ChangeInfo"]["Status"] == "PENDING"
+    route53.get_waiter("resource_record_sets_changed").wait(Id=first["Id"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    assert route53.get_change(Id=first["Id"])["ChangeInfo"]["Status"] == "INSYNC"
 
 
 def records_named(route53, zone_id: str, name: str) -> list[dict]:

@@ -79,3 +79,38 @@ def test_the_default_vpc_routes_to_its_internet_gateway(ec2):
     )["RouteTables"][0]
     routes = {r.get("DestinationCidrBlock"): r.get("GatewayId") for r in main["Routes"]}
     assert routes.get("0.0.0.0/0") == gateways[0]["InternetGatewayId"]
+
+
+def state_of(ec2, gateway: str) -> str | None:
+    found = ec2.describe_nat_gateways(NatGatewayIds=[gateway])["NatGateways"]
+    return found[0]["State"] if found else None
+
+
+def states_until(ec2, gateway: str, final: str, timeout: float = 10.0) -> list[str]:
+    """The states DescribeNatGateways shows, in order, until `final` (the gateway may be
+    invisible at first: patches/consistency.py)."""
+    seen: list[str] = []
+    deadline = time.time() + timeout
+    while not seen or seen[-1] != final:
+        assert time.time() < deadline, f"still {seen}"
+        state = state_of(ec2, gateway)
+        if state is not None and (not seen or seen[-1] != state):
+            seen.append(state)
+        time.sleep(0.05)
+    return seen
+
+
+def test_a_nat_gateway_is_pending_before_available_and_deleting_before_deleted(ec2):
+    """patches/ec2.py (ec2-nat-gateway-states). Plain moto: `available` at once, `deleted`
+    at once, and the address stays associated with the deleted gateway."""
+    _, subnets = vpc_with_subnets(ec2, True, 205)
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    made = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=allocation)["NatGateway"]
+    assert made["State"] == "pending"
+    gateway = made["NatGatewayId"]
+    assert states_until(ec2, gateway, "available") in (["pending", "available"], ["available"])
+    assert ec2.delete_nat_gateway(NatGatewayId=gateway)["NatGatewayId"] == gateway
+    assert state_of(ec2, gateway) == "deleting"
+    assert states_until(ec2, gateway, "deleted") == ["deleting", "deleted"]
+    address = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0]
+    assert not address.get("AssociationId") and not address.get("NetworkInterfaceId")

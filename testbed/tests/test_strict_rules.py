@@ -8,19 +8,8 @@ which pin down what must keep working (and, for DeleteTargetGroup, what moto alr
 import time
 
 import pytest
-from _aws import client, fresh_account, unique
+from _aws import client, eventually, fresh_account, rejected, unique
 from botocore.exceptions import ClientError
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"].get("Message", "")
-
-
-def rejected(call) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as error:
-        call()
-    return error_of(error)
 
 
 @pytest.fixture(scope="module")
@@ -439,3 +428,144 @@ def test_guard_route53_change_batch_counts_an_upsert_twice():
         )
     )
     assert (code, status) == ("InvalidChangeBatch", 400)
+
+
+# --- ELBv2: one certificate a call ------------------------------------------------------------
+
+
+def test_listener_certificates_are_added_and_removed_one_a_call():
+    """Plain moto: adds (and removes) both certificates in one call."""
+    from test_patches_lb_autoscaling import issued_certificate, new_load_balancer, not_found_action
+
+    acm, elb = client("acm"), client("elbv2")
+    default, first, second = (issued_certificate(acm) for _ in range(3))
+    listener = eventually(
+        lambda: elb.create_listener(
+            LoadBalancerArn=new_load_balancer(elb),
+            Port=443,
+            Protocol="HTTPS",
+            Certificates=[{"CertificateArn": default}],
+            DefaultActions=not_found_action(),
+        )
+    )["Listeners"][0]["ListenerArn"]
+    both = [{"CertificateArn": first}, {"CertificateArn": second}]
+    for certificate in both:  # one a call: accepted (once ELB knows the new certificate)
+        eventually(lambda: elb.add_listener_certificates(ListenerArn=listener, Certificates=[certificate]))
+    for call in (elb.add_listener_certificates, elb.remove_listener_certificates):
+        code, status, message = rejected(lambda: call(ListenerArn=listener, Certificates=both))
+        assert (code, status) == ("ValidationError", 400)
+        assert "one certificate per call" in message
+
+    def extra() -> set[str]:
+        listed = elb.describe_listener_certificates(ListenerArn=listener)["Certificates"]
+        return {c["CertificateArn"] for c in listed if not c.get("IsDefault")}
+
+    assert extra() == {first, second}
+    elb.remove_listener_certificates(ListenerArn=listener, Certificates=[both[0]])
+    assert extra() == {second}
+
+
+# --- EC2: an address in use ---------------------------------------------------------------------
+
+
+def nat_gateway_in_new_vpc(ec2, octet: int) -> tuple[str, str, str]:
+    """A public NAT gateway in a new VPC (with its internet gateway): its id, its address's
+    allocation id and association id."""
+    from test_patches_network import vpc_with_subnets
+
+    _, subnets = vpc_with_subnets(ec2, True, octet)
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    gateway = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=allocation)["NatGateway"]
+    return gateway["NatGatewayId"], allocation, gateway["NatGatewayAddresses"][0]["AssociationId"]
+
+
+def test_the_address_of_a_nat_gateway_is_not_released_until_the_gateway_is_deleted():
+    """Plain moto: releases the address of an available NAT gateway (and disassociates it)."""
+    ec2 = client("ec2")
+    gateway, allocation, association = nat_gateway_in_new_vpc(ec2, 211)
+    for call in (
+        lambda: ec2.release_address(AllocationId=allocation),
+        lambda: ec2.disassociate_address(AssociationId=association),
+    ):
+        assert rejected(call) == ("AuthFailure", 400, "You do not have permission to access the specified resource.")
+    ec2.delete_nat_gateway(NatGatewayId=gateway)
+    # Still refused while the gateway is deleting (patches/ec2.py), released once it is deleted.
+    deadline = time.time() + 10
+    while True:
+        try:
+            ec2.release_address(AllocationId=allocation)
+            break
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "AuthFailure" and time.time() < deadline
+            time.sleep(0.2)
+
+
+def test_an_address_associated_with_an_interface_is_not_released():
+    """[Nondefault VPC] ReleaseAddress of an associated address. Plain moto: releases it."""
+    from test_patches_network import vpc_with_subnets
+
+    ec2 = client("ec2")
+    _, subnets = vpc_with_subnets(ec2, True, 212)
+    interface = ec2.create_network_interface(SubnetId=subnets[0])["NetworkInterface"]["NetworkInterfaceId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    association = ec2.associate_address(AllocationId=allocation, NetworkInterfaceId=interface)["AssociationId"]
+    code, status, message = rejected(lambda: ec2.release_address(AllocationId=allocation))
+    assert (code, status) == ("InvalidIPAddress.InUse", 400)
+    assert allocation in message
+    ec2.disassociate_address(AssociationId=association)
+    ec2.release_address(AllocationId=allocation)
+
+
+# --- IAM propagation ------------------------------------------------------------------------------
+
+
+def test_a_role_made_a_moment_ago_cannot_deliver_flow_logs_yet():
+    """Plain moto: creates the flow log at once."""
+    from test_patches_network import vpc_with_subnets
+
+    ec2, iam = client("ec2"), client("iam")
+    vpc, _ = vpc_with_subnets(ec2, False, 213)
+    trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"vpc-flow-logs.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+    role = iam.create_role(RoleName=unique("flow"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+    def create():
+        return ec2.create_flow_logs(
+            ResourceIds=[vpc],
+            ResourceType="VPC",
+            TrafficType="ALL",
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName=unique("flow"),
+            DeliverLogsPermissionArn=role,
+        )
+
+    code, status, message = rejected(create)
+    assert (code, status, message) == ("InvalidParameter", 400, f"Unable to assume given IAM role: '{role}'")
+    out = eventually(create, codes=("InvalidParameter", "InvalidVpcID.NotFound"))
+    assert out["FlowLogIds"] and not out.get("Unsuccessful")
+
+
+# --- Route 53: a change while the previous one is processed ------------------------------------
+
+
+def test_route53_change_right_after_another_to_the_same_zone_is_refused():
+    """Plain moto: applies both."""
+    route53 = client("route53")
+    domain = f"{unique('zone')}.example.com"
+    zone = route53.create_hosted_zone(Name=domain, CallerReference=unique("ref"))["HostedZone"]["Id"]
+    other_domain = f"{unique('zone')}.example.com"
+    other = route53.create_hosted_zone(Name=other_domain, CallerReference=unique("ref"))["HostedZone"]["Id"]
+
+    def create(zone_id: str, name: str):
+        return lambda: route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {"Name": name, "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}}]},
+        )
+
+    create(zone, f"a.{domain}")()
+    code, status, message = rejected(create(zone, f"b.{domain}"))
+    assert (code, status) == ("PriorRequestNotComplete", 400)
+    assert message == "The request was rejected because Route 53 was still processing a prior request."
+    create(other, f"a.{other_domain}")()  # another zone is not held up
+    eventually(create(zone, f"b.{domain}"), codes=("PriorRequestNotComplete",))
+    names = {r["Name"] for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]}
+    assert {f"a.{domain}.", f"b.{domain}."} <= names

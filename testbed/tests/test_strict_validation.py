@@ -9,21 +9,7 @@ that the validator accepts what capsule sends. boto3's own checks are turned off
 
 import json
 
-import pytest
-from _aws import client, unique
-from botocore.exceptions import ClientError
-
-
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"].get("Message", "")
-
-
-def rejected(call) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as error:
-        call()
-    return error_of(error)
-
+from _aws import client, rejected, unique
 
 TRUST = json.dumps(
     {
