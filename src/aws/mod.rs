@@ -13,13 +13,15 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use aws_types::service_config::ServiceConfigKey;
 
 pub use account::AccountListings;
 pub use adapter::{Adapter, Cx, Live, Seen};
 pub use error::{AwsError, AwsResultExt, ErrorKind, FoundExt};
 
 /// Builds service clients from one SDK configuration: the standard credential chain and
-/// region, retries in standard mode, and `AWS_ENDPOINT_URL` when set (the test bed).
+/// region, retries in standard mode, and `AWS_ENDPOINT_URL` when set (the test bed), or a
+/// service's own `AWS_ENDPOINT_URL_<SERVICE>` (the site benchmark's S3 server).
 #[derive(Clone, Debug)]
 pub struct Aws {
     sdk: SdkConfig,
@@ -47,10 +49,18 @@ impl Aws {
         // Path-style addressing when an endpoint is set: an emulator or gateway on an IP
         // address or `localhost` has no per-bucket host names.
         let conf = aws_sdk_s3::config::Builder::from(&self.regional(region))
-            .force_path_style(self.sdk.endpoint_url().is_some())
+            .force_path_style(s3_endpoint_set(&self.sdk))
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
+}
+
+/// Whether S3 requests go to a configured endpoint: S3's own (`AWS_ENDPOINT_URL_S3` or a
+/// profile's `s3 = endpoint_url`), which the S3 client prefers, or the shared one.
+fn s3_endpoint_set(sdk: &SdkConfig) -> bool {
+    let own = ServiceConfigKey::builder().service_id("S3").env("AWS_ENDPOINT_URL").profile("endpoint_url").build();
+    let own = own.ok().and_then(|key| sdk.service_config().and_then(|c| c.load_config(key)));
+    own.is_some() || sdk.endpoint_url().is_some()
 }
 
 macro_rules! clients {
@@ -87,5 +97,40 @@ impl Aws {
     pub async fn account_id(&self, region: &str) -> Result<String, AwsError> {
         let out = self.sts(region).get_caller_identity().send().await.aws("sts:GetCallerIdentity")?;
         out.account.ok_or_else(|| AwsError::new(ErrorKind::Other, "sts:GetCallerIdentity", "no account in the answer"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_types::service_config::LoadServiceConfig;
+
+    /// A service configuration with one endpoint, for one service.
+    #[derive(Debug)]
+    struct OneEndpoint(&'static str);
+
+    impl LoadServiceConfig for OneEndpoint {
+        fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+            (key.service_id() == self.0 && key.env() == "AWS_ENDPOINT_URL").then(|| "http://localhost:9000".into())
+        }
+    }
+
+    #[test]
+    fn s3_goes_path_style_with_its_own_endpoint_alone() {
+        let sdk = SdkConfig::builder().service_config(OneEndpoint("S3")).build();
+        assert!(s3_endpoint_set(&sdk));
+    }
+
+    #[test]
+    fn s3_goes_path_style_with_the_shared_endpoint() {
+        let sdk = SdkConfig::builder().endpoint_url("http://127.0.0.1:5000").build();
+        assert!(s3_endpoint_set(&sdk));
+    }
+
+    #[test]
+    fn another_service_endpoint_leaves_s3_virtual_hosted() {
+        let sdk = SdkConfig::builder().service_config(OneEndpoint("CloudFront")).build();
+        assert!(!s3_endpoint_set(&sdk));
+        assert!(!s3_endpoint_set(&SdkConfig::builder().build()));
     }
 }
