@@ -60,7 +60,9 @@ named no security groups):
 - DescribeTasks and ListTasks (desiredStatus STOPPED) keep returning stopped tasks (AWS: at
   least an hour; here until moto restarts).
 - RunTask with an awsvpcConfiguration without securityGroups is accepted (the VPC's default
-  security group applies), as CreateService already is (patches/ecs.py).
+  security group applies), as CreateService already is (patches/ecs.py); and so is a task
+  definition whose containers set no `memory` (the task-level memory is enough on Fargate;
+  moto answered HTTP 500, a TypeError adding None).
 - Unchanged (moto is right): RunTask of a task definition that does not exist fails with
   ClientException "Unable to describe task definition.".
 
@@ -92,6 +94,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from moto.ec2.models import ec2_backends
@@ -457,6 +460,21 @@ def apply() -> None:
         with _lock:
             _advance_all(time.time())
             return original(self)
+
+    original_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def task_resource_requirements(task_definition: Any) -> dict[str, Any]:
+        # Container-level memory is optional (API_ContainerDefinition.html, "memory ... If using
+        # the Fargate launch type, this parameter is optional"); count a container without it as 0.
+        containers = [
+            c
+            if any(k in c for k in ("memory", "memoryReservation", "Memory", "MemoryReservation"))
+            else {**c, "memory": 0}
+            for c in task_definition.container_definitions
+        ]
+        return original_requirements(SimpleNamespace(container_definitions=containers))
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(task_resource_requirements)
 
     @around(EC2ContainerServiceBackend, "run_task")
     def run_task(

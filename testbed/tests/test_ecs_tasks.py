@@ -36,9 +36,17 @@ def network():
     ec2 = client("ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]["SubnetId"]
-    group = ec2.describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
-    )["SecurityGroups"][0]["GroupId"]
+    # Right after moto starts, the default group is new: a filtered read leaves it out for a
+    # moment (patches/consistency.py), as AWS's eventually consistent reads may.
+    deadline = time.monotonic() + 10
+    while True:
+        groups = ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+        )["SecurityGroups"]
+        if groups or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    group = groups[0]["GroupId"]
     return {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}}
 
 
@@ -56,8 +64,10 @@ def awslogs(group: str, prefix: str = "migrate", **options) -> dict:
     }
 
 
-def register(ecs, command=None, **container) -> str:
-    definition = {"name": "app", "image": "busybox:1.36", "memory": 512, **container}
+def register(ecs, command=None, memory: int | None = 512, **container) -> str:
+    definition = {"name": "app", "image": "busybox:1.36", **container}
+    if memory is not None:
+        definition["memory"] = memory
     if command is not None:
         definition["command"] = command
     return ecs.register_task_definition(
@@ -336,11 +346,15 @@ def test_stopped_task_stays_visible_and_its_network_interface_is_gone(ecs, clust
     assert started["taskArn"] not in ecs.list_tasks(cluster=cluster)["taskArns"]
 
 
-def test_run_task_without_security_groups_is_accepted(ecs, cluster, network):
+def test_run_task_without_security_groups_or_container_memory_is_accepted(ecs, cluster, network):
+    """No container here sets `memory` (Fargate needs only the task's); moto answered 500 to both."""
     subnets = network["awsvpcConfiguration"]["subnets"]
     started = run(ecs, cluster, {"awsvpcConfiguration": {"subnets": subnets}}, register(ecs, ["testbed:exit=6"]))
     stopped, _ = wait_for(ecs, cluster, started["taskArn"])
     assert stopped["containers"][0]["exitCode"] == 6
+    started = run(ecs, cluster, network, register(ecs, ["testbed:exit=7"], memory=None))
+    stopped, _ = wait_for(ecs, cluster, started["taskArn"])
+    assert stopped["containers"][0]["exitCode"] == 7
 
 
 def test_service_tasks_keep_running(ecs, network):
