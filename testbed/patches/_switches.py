@@ -15,6 +15,8 @@
 - CAPSULE_TESTBED_ROUTE53_INSYNC_SECONDS (default 1): how long a Route 53 change is PENDING;
   CAPSULE_TESTBED_ROUTE53_BUSY_SECONDS (default 0.1): how long after a change the zone
   answers PriorRequestNotComplete.
+- CAPSULE_TESTBED_TASK_SECONDS (default 1): how long a one-off ECS task (RunTask) takes from
+  PROVISIONING to STOPPED (patches/ecs_tasks.py).
 
 `scripts/testbed up` restarts moto when any CAPSULE_TESTBED_* variable changes.
 """
