@@ -177,6 +177,41 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Run one task of a service's live task definition with CMD, stream its log lines and
+    /// exit with its exit code (1 when it could not start). Takes no lock.
+    Run {
+        capsule: String,
+        env: String,
+        /// The service (`[services.NAME]`).
+        service: String,
+        /// The command, e.g. `-- /app/manage migrate`.
+        #[arg(required = true, last = true)]
+        command: Vec<String>,
+        /// Print the task id and return at once.
+        #[arg(long)]
+        detach: bool,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Print a service's (or `jobs.NAME`'s) log events, oldest first, each with its time
+    /// and short task id.
+    Logs {
+        capsule: String,
+        env: String,
+        /// The service, or `jobs.NAME`.
+        service: String,
+        /// How far back to start, e.g. `10m`, `2h`.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+        /// Keep printing new events until interrupted (Ctrl-C).
+        #[arg(long)]
+        follow: bool,
+        /// One task's events only (its id, as `capsule run` prints it).
+        #[arg(long, value_name = "ID")]
+        task: Option<String>,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +374,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 format,
                 out.as_deref(),
             ))?))
+        }
+        Command::Run { capsule, env, service, command, detach, root } => {
+            let project = load(&root)?;
+            let code = runtime()?.block_on(async {
+                let session = engine::Session::connect().await?;
+                let w = crate::ops::find(&project, &session, &capsule, &env, &service)?;
+                crate::ops::run::run(&session, &w, &command, detach).await
+            })?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Logs { capsule, env, service, since, follow, task, root } => {
+            let project = load(&root)?;
+            runtime()?.block_on(async {
+                let session = engine::Session::connect().await?;
+                let w = crate::ops::find(&project, &session, &capsule, &env, &service)?;
+                crate::ops::logs::logs(&session, &w, &crate::ops::logs::Query { since, task, follow }).await
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Secrets { command: SecretsCommand::Set { capsule, env, name, root } } => {
             let project = load(&root)?;

@@ -14,6 +14,7 @@ pub mod git;
 pub mod github;
 pub mod lock;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod recovery;

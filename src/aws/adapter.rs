@@ -107,6 +107,9 @@ pub struct Cx {
     /// The capsule's load balancers by region (`lb::owned_load_balancers`), which every
     /// listener and rule read needs: listed once, and again after a load balancer is written.
     pub(crate) load_balancers: Listings<OwnedLoadBalancers>,
+    /// Release commands this run ran, by image and command: services sharing one run it
+    /// once, and a retried rollout does not run it again (`ecs_service::release`).
+    pub(crate) releases: Listings<Result<(), AwsError>>,
     /// The run's listings of what no one capsule environment owns (zones, certificates,
     /// distributions, SES identities), shared with the other capsule environments of the run.
     pub(crate) listings: Arc<AccountListings>,
@@ -132,6 +135,7 @@ impl Cx {
             allow_destroy,
             zones_of_region: OnceCell::new(),
             load_balancers: Listings::default(),
+            releases: Listings::default(),
             listings: Arc::default(),
             observed: Mutex::default(),
             created: Mutex::default(),

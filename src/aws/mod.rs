@@ -8,6 +8,7 @@ pub mod error;
 pub mod network;
 pub mod policy;
 pub mod retry;
+pub mod task;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;

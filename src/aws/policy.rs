@@ -290,6 +290,25 @@ pub const GRANTS: &[Grant] = &[
         &["ecs:TagResource"],
         On::Arns(&["arn:aws:ecs:*:{account}:cluster/{names255}*", "arn:aws:ecs:*:{account}:service/{names255}*/*"]),
     ),
+    // `release` runs one task of a service's new task definition before its rollout and
+    // reads the task's log stream; `capsule run` and `capsule logs` need the same.
+    grant(
+        "OneOffTasks",
+        Declared(&[Kind::EcsService]),
+        &["ecs:RunTask", "ecs:DescribeTasks"],
+        &["ecs:TagResource"],
+        On::Arns(&[
+            "arn:aws:ecs:*:{account}:task-definition/{names255}*",
+            "arn:aws:ecs:*:{account}:task/{names255}*/*",
+        ]),
+    ),
+    grant(
+        "TaskLogs",
+        Declared(&[Kind::EcsService]),
+        &["logs:GetLogEvents", "logs:FilterLogEvents"],
+        &[],
+        On::Arns(&["arn:aws:logs:*:{account}:log-group:/capsule/{capsule}/*"]),
+    ),
     grant(
         "TaskDefinitions",
         Declared(&[Kind::EcsTaskDefinition]),

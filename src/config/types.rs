@@ -141,6 +141,11 @@ pub struct Service {
     /// Command overriding the image's CMD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Run once per rollout, before the service moves: one task of the new task definition
+    /// (the new image, the service's env, secrets, network and roles) with this command; a
+    /// non-zero exit stops the rollout. E.g. `["/app/migrate"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<Vec<String>>,
     /// Fixed number of tasks (default 1). Not together with `[autoscale]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,

@@ -388,6 +388,15 @@ fn check_service(k: &mut Check, domains: &mut Domains, sname: &str, s: &Service)
             "remove it to use the image's CMD, or give the program and its arguments".to_string(),
         );
     }
+    if let Some(release) = &s.release
+        && (release.is_empty() || release.iter().any(|a| a.trim().is_empty()))
+    {
+        k.at(
+            &p("release"),
+            "`release` is empty or has an empty argument",
+            "give the program and its arguments, e.g. `release = [\"/app/migrate\"]`, or remove it".to_string(),
+        );
+    }
     if let Some(count) = s.count {
         if s.autoscale.is_some() {
             k.at_key(

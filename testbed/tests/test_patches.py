@@ -8,6 +8,8 @@ test resets the emulator, so this can run beside other users of the same test be
     eval "$(scripts/testbed up)" && .testbed/venv/bin/python -m pytest testbed/tests -q
 """
 
+import time
+
 import boto3
 import pytest
 from _aws import client, eventually, unique
@@ -463,3 +465,20 @@ def test_ses_domain_verification_token_is_the_identitys_own():
     assert ses_eu.verify_domain_identity(Domain=domain)["VerificationToken"] != token, "each region has its own"
     ses.delete_identity(Identity=domain)
     assert ses.verify_domain_identity(Domain=domain)["VerificationToken"] != token, "new after a delete"
+
+
+def test_logs_filter_by_stream_name_prefix():
+    logs = client("logs")
+    group = f"/testbed/{unique('lg')}"
+    logs.create_log_group(logGroupName=group)
+    for stream, message in [("api/api/1", "from api"), ("nightly/nightly/2", "from the job")]:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        logs.put_log_events(
+            logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": int(time.time() * 1000), "message": message}]
+        )
+    found = logs.filter_log_events(logGroupName=group, logStreamNamePrefix="api/")["events"]
+    assert [(e["logStreamName"], e["message"]) for e in found] == [("api/api/1", "from api")]
+    assert logs.filter_log_events(logGroupName=group, logStreamNamePrefix="none/")["events"] == []
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName=group, logStreamNamePrefix="api/", logStreamNames=["api/api/1"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"

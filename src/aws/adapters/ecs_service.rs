@@ -3,6 +3,9 @@
 //! it completes (printing the service's new events), and fails with the stopped tasks'
 //! reasons, mapped to a likely fix, when ECS fails it or rolls it back. An autoscaled
 //! service's desired count is the autoscaler's: capsule never sets it after creation.
+//! `release` (a command, not an AWS setting: read back as declared) runs before a create or
+//! a move to another task definition, as one task of the new task definition in the
+//! service's network; the service moves only if it exits 0 (`release` below).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -15,7 +18,8 @@ use aws_sdk_ecs::types::{
 use serde_json::{Value, json};
 
 use super::ecs_cluster::{ecs_tags, tag_map};
-use crate::aws::adapter::{Visible, attr_bool, attr_i64, attr_str};
+use crate::aws::adapter::{Seen, Visible, attr_bool, attr_i64, attr_str};
+use crate::aws::task;
 use crate::aws::{Adapter, AwsError, AwsResultExt, Cx, ErrorKind, FoundExt, Live};
 use crate::model::{Kind, Resource, aws_name};
 
@@ -53,7 +57,9 @@ impl EcsServiceAdapter {
             return Ok(None);
         };
         let autoscaled = r.attributes.get("desired_count").and_then(Value::as_str) == Some(AUTOSCALED);
-        Ok(Some((self.live_of(cx, &r.region, autoscaled, &s).await?, s)))
+        let mut live = self.live_of(cx, &r.region, autoscaled, &s).await?;
+        live.attributes.insert("release".into(), r.attributes.get("release").cloned().unwrap_or(Value::Null));
+        Ok(Some((live, s)))
     }
 
     /// `autoscaled`: the desired count is the autoscaler's, reported as such.
@@ -272,6 +278,56 @@ impl EcsServiceAdapter {
 }
 
 /// A likely fix for a stopped task's reason.
+/// The release command of `attrs`, if any.
+fn release_command(attrs: &BTreeMap<String, Value>) -> Option<Vec<String>> {
+    let cmd: Vec<String> = attrs.get("release")?.as_array()?.iter().filter_map(|a| a.as_str().map(str::to_string)).collect();
+    (!cmd.is_empty()).then_some(cmd)
+}
+
+/// Runs the service's release command, if it has one, as one task of the new task
+/// definition in the service's network, and waits for it: an exit code other than 0, or a
+/// task that never ran, fails the change (not retried: the next apply runs it again).
+/// Services of one run with the same image and command share one run of it.
+async fn release(cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<(), AwsError> {
+    let Some(command) = release_command(attrs) else { return Ok(()) };
+    let network = EcsServiceAdapter::network(attrs)?;
+    let spec = task::spec(&cx.aws, &r.region, attr_str(attrs, "cluster"), attr_str(attrs, "task_definition"), Some(network))
+        .await?;
+    let key = format!("{}\n{}", spec.image, command.join("\u{0}"));
+    let ran = cx.releases.get_or_list(&key, || async { Ok(run_release(cx, r, &spec, &command).await) }).await?;
+    (*ran).clone()
+}
+
+async fn run_release(cx: &Cx, r: &Resource, spec: &task::TaskSpec, command: &[String]) -> Result<(), AwsError> {
+    const OP: &str = "ecs:RunTask";
+    let shown = command.join(" ");
+    let arn = task::start(&cx.aws, spec, command, "capsule-release").await?;
+    let id = task::task_id(&arn).to_string();
+    eprintln!("      release {}: `{shown}` as task {id}", r.aws_name);
+    let name = r.aws_name.clone();
+    let done = task::wait(&cx.aws, spec, &arn, &mut |line| eprintln!("      release {name}: {line}")).await?;
+    let last = if done.last_lines.is_empty() {
+        String::new()
+    } else {
+        let tail = &done.last_lines[done.last_lines.len().saturating_sub(5)..];
+        format!("; its last log lines:\n        {}", tail.join("\n        "))
+    };
+    let stopped = done.stopped_reason.map(|s| format!(" ({s})")).unwrap_or_default();
+    match done.ended {
+        task::Ended::Exited(0) => Ok(()),
+        task::Ended::Exited(code) => Err(AwsError::new(
+            ErrorKind::Other,
+            OP,
+            format!("release `{shown}` (task {id}) exited with code {code}{stopped}: the service stays on its current task definition{last}"),
+        )),
+        task::Ended::NotStarted(why) => Err(AwsError::new(
+            ErrorKind::Other,
+            OP,
+            format!("release `{shown}` (task {id}) did not run: {why}: the service stays on its current task definition{last}"),
+        )),
+    }
+}
+
 fn hint(reason: &str, exited: bool) -> Option<&'static str> {
     if reason.contains("CannotPullContainerError") {
         Some(
@@ -304,6 +360,22 @@ impl Adapter for EcsServiceAdapter {
         &["cluster", "launch_type"]
     }
 
+    /// A create or a move to another task definition runs the release command first: the
+    /// plan says so (`release: <command>`).
+    fn assess(&self, change: &mut crate::plan::Change, seen: &Seen<'_>) -> Option<String> {
+        use crate::plan::Action;
+        let command = seen.desired.and_then(release_command)?;
+        let moves = change.attributes.iter().any(|a| a.path == "task_definition");
+        if matches!(change.action, Action::Create | Action::Replace) || (change.action == Action::Update && moves) {
+            let release = format!("release: {} (runs first; the service moves only if it exits 0)", command.join(" "));
+            change.reason = Some(match change.reason.take() {
+                Some(r) => format!("{r}; {release}"),
+                None => release,
+            });
+        }
+        None
+    }
+
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
         if let Some(Value::Array(g)) = attrs.get_mut("security_groups") {
             g.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
@@ -324,6 +396,7 @@ impl Adapter for EcsServiceAdapter {
             let existing = existing.ensure_owned(cx, OP)?;
             return self.update(cx, r, attrs, &existing).await;
         }
+        release(cx, r, attrs).await?;
         // An autoscaled service starts at one task; the scalable target's minimum takes over.
         let count = attr_i64(attrs, "desired_count").unwrap_or(1) as i32;
         let mut req = cx
@@ -356,8 +429,17 @@ impl Adapter for EcsServiceAdapter {
         self.observe(cx, r).await?.visible("ecs:DescribeServices")
     }
 
-    async fn update(&self, cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>, _: &Live) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        r: &Resource,
+        attrs: &BTreeMap<String, Value>,
+        live: &Live,
+    ) -> Result<Live, AwsError> {
         const OP: &str = "ecs:UpdateService";
+        if live.attributes.get("task_definition") != attrs.get("task_definition") {
+            release(cx, r, attrs).await?;
+        }
         let before = self.read(cx, r).await?;
         let seen: BTreeSet<String> = before
             .as_ref()

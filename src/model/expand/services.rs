@@ -115,6 +115,9 @@ fn service(
         "subnets": b.net.private,
         "security_groups": [reference(&sg, "id")],
         "assign_public_ip": false,
+        // Not an AWS setting: the adapter runs it before a rollout (and reads it back as
+        // declared, so a change of it alone changes nothing).
+        "release": s.release,
     }), svc_deps);
     autoscaling(b, name, s, service);
     sg
