@@ -40,10 +40,17 @@ pub fn desired_attributes(
 ) -> BTreeMap<String, Value> {
     let mut attrs =
         resolve_attributes(&r.attributes, &|address, attr| outputs.get(address).and_then(|o| o.get(attr)).cloned());
-    if let Some(a) = adapter(r.address.kind)
-        && !attrs.values().any(has_reference)
-    {
+    if let Some(a) = adapter(r.address.kind) {
+        // Attributes still waiting for another resource's output are left as they are; the
+        // others are normalised now, so that a change elsewhere in the resource does not
+        // show a list in another order as a change too.
+        let waiting: Vec<(String, Value)> =
+            attrs.iter().filter(|(_, v)| has_reference(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (k, _) in &waiting {
+            attrs.remove(k);
+        }
         a.normalize(&mut attrs);
+        attrs.extend(waiting);
     }
     attrs
 }
@@ -96,6 +103,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
         {
             errors.push(PlanError { address: address.clone(), message: why, hint: None });
         }
+        a.annotate(&mut change, &Seen { desired: Some(&attrs), live });
         // What a change gives anew is unknown until it is applied: dependents plan against
         // "(known after apply)", not against the value about to be replaced.
         match change.action {
@@ -175,4 +183,30 @@ fn undeclared_change(desired: &Desired, declared: &HashSet<(Kind, &str)>, kind: 
 /// Stateful resources a plan would delete or replace.
 pub fn destructive_stateful(plan: &CapsulePlan) -> Vec<&Change> {
     plan.changes.iter().filter(|c| c.stateful && c.is_destructive()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Kind, Resource, reference};
+    use serde_json::json;
+
+    #[test]
+    fn attributes_not_waiting_for_an_output_are_normalised_even_when_others_wait() {
+        let td = Address { capsule: "s".into(), env: "p".into(), kind: Kind::EcsTaskDefinition, name: "api".into() };
+        let r = Resource {
+            address: Address { kind: Kind::EcsService, ..td.clone() },
+            aws_name: "api".into(),
+            region: "us-east-1".into(),
+            attributes: BTreeMap::from([
+                ("subnets".to_string(), json!(["subnet-b", "subnet-a"])),
+                ("task_definition".to_string(), reference(&td, "arn")),
+            ]),
+            depends_on: vec![],
+            tags: BTreeMap::new(),
+        };
+        let attrs = desired_attributes(&r, &BTreeMap::new());
+        assert_eq!(attrs["subnets"], json!(["subnet-a", "subnet-b"]));
+        assert_eq!(attrs["task_definition"], reference(&td, "arn"), "what waits is left as it is");
+    }
 }
