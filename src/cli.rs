@@ -193,6 +193,30 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
+    /// What runs now in a capsule environment: services (tasks, revision, image, rollout,
+    /// events), load balancer, databases, caches and sites, read from live AWS.
+    Status {
+        capsule: String,
+        env: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Move a service back to the previous registered revision of its task definition (or
+    /// `--to REVISION`), under the apply lock, and wait for the rollout. The next apply rolls
+    /// it forward to what git says.
+    Rollback {
+        capsule: String,
+        env: String,
+        /// The service (`[services.NAME]`).
+        service: String,
+        /// The task definition revision to go back to (default: the one before the current).
+        #[arg(long, value_name = "REVISION")]
+        to: Option<i32>,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// Print a service's (or `jobs.NAME`'s) log events, oldest first, each with its time
     /// and short task id.
     Logs {
@@ -383,6 +407,27 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::ops::run::run(&session, &w, &command, detach).await
             })?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Status { capsule, env, format, root } => {
+            let project = load(&root)?;
+            let doc = runtime()?.block_on(async {
+                let session = engine::Session::connect().await?;
+                crate::ops::status::status(&session, &project, &capsule, &env).await
+            })?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+                OutputFormat::Text => print!("{}", crate::ops::status::text(&doc)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback { capsule, env, service, to, root } => {
+            let project = load(&root)?;
+            runtime()?.block_on(async {
+                let session = engine::Session::connect().await?;
+                let w = crate::ops::find(&project, &session, &capsule, &env, &service)?;
+                crate::ops::rollback::rollback(&session, &capsule, &env, &w, to).await
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Logs { capsule, env, service, since, follow, task, root } => {
             let project = load(&root)?;

@@ -273,6 +273,10 @@ pub trait Adapter: Send + Sync {
         None
     }
 
+    /// Adds to a planned change's reason what applying it does besides the change itself
+    /// (every action, creates included), e.g. a command run first.
+    fn annotate(&self, _change: &mut crate::plan::Change, _seen: &Seen<'_>) {}
+
     /// What the plan should tell about a live resource even when nothing changes (e.g.
     /// modifications AWS holds for a maintenance window), as plan notes.
     fn notes(&self, _address: &str, _live: &Live) -> Vec<String> {

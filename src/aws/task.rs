@@ -74,12 +74,18 @@ pub async fn spec(
         return Err(AwsError::new(ErrorKind::NotFound, OP, format!("{task_definition} has no container")));
     };
     let option = |key: &str| {
-        c.log_configuration().filter(|l| l.log_driver().as_str() == "awslogs").and_then(|l| l.options()?.get(key).cloned())
+        c.log_configuration()
+            .filter(|l| l.log_driver().as_str() == "awslogs")
+            .and_then(|l| l.options()?.get(key).cloned())
     };
     Ok(TaskSpec {
         region: region.to_string(),
         cluster: cluster.to_string(),
-        task_definition: out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or(task_definition).to_string(),
+        task_definition: out
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .unwrap_or(task_definition)
+            .to_string(),
         container: c.name().unwrap_or_default().to_string(),
         image: c.image().unwrap_or_default().to_string(),
         network: private(network),
@@ -137,7 +143,8 @@ pub fn ended(task: &Task, container: &str) -> Ended {
     match c.and_then(|c| c.exit_code()) {
         Some(code) => Ended::Exited(code),
         None => {
-            let reasons: Vec<&str> = [task.stopped_reason(), c.and_then(|c| c.reason())].into_iter().flatten().collect();
+            let reasons: Vec<&str> =
+                [task.stopped_reason(), c.and_then(|c| c.reason())].into_iter().flatten().collect();
             Ended::NotStarted(if reasons.is_empty() {
                 "the task stopped without an exit code".into()
             } else {
@@ -210,8 +217,14 @@ pub async fn wait(
     };
     let mut last: Vec<String> = Vec::new();
     loop {
-        let out =
-            aws.ecs(&spec.region).describe_tasks().cluster(&spec.cluster).tasks(arn).send().await.aws("ecs:DescribeTasks")?;
+        let out = aws
+            .ecs(&spec.region)
+            .describe_tasks()
+            .cluster(&spec.cluster)
+            .tasks(arn)
+            .send()
+            .await
+            .aws("ecs:DescribeTasks")?;
         let task = out.tasks().first().cloned();
         // Read after the status: a stopped task's last lines are in by then.
         if let Some(s) = stream.as_mut() {
@@ -257,7 +270,10 @@ mod tests {
             .stopped_reason("ResourceInitializationError: unable to pull secrets")
             .containers(Container::builder().name("api").build())
             .build();
-        assert_eq!(ended(&failed, "api"), Ended::NotStarted("ResourceInitializationError: unable to pull secrets".into()));
+        assert_eq!(
+            ended(&failed, "api"),
+            Ended::NotStarted("ResourceInitializationError: unable to pull secrets".into())
+        );
         assert_eq!(ended(&failed, "api").code(), 1);
     }
 }

@@ -65,9 +65,35 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
     Ok(run.ok)
 }
 
-/// Why the run stopped, and which environments it never reached, quoted for the comment.
+/// How to undo each service rollout the apply made: `capsule rollback` per service it
+/// moved to another task definition.
+pub fn rollback_commands(plan: &crate::plan::Plan) -> Vec<String> {
+    use crate::plan::{Action, Outcome};
+    let mut out = Vec::new();
+    for c in &plan.capsules {
+        for ch in &c.changes {
+            let moved = ch.action == Action::Update && ch.attributes.iter().any(|a| a.path == "task_definition");
+            if ch.kind == "ecs_service" && moved && ch.outcome == Some(Outcome::Applied) {
+                let service = ch.address.rsplit('.').next().unwrap_or_default();
+                out.push(format!("`capsule rollback {} {} {service}`", c.capsule, c.environment));
+            }
+        }
+    }
+    out
+}
+
+/// Why the run stopped, which environments it never reached, and how to roll back what it
+/// rolled out, quoted for the comment.
 fn comment_note(run: &Applied, not_reached: &[String]) -> Option<String> {
+    let rollbacks = rollback_commands(&run.doc);
     let mut note = run.refused.clone().or(run.error.clone());
+    if !rollbacks.is_empty() {
+        let how = format!("To roll a service back to its previous revision: {}.", rollbacks.join(", "));
+        note = Some(match note {
+            Some(n) => format!("{n}\n\n{how}"),
+            None => how,
+        });
+    }
     if !not_reached.is_empty() {
         let more = format!("Not applied after the failure: {}.", not_reached.join(", "));
         note = Some(match note {
@@ -94,5 +120,51 @@ async fn comment_on_pull_request(gh: &GitHub, run: &Applied, sha: &str, run_url:
             None => eprintln!("Commit {sha} came from no pull request: no comment."),
         },
         Err(e) => eprintln!("warning: could not find the pull request of {sha}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, AttributeChange, CapsulePlan, Change, Outcome, Plan};
+    use serde_json::json;
+
+    fn service(name: &str, path: &str, outcome: Outcome) -> Change {
+        Change {
+            address: format!("shop.production.ecs_service.{name}"),
+            kind: "ecs_service".into(),
+            action: Action::Update,
+            reason: None,
+            attributes: vec![AttributeChange {
+                path: path.into(),
+                before: json!("a"),
+                after: json!("b"),
+                forces_replacement: false,
+                impact: None,
+            }],
+            stateful: false,
+            outcome: Some(outcome),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_rollback_command_is_named_for_each_service_moved_to_another_task_definition() {
+        let changes = vec![
+            service("api", "task_definition", Outcome::Applied),
+            service("worker", "desired_count", Outcome::Applied),
+            service("web", "task_definition", Outcome::Failed),
+        ];
+        let capsule = CapsulePlan {
+            capsule: "shop".into(),
+            environment: "production".into(),
+            region: "us-east-1".into(),
+            changes,
+            artifacts: vec![],
+            errors: vec![],
+            notes: vec![],
+        };
+        let plan = Plan::new(vec![capsule], false);
+        assert_eq!(rollback_commands(&plan), vec!["`capsule rollback shop production api`"]);
     }
 }

@@ -1,14 +1,18 @@
 //! Day-two commands on what runs: `capsule run` (a one-off task of a service's live task
-//! definition) and `capsule logs` (a service's or job's CloudWatch Logs). They read the model
-//! only to name things (cluster, service, log group, container) and act on live AWS; they
-//! never plan, change resources or take the apply lock.
+//! definition), `capsule logs` (a service's or job's CloudWatch Logs) and `capsule rollback`
+//! (a service back to an earlier task definition revision, under the apply lock) and
+//! `capsule status` (what runs now). They read the model
+//! only to name things (cluster, service, log group, container) and act on live AWS; only `rollback`
+//! changes anything (the service's task definition), and only it takes the apply lock.
 
 pub mod logs;
+pub mod rollback;
 pub mod run;
+pub mod status;
 
 use crate::config::Project;
 use crate::engine::Session;
-use crate::model::{self, ExpandContext, Kind};
+use crate::model::{self, ExpandContext, Kind, Resource};
 
 /// A service or job of a capsule environment, named as the model names it.
 #[derive(Debug, Clone)]
@@ -26,6 +30,8 @@ pub struct Workload {
     pub log_group: String,
     /// The awslogs stream prefix: streams are `<prefix>/<container>/<task id>`.
     pub stream_prefix: String,
+    /// The ECS service as the model declares it (none for a job).
+    pub resource: Option<Resource>,
 }
 
 /// Finds SERVICE (or `jobs.NAME`) of a capsule environment; an unknown name is an error that
@@ -64,9 +70,9 @@ pub fn find(project: &Project, session: &Session, capsule: &str, env: &str, name
         region: cluster.region.clone(),
         cluster: cluster.aws_name.clone(),
         service: job.is_none().then(|| of(Kind::EcsService, &service).map(|r| r.aws_name.clone())).flatten(),
+        resource: job.is_none().then(|| of(Kind::EcsService, &service).cloned()).flatten(),
         stream_prefix: container.clone(),
         container,
         log_group: log.aws_name.clone(),
     })
 }
-

@@ -278,9 +278,41 @@ impl EcsServiceAdapter {
 }
 
 /// A likely fix for a stopped task's reason.
+/// Moves the service to `task_definition` (an ARN) and nothing else, and watches that
+/// deployment as an apply does (`capsule rollback`). No release runs.
+pub(crate) async fn roll_to(cx: &Cx, r: &Resource, task_definition: &str) -> Result<(), AwsError> {
+    let a = EcsServiceAdapter;
+    let Some((_, before)) = a.read(cx, r).await? else {
+        return Err(AwsError::new(
+            ErrorKind::NotFound,
+            "ecs:DescribeServices",
+            format!("service {} is not deployed", r.aws_name),
+        ));
+    };
+    let seen: BTreeSet<String> = before.events().iter().filter_map(|e| e.id().map(str::to_string)).collect();
+    let old =
+        before.deployments().iter().find(|d| d.status() == Some("PRIMARY")).and_then(|d| d.id()).map(str::to_string);
+    let out = cx
+        .aws
+        .ecs(&r.region)
+        .update_service()
+        .cluster(cluster_name(cx))
+        .service(&r.aws_name)
+        .task_definition(task_definition)
+        .send()
+        .await
+        .aws("ecs:UpdateService")?;
+    let primary = out.service().and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")));
+    if let Some(id) = primary.and_then(|d| d.id()).filter(|id| Some(*id) != old.as_deref()) {
+        a.watch(cx, r, id, seen).await?;
+    }
+    Ok(())
+}
+
 /// The release command of `attrs`, if any.
 fn release_command(attrs: &BTreeMap<String, Value>) -> Option<Vec<String>> {
-    let cmd: Vec<String> = attrs.get("release")?.as_array()?.iter().filter_map(|a| a.as_str().map(str::to_string)).collect();
+    let cmd: Vec<String> =
+        attrs.get("release")?.as_array()?.iter().filter_map(|a| a.as_str().map(str::to_string)).collect();
     (!cmd.is_empty()).then_some(cmd)
 }
 
@@ -291,8 +323,9 @@ fn release_command(attrs: &BTreeMap<String, Value>) -> Option<Vec<String>> {
 async fn release(cx: &Cx, r: &Resource, attrs: &BTreeMap<String, Value>) -> Result<(), AwsError> {
     let Some(command) = release_command(attrs) else { return Ok(()) };
     let network = EcsServiceAdapter::network(attrs)?;
-    let spec = task::spec(&cx.aws, &r.region, attr_str(attrs, "cluster"), attr_str(attrs, "task_definition"), Some(network))
-        .await?;
+    let spec =
+        task::spec(&cx.aws, &r.region, attr_str(attrs, "cluster"), attr_str(attrs, "task_definition"), Some(network))
+            .await?;
     let key = format!("{}\n{}", spec.image, command.join("\u{0}"));
     let ran = cx.releases.get_or_list(&key, || async { Ok(run_release(cx, r, &spec, &command).await) }).await?;
     (*ran).clone()
@@ -318,12 +351,16 @@ async fn run_release(cx: &Cx, r: &Resource, spec: &task::TaskSpec, command: &[St
         task::Ended::Exited(code) => Err(AwsError::new(
             ErrorKind::Other,
             OP,
-            format!("release `{shown}` (task {id}) exited with code {code}{stopped}: the service stays on its current task definition{last}"),
+            format!(
+                "release `{shown}` (task {id}) exited with code {code}{stopped}: the service stays on its current task definition{last}"
+            ),
         )),
         task::Ended::NotStarted(why) => Err(AwsError::new(
             ErrorKind::Other,
             OP,
-            format!("release `{shown}` (task {id}) did not run: {why}: the service stays on its current task definition{last}"),
+            format!(
+                "release `{shown}` (task {id}) did not run: {why}: the service stays on its current task definition{last}"
+            ),
         )),
     }
 }
@@ -362,9 +399,9 @@ impl Adapter for EcsServiceAdapter {
 
     /// A create or a move to another task definition runs the release command first: the
     /// plan says so (`release: <command>`).
-    fn assess(&self, change: &mut crate::plan::Change, seen: &Seen<'_>) -> Option<String> {
+    fn annotate(&self, change: &mut crate::plan::Change, seen: &Seen<'_>) {
         use crate::plan::Action;
-        let command = seen.desired.and_then(release_command)?;
+        let Some(command) = seen.desired.and_then(release_command) else { return };
         let moves = change.attributes.iter().any(|a| a.path == "task_definition");
         if matches!(change.action, Action::Create | Action::Replace) || (change.action == Action::Update && moves) {
             let release = format!("release: {} (runs first; the service moves only if it exits 0)", command.join(" "));
@@ -373,7 +410,6 @@ impl Adapter for EcsServiceAdapter {
                 None => release,
             });
         }
-        None
     }
 
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {

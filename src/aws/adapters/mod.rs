@@ -10,7 +10,7 @@ mod db_subnet_group;
 mod ec2;
 mod ecr_repository;
 mod ecs_cluster;
-mod ecs_service;
+pub(crate) mod ecs_service;
 mod ecs_task_definition;
 mod elastic_ip;
 mod elasticache;

@@ -26,6 +26,9 @@ impl Adapter for Settled {
     fn assess(&self, change: &mut crate::plan::Change, seen: &Seen<'_>) -> Option<String> {
         self.0.assess(change, seen)
     }
+    fn annotate(&self, change: &mut crate::plan::Change, seen: &Seen<'_>) {
+        self.0.annotate(change, seen)
+    }
     fn notes(&self, address: &str, live: &Live) -> Vec<String> {
         self.0.notes(address, live)
     }
