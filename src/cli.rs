@@ -399,6 +399,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.as_deref(),
             ))?))
         }
+        c @ (Command::Run { .. } | Command::Status { .. } | Command::Rollback { .. } | Command::Logs { .. }) => {
+            day_two(c)
+        }
+        Command::Secrets { command: SecretsCommand::Set { capsule, env, name, root } } => {
+            let project = load(&root)?;
+            runtime()?.block_on(engine::set_secret(&project, &capsule, &env, &name, &mut std::io::stdin()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The day-two commands (`run`, `status`, `rollback`, `logs`): each connects, finds what it
+/// names in the model and acts on live AWS (src/ops/).
+fn day_two(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Run { capsule, env, service, command, detach, root } => {
             let project = load(&root)?;
             let code = runtime()?.block_on(async {
@@ -438,11 +453,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Secrets { command: SecretsCommand::Set { capsule, env, name, root } } => {
-            let project = load(&root)?;
-            runtime()?.block_on(engine::set_secret(&project, &capsule, &env, &name, &mut std::io::stdin()))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        _ => unreachable!("dispatch hands only the day-two commands here"),
     }
 }
 
