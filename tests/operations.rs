@@ -264,6 +264,12 @@ async fn status_says_what_ecs_elbv2_rds_and_cloudfront_say() {
     let d =
         list.items().iter().find(|d| Some(d.id()) == web["distribution"].as_str()).expect("the site's distribution");
     assert_eq!(web["domain_name"], d.domain_name());
+    let bucket = format!("{name}-production-web-123456789012");
+    let manifest =
+        aws.s3("us-east-1").head_object().bucket(&bucket).key(".capsule/manifest.json").send().await.unwrap();
+    let modified = manifest.last_modified().unwrap().secs();
+    let shown = humantime::parse_rfc3339(web["last_deploy"].as_str().expect("a last deploy time")).unwrap();
+    assert_eq!(shown.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64, modified);
 
     // The text form names the same things.
     let out = capsule(root, &["status", &name, "production"]);

@@ -54,6 +54,15 @@ async fn service(cx: &Cx, r: &Resource, domain: Option<&str>) -> anyhow::Result<
     }))
 }
 
+/// When the site's files were last synced: the time of its manifest, which every sync
+/// writes last (`artifacts::site::MANIFEST_KEY`); none before the first.
+async fn last_deploy(cx: &Cx, bucket: &str, region: &str) -> Option<String> {
+    let head = cx.aws.s3(region).head_object().bucket(bucket).key(crate::artifacts::site::MANIFEST_KEY).send().await;
+    let modified = head.ok()?.last_modified?;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(modified.secs()).ok()?);
+    Some(humantime::format_rfc3339_seconds(t).to_string())
+}
+
 /// The status document of one capsule environment.
 pub async fn status(session: &Session, project: &Project, capsule: &str, env: &str) -> anyhow::Result<Value> {
     let c = project.capsule(capsule).ok_or_else(|| anyhow::anyhow!("no capsule named `{capsule}`"))?;
@@ -108,19 +117,24 @@ pub async fn status(session: &Session, project: &Project, capsule: &str, env: &s
             })
         })
         .collect();
-    let sites: Vec<Value> = of(Kind::CloudfrontDistribution)
-        .map(|r| {
-            let l = live(r);
-            json!({
-                "name": r.address.name,
-                "exists": l.is_some(),
-                "distribution": output(l, "id"),
-                "domain_name": output(l, "domain_name"),
-                "aliases": attribute(l, "aliases"),
-                "status": output(l, "status"),
-            })
-        })
-        .collect();
+    let mut sites = Vec::new();
+    for r in of(Kind::CloudfrontDistribution) {
+        let l = live(r);
+        let bucket = of(Kind::S3Bucket).find(|b| b.address.name == r.address.name);
+        let last_deploy = match bucket {
+            Some(b) => last_deploy(&cx, &b.aws_name, &b.region).await,
+            None => None,
+        };
+        sites.push(json!({
+            "name": r.address.name,
+            "exists": l.is_some(),
+            "distribution": output(l, "id"),
+            "domain_name": output(l, "domain_name"),
+            "aliases": attribute(l, "aliases"),
+            "status": output(l, "status"),
+            "last_deploy": last_deploy,
+        }));
+    }
     Ok(json!({
         "format_version": FORMAT_VERSION,
         "capsule": capsule,
@@ -191,11 +205,12 @@ pub fn text(doc: &Value) -> String {
     }
     for site in doc["sites"].as_array().into_iter().flatten() {
         out += &format!(
-            "site {}: {} ({}), {}\n",
+            "site {}: {} ({}), {}; last deploy {}\n",
             s(&site["name"]),
             s(&site["domain_name"]),
             s(&site["aliases"]),
-            s(&site["status"])
+            s(&site["status"]),
+            s(&site["last_deploy"])
         );
     }
     for e in doc["errors"].as_array().into_iter().flatten() {
