@@ -1,174 +1,16 @@
-//! `capsule github plan` against a local GitHub REST server that speaks the real endpoints
-//! and JSON shapes (comments with pagination and `Link`, PATCH, 422 over 65,536 characters,
-//! 401 without the token), on a real git repository, planning against the test bed.
+//! `capsule github plan` and `github apply` against the test bed's GitHub REST stand-in
+//! (`testbed/github/server.py`: GitHub's paths under `/api/v3`, `/repositories/{id}` next
+//! links, other people's and hidden comments, rate limits, 5xx, locked conversations, the
+//! commit → pull request lag), on real git repositories, planning against the test bed.
 
 mod common;
 
+use common::github::{FakeGitHub, PAT, READ_ONLY, TOKEN};
 use common::{commit, testbed, text, unique, write};
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use git2::Repository;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
-
-const TOKEN: &str = "test-token";
-
-#[derive(Default)]
-struct State {
-    /// (issue number, id, body)
-    comments: Vec<(u64, u64, String)>,
-    next_id: u64,
-    /// (method, path) of every request.
-    requests: Vec<(String, String)>,
-    /// (commit sha, pull request number): what `GET /repos/o/r/commits/{sha}/pulls` lists.
-    commit_pulls: Vec<(String, u64)>,
-    /// Answer writes with 403, as GitHub does for a fork's read-only `pull_request` token.
-    read_only: bool,
-}
-
-type Shared = Arc<Mutex<State>>;
-
-fn comment_json(base: &str, id: u64, body: &str) -> Value {
-    json!({
-        "id": id, "node_id": format!("IC_{id}"), "url": format!("{base}/repos/o/r/issues/comments/{id}"),
-        "html_url": format!("https://github.com/o/r/pull/5#issuecomment-{id}"), "body": body,
-        "user": { "login": "github-actions[bot]", "id": 41898282, "type": "Bot" },
-        "created_at": "2026-11-29T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z", "author_association": "NONE"
-    })
-}
-
-/// A pull request as the commits/{sha}/pulls endpoint returns it (the fields GitHub sends
-/// that a client may read; capsule reads number, merged_at and merge_commit_sha).
-fn pull_json(base: &str, number: u64, merge_sha: &str) -> Value {
-    json!({
-        "url": format!("{base}/repos/o/r/pulls/{number}"), "id": 1000 + number, "number": number,
-        "html_url": format!("https://github.com/o/r/pull/{number}"), "state": "closed", "locked": false,
-        "title": "Deploy a change", "user": { "login": "dev", "id": 1, "type": "User" },
-        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z",
-        "closed_at": "2026-11-29T00:00:00Z", "merged_at": "2026-11-29T00:00:00Z",
-        "merge_commit_sha": merge_sha, "draft": false,
-        "head": { "ref": "feature", "sha": "feedface", "repo": { "full_name": "o/r" } },
-        "base": { "ref": "main", "sha": "cafebabe", "repo": { "full_name": "o/r" } },
-        "author_association": "MEMBER"
-    })
-}
-
-fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap()
-}
-
-fn too_long() -> Response<Full<Bytes>> {
-    reply(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        json!({ "message": "Validation Failed", "errors": [{ "resource": "IssueComment", "code": "custom", "field": "body", "message": "body is too long (maximum is 65536 characters)" }] }),
-    )
-}
-
-async fn handle(req: Request<Incoming>, state: Shared, base: String) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or_default().to_string();
-    state.lock().unwrap().requests.push((method.clone(), path.clone()));
-    if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {TOKEN}")) {
-        return Ok(reply(
-            StatusCode::UNAUTHORIZED,
-            json!({ "message": "Requires authentication", "documentation_url": "https://docs.github.com/rest" }),
-        ));
-    }
-    let body: Value =
-        serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes()).unwrap_or(Value::Null);
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut s = state.lock().unwrap();
-    if s.read_only && method != "GET" {
-        return Ok(reply(
-            StatusCode::FORBIDDEN,
-            json!({ "message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment", "status": "403" }),
-        ));
-    }
-    Ok(match (method.as_str(), parts.as_slice()) {
-        ("GET", ["repos", "o", "r", "issues", n, "comments"]) => {
-            let n: u64 = n.parse().unwrap();
-            let param = |k: &str| {
-                query.split('&').find_map(|kv| kv.strip_prefix(&format!("{k}="))).and_then(|v| v.parse::<usize>().ok())
-            };
-            let per_page = param("per_page").unwrap_or(30).min(100);
-            let page = param("page").unwrap_or(1);
-            let all: Vec<&(u64, u64, String)> = s.comments.iter().filter(|c| c.0 == n).collect();
-            let pages = all.len().div_ceil(per_page).max(1);
-            let items: Vec<Value> =
-                all.iter().skip((page - 1) * per_page).take(per_page).map(|c| comment_json(&base, c.1, &c.2)).collect();
-            let mut resp = reply(StatusCode::OK, Value::Array(items));
-            if page < pages {
-                let link = format!(
-                    "<{base}{path}?per_page={per_page}&page={}>; rel=\"next\", <{base}{path}?per_page={per_page}&page={pages}>; rel=\"last\"",
-                    page + 1
-                );
-                resp.headers_mut().insert("link", link.parse().unwrap());
-            }
-            resp
-        }
-        ("POST", ["repos", "o", "r", "issues", n, "comments"]) => {
-            let text = body["body"].as_str().unwrap_or_default().to_string();
-            if text.chars().count() > 65_536 {
-                too_long()
-            } else {
-                s.next_id += 1;
-                let id = s.next_id;
-                s.comments.push((n.parse().unwrap(), id, text.clone()));
-                reply(StatusCode::CREATED, comment_json(&base, id, &text))
-            }
-        }
-        ("PATCH", ["repos", "o", "r", "issues", "comments", id]) => {
-            let id: u64 = id.parse().unwrap();
-            let text = body["body"].as_str().unwrap_or_default().to_string();
-            if text.chars().count() > 65_536 {
-                too_long()
-            } else if let Some(c) = s.comments.iter_mut().find(|c| c.1 == id) {
-                c.2 = text.clone();
-                reply(StatusCode::OK, comment_json(&base, id, &text))
-            } else {
-                reply(StatusCode::NOT_FOUND, json!({ "message": "Not Found" }))
-            }
-        }
-        ("GET", ["repos", "o", "r", "commits", sha, "pulls"]) => {
-            let pulls: Vec<Value> =
-                s.commit_pulls.iter().filter(|(c, _)| c == sha).map(|(c, n)| pull_json(&base, *n, c)).collect();
-            reply(StatusCode::OK, Value::Array(pulls))
-        }
-        _ => reply(StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
-    })
-}
-
-/// Starts the server on a free port; returns its base URL and state.
-async fn github_server() -> (String, Shared) {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state: Shared = Arc::default();
-    let (st, b) = (state.clone(), base.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            let (st, b) = (st.clone(), b.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| handle(req, st.clone(), b.clone()));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (base, state)
-}
 
 struct Run {
     dir: tempfile::TempDir,
@@ -186,17 +28,20 @@ fn new_run() -> (Run, std::path::PathBuf, Repository) {
     (run, root, repo)
 }
 
-fn github_plan(base_url: &str, run: &Run, base: &str, head: &str, token: &str) -> Output {
-    let event = json!({ "pull_request": { "number": 5, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "o/r" } } } });
-    github(base_url, run, "plan", &event, token)
+fn pr_event(number: u64, base: &str, head: &str) -> Value {
+    json!({ "pull_request": { "number": number, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "o/r" } } } })
+}
+
+fn github_plan(gh: &FakeGitHub, run: &Run, base: &str, head: &str, token: &str) -> Output {
+    github(gh, run, "plan", &pr_event(5, base, head), token)
 }
 
 /// Runs `capsule github COMMAND` as GitHub Actions would, with `event` as the event file.
-fn github(base_url: &str, run: &Run, command: &str, event: &Value, token: &str) -> Output {
-    github_with(base_url, run, &[command], event, token)
+fn github(gh: &FakeGitHub, run: &Run, command: &str, event: &Value, token: &str) -> Output {
+    github_with(gh, run, &[command], event, token, &[])
 }
 
-fn github_with(base_url: &str, run: &Run, args: &[&str], event: &Value, token: &str) -> Output {
+fn github_with(gh: &FakeGitHub, run: &Run, args: &[&str], event: &Value, token: &str, env: &[(&str, &str)]) -> Output {
     let path = run.dir.path().join("event.json");
     std::fs::write(&path, event.to_string()).unwrap();
     Command::new(env!("CARGO_BIN_EXE_capsule"))
@@ -204,62 +49,69 @@ fn github_with(base_url: &str, run: &Run, args: &[&str], event: &Value, token: &
         .args(args)
         .arg("--root")
         .arg(run.dir.path().join("repo"))
-        .env("GITHUB_API_URL", base_url)
+        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_GRAPHQL_URL", &gh.graphql)
         .env("GITHUB_REPOSITORY", "o/r")
         .env("GITHUB_TOKEN", token)
         .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("CAPSULE_GITHUB_PR_WAIT", "5")
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_EVENT_PATH", &path)
         .env("GITHUB_STEP_SUMMARY", &run.summary)
         .env("GITHUB_OUTPUT", &run.output)
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
 
+/// A repository with a capsule `name` (one secret) at `base` and a second secret at the
+/// returned head; `other/` holds a capsule the pull request does not touch.
+fn two_commits(root: &std::path::Path, repo: &Repository, name: &str) -> (String, String) {
+    let capsule =
+        |extra: &str| format!("[capsule]\nname = \"{name}\"\n[secrets]\nstripe = {{ description = \"key\" }}\n{extra}");
+    write(root, "app/capsule.toml", &capsule(""));
+    write(root, "other/capsule.toml", "[capsule]\nname = \"untouched\"\n[secrets]\nx = {}\n");
+    write(root, "README.md", "r");
+    let base = commit(repo, "base");
+    write(root, "app/capsule.toml", &capsule("token = {}\n"));
+    (base, commit(repo, "add a secret"))
+}
+
+const PLAN: &str = "<!-- capsule:plan -->";
+
+/// Comments on `n` that carry the plan marker on their first line, by `login`.
+fn plan_comments(gh: &FakeGitHub, n: u64, login: &str) -> Vec<String> {
+    gh.comments(n).into_iter().filter(|(l, b)| l == login && b.starts_with(PLAN)).map(|(_, b)| b).collect()
+}
+
+/// The requests since `from` that write (GraphQL queries are reads sent as POST).
+fn writes(gh: &FakeGitHub, from: usize) -> Vec<String> {
+    gh.requests()[from..].iter().filter(|r| !r.starts_with("GET ") && !r.ends_with("/graphql")).cloned().collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_comment_kept_up_to_date_across_runs() {
-    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "needs the test bed: eval \"$(scripts/testbed up)\"");
-    let (url, state) = github_server().await;
-    // 150 other comments first: capsule's comment lands on page 2 and must be found there.
-    {
-        let mut s = state.lock().unwrap();
-        for i in 0..150 {
-            s.next_id += 1;
-            let id = s.next_id;
-            s.comments.push((5, id, format!("a review comment {i}")));
-        }
+    testbed();
+    let gh = FakeGitHub::start();
+    // 150 comments by reviewers first: capsule's lands on page 2, reached through GitHub's
+    // `/repositories/{id}/…` next link under `/api/v3`.
+    for i in 0..150 {
+        gh.seed_comment(5, "reviewer", "User", &format!("a review comment {i}"), false);
     }
     let (run, root, repo) = new_run();
-    let name = format!(
-        "gh{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 100_000
-    );
-    write(
-        &root,
-        "app/capsule.toml",
-        &format!("[capsule]\nname = \"{name}\"\n[secrets]\nstripe = {{ description = \"key\" }}\n"),
-    );
-    write(&root, "other/capsule.toml", "[capsule]\nname = \"untouched\"\n[secrets]\nx = {}\n");
-    write(&root, "README.md", "r");
-    let base = commit(&repo, "base");
-    write(
-        &root,
-        "app/capsule.toml",
-        &format!("[capsule]\nname = \"{name}\"\n[secrets]\nstripe = {{ description = \"key\" }}\ntoken = {{}}\n"),
-    );
-    let head = commit(&repo, "add a secret");
+    let name = unique("gh");
+    let (base, head) = two_commits(&root, &repo, &name);
 
-    let out = github_plan(&url, &run, &base, &head, TOKEN);
+    let out = github_plan(&gh, &run, &base, &head, TOKEN);
     assert!(out.status.success(), "{}", text(&out));
-    let marked = |s: &State| s.comments.iter().filter(|c| c.2.contains("<!-- capsule:plan -->")).count();
-    {
-        let s = state.lock().unwrap();
-        assert_eq!(marked(&s), 1);
-        let body = &s.comments.iter().find(|c| c.2.contains("<!-- capsule:plan -->")).unwrap().2;
-        assert!(body.contains(&format!("`{name}` · production")), "{body}");
-        assert!(!body.contains("untouched"), "only changed capsules are planned");
-        assert!(body.contains("https://github.com/o/r/actions/runs/42"));
-    }
+    let ours = plan_comments(&gh, 5, "github-actions[bot]");
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let body = &ours[0];
+    assert!(body.contains(&format!("`{name}`")) && body.contains("production"), "{body}");
+    assert!(!body.contains("untouched"), "only changed capsules are planned");
+    assert!(body.contains(&format!("Planned `{}` against base `{}`", &head[..7], &base[..7])), "{body}");
+    assert!(body.contains("https://github.com/o/r/actions/runs/42/attempts/1"), "{body}");
     let outputs = std::fs::read_to_string(&run.output).unwrap();
     assert!(
         outputs.contains("has_changes=true\n")
@@ -267,56 +119,142 @@ async fn one_comment_kept_up_to_date_across_runs() {
             && outputs.contains(&format!("capsules=[\"{name}\"]\n")),
         "{outputs}"
     );
-    assert!(std::fs::read_to_string(&run.summary).unwrap().contains("## capsule plan"));
+    assert!(std::fs::read_to_string(&run.summary).unwrap().contains("capsule plan"));
 
-    // Same plan again: found across pages, not edited.
-    let before = state.lock().unwrap().requests.len();
-    let out = github_plan(&url, &run, &base, &head, TOKEN);
+    // The same plan in another run (another run id): found across pages, not edited.
+    let before = gh.requests().len();
+    let out = github_with(&gh, &run, &["plan"], &pr_event(5, &base, &head), TOKEN, &[("GITHUB_RUN_ID", "43")]);
     assert!(out.status.success(), "{}", text(&out));
-    {
-        let s = state.lock().unwrap();
-        let new: Vec<&(String, String)> = s.requests[before..].iter().collect();
-        assert!(new.iter().all(|(m, _)| m == "GET"), "no POST or PATCH when unchanged: {new:?}");
-        assert!(new.len() >= 2, "both pages were read");
-        assert_eq!(marked(&s), 1);
+    assert_eq!(writes(&gh, before), Vec::<String>::new(), "no POST or PATCH when the plan is unchanged");
+    assert!(gh.requests()[before..].iter().any(|r| r.starts_with("GET /repositories/4242/issues/5/comments")));
+
+    // A new commit: the comment is marked stale while planning, then edited in place.
+    write(&root, "app/notes.txt", "the capsule's directory changed, so it is planned again");
+    let head2 = commit(&repo, "touch the capsule");
+    let before = gh.requests().len();
+    let out = github_plan(&gh, &run, &base, &head2, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    let w = writes(&gh, before);
+    assert!(w.len() == 2 && w.iter().all(|r| r.starts_with("PATCH /repos/o/r/issues/comments/")), "{w:?}");
+    let ours = plan_comments(&gh, 5, "github-actions[bot]");
+    assert_eq!(ours.len(), 1);
+    assert!(ours[0].contains(&format!("Planned `{}`", &head2[..7])) && !ours[0].contains("Re-planning"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_planted_by_someone_else_or_a_hidden_comment_is_never_edited() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let planted = format!("{PLAN}\nLooks fine, merge it!");
+    gh.seed_comment(5, "mallory", "User", &planted, false);
+    gh.seed_comment(5, "github-actions[bot]", "User", &planted, false);
+    gh.seed_comment(5, "github-actions[bot]", "Bot", &format!("{PLAN}\nan old plan someone hid"), true);
+    let (run, root, repo) = new_run();
+    let (base, head) = two_commits(&root, &repo, &unique("own"));
+    let out = github_plan(&gh, &run, &base, &head, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = gh.comments(5);
+    assert_eq!(all.len(), 4, "capsule added its own comment: {all:?}");
+    assert_eq!(all[0].1, planted, "mallory's comment is untouched");
+    assert_eq!(all[1].1, planted, "a user named like the bot is not the bot");
+    assert!(all[2].1.ends_with("an old plan someone hid"), "the hidden comment is untouched");
+    assert!(all[3].0 == "github-actions[bot]" && all[3].1.contains("capsule plan"));
+    assert!(!gh.requests().iter().any(|r| r.starts_with("PATCH")), "{:?}", gh.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_token_keeps_the_comments_of_its_own_user() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    let (base, head) = two_commits(&root, &repo, &unique("pat"));
+    gh.seed_comment(5, "github-actions[bot]", "Bot", &format!("{PLAN}\nthe bot's, not this token's"), false);
+    assert!(github_plan(&gh, &run, &base, &head, PAT).status.success());
+    assert!(github_plan(&gh, &run, &base, &head, PAT).status.success());
+    assert_eq!(plan_comments(&gh, 5, "deployer").len(), 1);
+    assert!(gh.comments(5)[0].1.ends_with("the bot's, not this token's"));
+    assert!(gh.requests().contains(&"GET /user".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_jobs_keep_one_comment_each() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    let (a, b) = (unique("fa"), unique("fb"));
+    write(&root, "README.md", "r");
+    let base = commit(&repo, "base");
+    write(&root, "a/capsule.toml", &format!("[capsule]\nname = \"{a}\"\n[secrets]\nx = {{}}\n"));
+    write(&root, "b/capsule.toml", &format!("[capsule]\nname = \"{b}\"\n[secrets]\ny = {{}}\n"));
+    let head = commit(&repo, "two capsules");
+    for _ in 0..2 {
+        for name in [&a, &b] {
+            let out = github_with(&gh, &run, &["plan", "--capsule", name], &pr_event(5, &base, &head), TOKEN, &[]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
     }
+    let ours = plan_comments(&gh, 5, "github-actions[bot]");
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(ours[0].contains(&format!("key=\"capsules={a}\"")) && ours[0].contains(&format!("`{a}`")));
+    assert!(ours[1].contains(&format!("key=\"capsules={b}\"")) && !ours[1].contains(&format!("`{a}`")));
+    assert_eq!(gh.requests().iter().filter(|r| r.starts_with("POST /repos/o/r/issues/5/comments")).count(), 2);
+}
 
-    // A new commit changes the plan: the same comment is edited.
-    write(
-        &root,
-        "app/capsule.toml",
-        &format!("[capsule]\nname = \"{name}\"\n[secrets]\nstripe = {{ description = \"key\" }}\n"),
-    );
-    write(&root, "app/notes.txt", "the capsule's directory changed, so it is planned");
-    let head2 = commit(&repo, "drop the new secret again");
-    let before = state.lock().unwrap().requests.len();
-    let out = github_plan(&url, &run, &base, &head2, TOKEN);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_of_github_are_retried_without_posting_twice() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    let (base, head) = two_commits(&root, &repo, &unique("retry"));
+    // A 502 listing the comments, a secondary rate limit, and a POST that creates the
+    // comment but answers 502 (the client cannot know it was created).
+    gh.fault(json!({ "method": "GET", "path": "issues/5/comments", "status": 502, "times": 1 }));
+    gh.fault(json!({ "method": "GET", "path": "issues/5/comments", "kind": "secondary", "headers": { "retry-after": "1" }, "times": 1 }));
+    gh.fault(json!({ "method": "POST", "path": "issues/5/comments", "status": 502, "apply": true, "times": 1 }));
+    let out = github_plan(&gh, &run, &base, &head, TOKEN);
     assert!(out.status.success(), "{}", text(&out));
-    let s = state.lock().unwrap();
-    let writes: Vec<&(String, String)> = s.requests[before..].iter().filter(|(m, _)| m != "GET").collect();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert_eq!(writes[0].0, "PATCH");
-    assert_eq!(marked(&s), 1);
+    assert!(text(&out).contains("retrying in"), "{}", text(&out));
+    assert_eq!(plan_comments(&gh, 5, "github-actions[bot]").len(), 1, "exactly one comment");
+    assert_eq!(gh.requests().iter().filter(|r| r.starts_with("POST /repos/o/r/issues/5/comments")).count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_token_fails_with_the_api_error() {
-    let (url, _state) = github_server().await;
+async fn a_comment_that_cannot_be_written_is_a_warning_not_a_failed_plan() {
+    testbed();
+    for (token, locked, expect) in [
+        (TOKEN, true, "Unable to create comment because issue is locked."),
+        ("not-the-token", false, "HTTP 401: Bad credentials"),
+    ] {
+        let gh = FakeGitHub::start();
+        if locked {
+            gh.lock(5);
+        }
+        let (run, root, repo) = new_run();
+        let (base, head) = two_commits(&root, &repo, &unique("lock"));
+        let out = github_plan(&gh, &run, &base, &head, token);
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("::warning title=capsule::could not update pull request #5") && stdout.contains(expect),
+            "{stdout}"
+        );
+        assert!(
+            std::fs::read_to_string(&run.summary).unwrap().contains("capsule plan"),
+            "the summary is written first"
+        );
+        assert!(std::fs::read_to_string(&run.output).unwrap().contains("has_changes=true"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_become_annotations_a_comment_and_a_label() {
+    let gh = FakeGitHub::start();
     let (run, root, repo) = new_run();
-    write(&root, "capsule.toml", "[capsule]\nname = \"tok\"\n");
+    write(&root, "README.md", "r");
     let base = commit(&repo, "base");
-    let out = github_plan(&url, &run, &base, &base, "not-the-token");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("HTTP 401"), "{}", text(&out));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn config_errors_become_annotations_and_a_comment() {
-    let (url, state) = github_server().await;
-    let (run, root, repo) = new_run();
     write(&root, "svc/capsule.toml", "[capsule]\nname = \"bad\"\n[services.api]\nimage = \"x\"\nprot = 80\n");
-    let base = commit(&repo, "base");
-    let out = github_plan(&url, &run, &base, &base, TOKEN);
+    let head = commit(&repo, "a typo");
+    let out = github_plan(&gh, &run, &base, &head, TOKEN);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -325,10 +263,56 @@ async fn config_errors_become_annotations_and_a_comment() {
                 .contains("svc/capsule.toml,line=5,col=1::unknown key `prot` in [services.api] (did you mean `port`?)"),
         "{stdout}"
     );
-    let s = state.lock().unwrap();
-    assert_eq!(s.comments.len(), 1);
-    assert!(s.comments[0].2.contains("nothing was planned"));
+    let ours = plan_comments(&gh, 5, "github-actions[bot]");
+    assert!(ours.len() == 1 && ours[0].contains("nothing was planned"), "{ours:?}");
+    assert_eq!(gh.labels(5), vec!["capsule:plan-error"]);
     assert_eq!(std::fs::read_to_string(&run.output).unwrap(), "has_changes=false\ndestroy=false\ncapsules=[]\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_with_a_bad_config_still_gets_its_summary_and_outputs() {
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    write(&root, "README.md", "r");
+    let base = commit(&repo, "base");
+    write(&root, "capsule.toml", "[capsule]\nnme = \"x\"\n");
+    let head = commit(&repo, "a fork's typo");
+    let event = json!({ "pull_request": { "number": 3, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "someone/r" } } } });
+    let out = github(&gh, &run, "plan", &event, READ_ONLY);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("a fork's pull_request token is read-only"), "{}", text(&out));
+    assert!(std::fs::read_to_string(&run.summary).unwrap().contains("nothing was planned"));
+    assert!(std::fs::read_to_string(&run.output).unwrap().contains("has_changes=false"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_repository_plan_that_cannot_read_aws_fails_the_check() {
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    let (base, head) = two_commits(&root, &repo, &unique("noaws"));
+    // Nothing listens on port 9: AWS cannot be reached.
+    let env = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("AWS_MAX_ATTEMPTS", "1")];
+    let out = github_with(&gh, &run, &["plan"], &pr_event(5, &base, &head), TOKEN, &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("::error title=capsule::AWS could not be read"));
+    let ours = plan_comments(&gh, 5, "github-actions[bot]");
+    assert!(ours.len() == 1 && ours[0].contains("AWS could not be read, so nothing was planned"), "{ours:?}");
+    assert!(!ours[0].contains("Offline plan"), "no offline plan that hides deletes");
+    assert_eq!(gh.labels(5), vec!["capsule:plan-error"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_that_changes_no_capsule_gets_no_new_comment() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    write(&root, "app/capsule.toml", "[capsule]\nname = \"quiet\"\n[secrets]\nx = {}\n");
+    let base = commit(&repo, "base");
+    write(&root, "README.md", "docs only");
+    let head = commit(&repo, "docs");
+    let out = github_plan(&gh, &run, &base, &head, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(gh.comments(5).is_empty(), "{:?}", gh.comments(5));
 }
 
 /// `capsule plan --detailed-exitcode` with `args` (e.g. `--capsule`, `--env`): 0 when live
@@ -344,10 +328,14 @@ fn plan_code(root: &std::path::Path, args: &[&str]) -> Option<i32> {
     out.status.code()
 }
 
+fn push_event(base: &str, head: &str, message: &str) -> Value {
+    json!({ "ref": "refs/heads/main", "before": base, "after": head, "repository": { "full_name": "o/r" }, "head_commit": { "id": head, "message": message } })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_on_push_applies_only_changed_capsules_and_comments_on_the_pull_request() {
     testbed();
-    let (url, state) = github_server().await;
+    let gh = FakeGitHub::start();
     let (run, root, repo) = new_run();
     let (app, other) = (unique("push"), unique("still"));
     let capsule = |name: &str, secrets: &str| format!("[capsule]\nname = \"{name}\"\n[secrets]\n{secrets}");
@@ -355,43 +343,70 @@ async fn apply_on_push_applies_only_changed_capsules_and_comments_on_the_pull_re
     write(&root, "other/capsule.toml", &capsule(&other, "x = {}\n"));
     let base = commit(&repo, "base");
     write(&root, "app/capsule.toml", &capsule(&app, "a = {}\nb = { description = \"new\" }\n"));
-    let head = commit(&repo, "merge pull request #7");
-    state.lock().unwrap().commit_pulls.push((head.clone(), 7));
-
-    let push = json!({ "ref": "refs/heads/main", "before": base, "after": head, "repository": { "full_name": "o/r" } });
-    let out = github(&url, &run, "apply", &push, TOKEN);
+    let head = commit(&repo, "a change");
+    // The pull request's plan comment first; GitHub then links the merge commit to the
+    // pull request only on the second lookup, and the message names no number.
+    let out = github(&gh, &run, "plan", &pr_event(7, &base, &head), TOKEN);
     assert!(out.status.success(), "{}", text(&out));
-    // Applied in AWS: the changed capsule plans no change any more; the untouched one was
-    // not applied (it would still be created).
+    gh.seed_pull(json!({ "number": 8, "head_sha": head }));
+    gh.seed_pull(json!({ "number": 7, "merged": true, "merge_commit_sha": head, "lag": 1 }));
+
+    let push = push_event(&base, &head, "a change");
+    let out = github(&gh, &run, "apply", &push, TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
     assert_eq!(plan_code(&root, &["--capsule", &app]), Some(0), "the changed capsule was applied");
     assert_eq!(plan_code(&root, &["--capsule", &other]), Some(2), "the untouched capsule was left alone");
 
     let marker = format!("<!-- capsule:apply {head} -->");
-    {
-        let s = state.lock().unwrap();
-        let comments: Vec<&(u64, u64, String)> = s.comments.iter().filter(|c| c.2.contains(&marker)).collect();
-        assert_eq!(comments.len(), 1);
-        assert_eq!(comments[0].0, 7, "the comment goes to the pull request the commit came from");
-        let body = &comments[0].2;
-        assert!(body.contains("capsule apply: :white_check_mark: applied"), "{body}");
-        assert!(body.contains(&format!("`{app}` · production")) && !body.contains(&other), "{body}");
-        assert!(s.requests.iter().any(|(m, p)| m == "GET" && p == &format!("/repos/o/r/commits/{head}/pulls")));
-    }
+    let applied: Vec<String> = gh.comments(7).into_iter().map(|c| c.1).filter(|b| b.starts_with(&marker)).collect();
+    assert_eq!(applied.len(), 1, "{:?}", gh.comments(7));
+    assert!(applied[0].contains("capsule apply: :white_check_mark: applied"), "{}", applied[0]);
+    assert!(applied[0].contains(&format!("`{app}`")) && !applied[0].contains(&other));
+    assert!(gh.comments(8).is_empty(), "the open pull request with the commit gets nothing");
+    let plan = &plan_comments(&gh, 7, "github-actions[bot]")[0];
+    assert!(
+        plan.contains(":white_check_mark: Merged and applied: [result](https://github.com/o/r/pull/7#issuecomment-"),
+        "{plan}"
+    );
     let summary = std::fs::read_to_string(&run.summary).unwrap();
-    assert!(summary.contains("## capsule apply: :white_check_mark: applied"), "{summary}");
-    let outputs = std::fs::read_to_string(&run.output).unwrap();
-    assert!(outputs.contains(&format!("capsules=[\"{app}\"]")), "{outputs}");
+    assert!(summary.contains("capsule apply: :white_check_mark: applied"), "{summary}");
+    assert!(std::fs::read_to_string(&run.output).unwrap().contains(&format!("capsules=[\"{app}\"]")));
 
     // The job re-run: still one apply comment for that commit.
-    let out = github(&url, &run, "apply", &push, TOKEN);
+    let out = github(&gh, &run, "apply", &push, TOKEN);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(state.lock().unwrap().comments.iter().filter(|c| c.2.contains(&marker)).count(), 1);
+    assert_eq!(gh.comments(7).iter().filter(|c| c.1.starts_with(&marker)).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apply_comment_goes_only_to_a_merged_pull_request() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    let name = unique("merged");
+    write(&root, "README.md", "r");
+    let base = commit(&repo, "base");
+    write(&root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n[secrets]\na = {{}}\n"));
+    let head = commit(&repo, "add it");
+    // Only an open pull request contains the commit: no comment anywhere.
+    gh.seed_pull(json!({ "number": 4, "head_sha": head }));
+    let out = github(&gh, &run, "apply", &push_event(&base, &head, "add it"), TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(gh.comments(4).is_empty());
+    assert!(text(&out).contains("merged by no pull request"), "{}", text(&out));
+    // GitHub's index lags for good, but the squash message names the pull request, and
+    // GET /pulls/6 confirms it was merged as this commit.
+    gh.seed_pull(json!({ "number": 6, "merged": true, "merge_commit_sha": head, "lag": 100 }));
+    let out = github(&gh, &run, "apply", &push_event(&base, &head, "Add it (#6)"), TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(gh.comments(6).len(), 1, "{}", text(&out));
+    assert!(gh.requests().contains(&"GET /repos/o/r/pulls/6".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_apply_stops_and_says_so_on_the_pull_request() {
     testbed();
-    let (url, state) = github_server().await;
+    let gh = FakeGitHub::start();
     let (run, root, repo) = new_run();
     let name = unique("fail");
     // Two environments in declaration order; the first is locked by someone else, so the
@@ -403,52 +418,48 @@ async fn a_failed_apply_stops_and_says_so_on_the_pull_request() {
     let base = commit(&repo, "base");
     write(&root, "capsule.toml", &body);
     let head = commit(&repo, "add the capsule");
-    state.lock().unwrap().commit_pulls.push((head.clone(), 9));
+    gh.seed_pull(json!({ "number": 9, "merged": true, "merge_commit_sha": head }));
     let aws = capsule::aws::Aws::from_env().await;
     let region = aws.region().unwrap();
     let account = aws.account_id(&region).await.unwrap();
     let held = capsule::lock::acquire(&aws, &account, &region, &name, "staging").await.unwrap();
 
-    let push = json!({ "before": base, "after": head });
-    let out = github(&url, &run, "apply", &push, TOKEN);
+    let out = github(&gh, &run, "apply", &push_event(&base, &head, "Merge pull request #9 from o/feature"), TOKEN);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(&format!("{name}/staging is locked")), "{}", text(&out));
-    {
-        let s = state.lock().unwrap();
-        let c = s.comments.iter().find(|c| c.0 == 9).expect("a comment on the pull request");
-        assert!(c.2.contains("capsule apply: :x: failed"), "{}", c.2);
-        assert!(
-            c.2.contains("is locked") && c.2.contains(&format!("Not applied after the failure: `{name}` · production")),
-            "{}",
-            c.2
-        );
-    }
+    let comments = gh.comments(9);
+    let c = &comments.first().expect("a comment on the pull request").1;
+    assert!(c.contains("capsule apply: :x: failed"), "{c}");
+    assert!(
+        c.contains("is locked") && c.contains(&format!("Not applied after the failure: `{name}` · production")),
+        "{c}"
+    );
     held.release().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fork_gets_an_offline_plan_in_the_summary_when_it_may_not_comment() {
-    let (url, state) = github_server().await;
-    state.lock().unwrap().read_only = true;
+    let gh = FakeGitHub::start();
     let (run, root, repo) = new_run();
     write(&root, "README.md", "r");
     let base = commit(&repo, "base");
     write(&root, "capsule.toml", "[capsule]\nname = \"forked\"\n[secrets]\na = {}\n");
     let head = commit(&repo, "a fork adds a capsule");
     let event = json!({ "pull_request": { "number": 3, "base": { "sha": base, "repo": { "full_name": "o/r" } }, "head": { "sha": head, "repo": { "full_name": "someone/r" } } } });
-    let out = github(&url, &run, "plan", &event, TOKEN);
+    let out = github(&gh, &run, "plan", &event, READ_ONLY);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("HTTP 403"), "{}", text(&out));
+    assert!(text(&out).contains("::warning title=capsule::") && text(&out).contains("HTTP 403"), "{}", text(&out));
     let summary = std::fs::read_to_string(&run.summary).unwrap();
-    assert!(summary.contains("Offline plan") && summary.contains("`forked` · production"), "{summary}");
+    assert!(summary.contains("`forked`") && summary.contains("AWS was not read"), "{summary}");
+    assert_eq!(summary.matches("AWS was not read").count(), 1, "one offline banner: {summary}");
     assert!(std::fs::read_to_string(&run.output).unwrap().contains("has_changes=true"));
-    assert!(state.lock().unwrap().comments.is_empty());
+    assert!(gh.comments(3).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_job_applies_only_its_environment() {
     testbed();
-    let (url, _state) = github_server().await;
+    let gh = FakeGitHub::start();
     let (run, root, repo) = new_run();
     let name = unique("fan");
     write(&root, "README.md", "r");
@@ -461,13 +472,59 @@ async fn a_fan_out_job_applies_only_its_environment() {
         ),
     );
     let head = commit(&repo, "add the capsule");
-    let push = json!({ "before": base, "after": head });
-    let out = github_with(&url, &run, &["apply", "--capsule", &name, "--env", "staging"], &push, TOKEN);
+    let push = push_event(&base, &head, "add the capsule");
+    let out = github_with(&gh, &run, &["apply", "--capsule", &name, "--env", "staging"], &push, TOKEN, &[]);
     assert!(out.status.success(), "{}", text(&out));
     let code = |env: &str| plan_code(&root, &["--env", env]);
     assert_eq!(code("staging"), Some(0), "staging was applied");
     assert_eq!(code("production"), Some(2), "production is another job's");
-    let out = github_with(&url, &run, &["apply", "--capsule", "nosuch"], &push, TOKEN);
+    let out = github_with(&gh, &run, &["apply", "--capsule", "nosuch"], &push, TOKEN, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("no capsule named `nosuch`"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_push_compares_with_the_parent_of_the_head_commit() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    let name = unique("force");
+    write(&root, "README.md", "r");
+    commit(&repo, "base");
+    write(&root, "capsule.toml", &format!("[capsule]\nname = \"{name}\"\n[secrets]\na = {{}}\n"));
+    let head = commit(&repo, "add the capsule");
+    let gone = "1234567890123456789012345678901234567890";
+    let out = github(&gh, &run, "apply", &push_event(gone, &head, "forced"), TOKEN);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("is not in the clone"), "{}", text(&out));
+    assert_eq!(plan_code(&root, &[]), Some(0), "the head commit's change was applied");
+}
+
+/// The comment with what changes from run to run (commits, time, digest) redacted.
+fn redacted(body: &str) -> String {
+    let filters = [
+        (r#"head="[0-9a-f]{40}""#, r#"head="[head]""#),
+        (r#"digest="[0-9a-f]{16}""#, r#"digest="[digest]""#),
+        (r"`[0-9a-f]{7}`", "`[sha]`"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]"),
+        (r"issuecomment-\d+", "issuecomment-[id]"),
+    ];
+    filters
+        .iter()
+        .fold(body.to_string(), |b, (re, to)| regex::Regex::new(re).unwrap().replace_all(&b, *to).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_comment_reads_as_reviewers_want() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let (run, root, repo) = new_run();
+    // A fixed name (the snapshot shows it); nothing ever applies this capsule.
+    let (base, head) = two_commits(&root, &repo, "snapshot-only");
+    assert!(github_plan(&gh, &run, &base, &head, TOKEN).status.success());
+    insta::assert_snapshot!("plan_comment", redacted(&plan_comments(&gh, 5, "github-actions[bot]")[0]));
+    write(&root, "app/notes.txt", "a newer commit");
+    let head2 = commit(&repo, "newer");
+    let c = plan_comments(&gh, 5, "github-actions[bot]")[0].clone();
+    insta::assert_snapshot!("plan_comment_stale", redacted(&capsule::github::mark_stale(&c, &head2).unwrap()));
 }

@@ -11,10 +11,13 @@ use super::GitHubError;
 #[derive(Debug, Clone)]
 pub struct Env {
     pub api_url: String,
+    /// `GITHUB_GRAPHQL_URL`; derived from the REST URL when unset.
+    pub graphql_url: String,
     pub server_url: String,
     pub repository: String,
     pub token: Option<String>,
     pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
     pub event_path: Option<PathBuf>,
     pub step_summary: Option<PathBuf>,
     pub output: Option<PathBuf>,
@@ -23,11 +26,15 @@ pub struct Env {
 impl Env {
     pub fn from_process() -> Result<Env, GitHubError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let api_url =
+            var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()).trim_end_matches('/').to_string();
+        let graphql_url = var("GITHUB_GRAPHQL_URL").unwrap_or_else(|| match api_url.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => format!("{api_url}/graphql"),
+        });
         Ok(Env {
-            api_url: var("GITHUB_API_URL")
-                .unwrap_or_else(|| "https://api.github.com".into())
-                .trim_end_matches('/')
-                .to_string(),
+            api_url,
+            graphql_url,
             server_url: var("GITHUB_SERVER_URL")
                 .unwrap_or_else(|| "https://github.com".into())
                 .trim_end_matches('/')
@@ -35,6 +42,7 @@ impl Env {
             repository: var("GITHUB_REPOSITORY").ok_or(GitHubError::Missing("GITHUB_REPOSITORY"))?,
             token: var("GITHUB_TOKEN"),
             run_id: var("GITHUB_RUN_ID"),
+            run_attempt: var("GITHUB_RUN_ATTEMPT"),
             event_path: var("GITHUB_EVENT_PATH").map(PathBuf::from),
             step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             output: var("GITHUB_OUTPUT").map(PathBuf::from),
@@ -43,6 +51,15 @@ impl Env {
 
     pub fn run_url(&self) -> Option<String> {
         self.run_id.as_ref().map(|id| format!("{}/{}/actions/runs/{id}", self.server_url, self.repository))
+    }
+
+    /// This attempt of the run (a re-run is another attempt with its own logs).
+    pub fn job_url(&self) -> Option<String> {
+        let run = self.run_url()?;
+        Some(match &self.run_attempt {
+            Some(a) => format!("{run}/attempts/{a}"),
+            None => run,
+        })
     }
 
     /// The event that started the run, as JSON (`GITHUB_EVENT_PATH`).

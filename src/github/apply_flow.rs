@@ -1,13 +1,13 @@
 //! `capsule github apply`, on `push` to the default branch: applies the capsules the pushed
 //! commits changed (each under its lock, stopping at the first failure), writes the step
-//! summary and outputs, and comments the outcome on the merged pull request. The applying
-//! itself is `deploy`'s.
+//! summary and outputs, comments the outcome on the pull request the commit was merged by
+//! and links it from that pull request's plan comments. The applying itself is `deploy`'s.
 
 use crate::config;
 use crate::deploy::{self, Applied};
 use crate::engine::{self, Selection};
 
-use super::{Env, GitHub};
+use super::{Env, GitHub, GitHubError, MARKER, Push, Sticky};
 
 /// Runs the apply flow; `Ok(false)` when the configuration is invalid or an apply failed
 /// or was refused (the run fails).
@@ -29,13 +29,7 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
         }
     };
     // Capsules in declaration order, each with its environments in declaration order.
-    let targets: Vec<(usize, String)> = match &push.before {
-        Some(before) => super::changed_targets(&project, &crate::git::changed_capsules(&project, before, &push.after)?),
-        None => {
-            eprintln!("The push created the branch: every capsule counts as changed.");
-            engine::select(&project, &Selection { root: select.root.clone(), ..Default::default() })?
-        }
-    };
+    let targets = pushed_targets(&project, select, &push)?;
     let targets = super::only_selected(&project, select, targets)?;
     if targets.is_empty() {
         eprintln!("No capsule changed in this push; nothing to apply.");
@@ -52,7 +46,14 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
     let note = comment_note(&run, &not_reached);
     env.append_summary(&super::step_summary(&run.doc, run_url.as_deref()))?;
     env.append_output(&super::outputs(&run.doc))?;
-    comment_on_pull_request(&gh, &run, &push.after, run_url.as_deref(), note.as_deref()).await;
+    let sticky = Sticky {
+        marker: super::apply_marker(&push.after),
+        key: super::selection_key(select),
+        head: push.after.clone(),
+        base: None,
+        run_url: env.job_url(),
+    };
+    comment_on_pull_request(&gh, &run, &push, &sticky, note.as_deref()).await;
     let s = run.doc.summary;
     if run.ok {
         println!(
@@ -104,23 +105,77 @@ fn comment_note(run: &Applied, not_reached: &[String]) -> Option<String> {
     note.map(|n| n.replace('\n', "\n> "))
 }
 
-/// Comments the outcome on the pull request `sha` was merged by; a failure to comment only
-/// warns (the apply already happened).
-async fn comment_on_pull_request(gh: &GitHub, run: &Applied, sha: &str, run_url: Option<&str>, note: Option<&str>) {
-    let marker = super::apply_marker(sha);
-    match gh.pulls_for_commit(sha).await {
-        Ok(pulls) => match pulls.first() {
-            Some(pr) => {
-                let body = super::comment_body(&run.doc, &marker, run_url, note);
-                match gh.upsert_comment(pr.number, &marker, &body).await {
-                    Ok(o) => eprintln!("Apply comment on pull request #{}: {o:?}.", pr.number),
-                    Err(e) => eprintln!("warning: could not comment on pull request #{}: {e}", pr.number),
-                }
-            }
-            None => eprintln!("Commit {sha} came from no pull request: no comment."),
-        },
-        Err(e) => eprintln!("warning: could not find the pull request of {sha}: {e}"),
+/// The capsule environments the push changed; every one for a new branch, and those
+/// changed by the head commit alone when `before` is not in the clone (a force push).
+fn pushed_targets(project: &config::Project, select: &Selection, push: &Push) -> anyhow::Result<Vec<(usize, String)>> {
+    let Some(before) = &push.before else {
+        eprintln!("The push created the branch: every capsule counts as changed.");
+        return engine::select(project, &Selection { root: select.root.clone(), ..Default::default() });
+    };
+    let changed = match crate::git::changed_capsules(project, before, &push.after) {
+        Err(crate::git::GitError::MissingRevision { rev }) if rev == *before => {
+            eprintln!(
+                "::warning title=capsule::{before} (the push's `before`) is not in the clone (a force push?): comparing with the parent of {} instead",
+                push.after
+            );
+            crate::git::changed_capsules(project, &format!("{}^", push.after), &push.after)?
+        }
+        other => other?,
+    };
+    Ok(super::changed_targets(project, &changed))
+}
+
+/// Comments the outcome on the pull request the pushed commit was merged by and links it
+/// from that pull request's plan comments; failures only warn (the apply happened).
+async fn comment_on_pull_request(gh: &GitHub, run: &Applied, push: &Push, sticky: &Sticky, note: Option<&str>) {
+    let number = match super::merged_pull_request(gh, push).await {
+        Ok(Some(n)) => n,
+        Ok(None) => {
+            return eprintln!("Commit {} was merged by no pull request GitHub knows of: no comment.", push.after);
+        }
+        Err(e) => return warn(&format!("could not find the pull request of {}: {e}", push.after), &e),
+    };
+    let markdown = super::comment_markdown(&run.doc, sticky.run_url.as_deref(), note);
+    let stable = super::comment_markdown(&run.doc, None, note);
+    let body = sticky.wrap(&markdown, &stable);
+    let matches = |b: &str| sticky.matches(b);
+    let unchanged = |b: &str| sticky.unchanged(b, &stable);
+    let url = match gh.upsert_comment(number, &matches, &unchanged, &body, true).await {
+        Ok((o, url)) => {
+            eprintln!("Apply comment on pull request #{number}: {o:?}.");
+            url
+        }
+        Err(e) => return warn(&format!("could not comment on pull request #{number}: {e}"), &e),
+    };
+    if let Err(e) = link_plan_comments(gh, number, run.ok, url.as_deref(), sticky.run_url.as_deref()).await {
+        warn(&format!("could not link the apply from pull request #{number}'s plan comment: {e}"), &e);
     }
+}
+
+/// Adds (or replaces) the line linking the apply result in each of capsule's plan
+/// comments on the pull request.
+async fn link_plan_comments(
+    gh: &GitHub,
+    number: u64,
+    ok: bool,
+    apply_url: Option<&str>,
+    run_url: Option<&str>,
+) -> Result<(), GitHubError> {
+    let me = gh.me().await?;
+    for c in gh.comments(number).await? {
+        let ours = c.user.as_ref().is_some_and(|u| super::sticky::written_by(u, &me));
+        let Some(body) = c.body.as_deref().filter(|b| ours && b.lines().next() == Some(MARKER)) else { continue };
+        let linked = super::link_apply(body, ok, apply_url, run_url);
+        if linked != body {
+            gh.edit_comment(c.id, &linked).await?;
+        }
+    }
+    Ok(())
+}
+
+fn warn(msg: &str, e: &GitHubError) {
+    let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+    println!("::warning title=capsule::{}", super::comment::escape(&format!("{msg}{hint}")));
 }
 
 #[cfg(test)]

@@ -23,7 +23,12 @@ pub fn pull_request(event: &serde_json::Value) -> Result<PullRequest, GitHubErro
         .ok_or_else(|| GitHubError::Event("pull_request.number missing".into()))?;
     let base_sha = s("/base/sha").ok_or_else(|| GitHubError::Event("pull_request.base.sha missing".into()))?;
     let head_sha = s("/head/sha").ok_or_else(|| GitHubError::Event("pull_request.head.sha missing".into()))?;
-    let from_fork = s("/head/repo/full_name").is_some_and(|h| Some(h) != s("/base/repo/full_name"));
+    // A deleted fork leaves `head.repo` null: still a fork, with a read-only token.
+    let from_fork = match (s("/head/repo/full_name"), s("/base/repo/full_name")) {
+        (Some(h), Some(b)) => h != b,
+        (None, _) => pr.pointer("/head/repo").is_none_or(|r| r.is_null()),
+        (Some(_), None) => false,
+    };
     Ok(PullRequest { number, base_sha, head_sha, from_fork })
 }
 
@@ -34,13 +39,16 @@ pub struct Push {
     /// capsule counts as changed.
     pub before: Option<String>,
     pub after: String,
+    /// The pushed head commit's message (`head_commit.message`).
+    pub message: Option<String>,
 }
 
 pub fn push(event: &serde_json::Value) -> Result<Push, GitHubError> {
     let s = |k: &str| event.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let after = s("after").ok_or_else(|| GitHubError::Event("not a push event: `after` missing".into()))?;
     let before = s("before").filter(|b| !b.is_empty() && b.chars().any(|c| c != '0'));
-    Ok(Push { before, after })
+    let message = event.pointer("/head_commit/message").and_then(|v| v.as_str()).map(str::to_string);
+    Ok(Push { before, after, message })
 }
 
 #[cfg(test)]
@@ -55,12 +63,14 @@ mod tests {
             PullRequest { number: 7, base_sha: "b".into(), head_sha: "h".into(), from_fork: true }
         );
         assert!(pull_request(&serde_json::json!({ "push": {} })).is_err());
+        let deleted = serde_json::json!({ "pull_request": { "number": 8, "base": { "sha": "b", "repo": { "full_name": "o/r" } }, "head": { "sha": "h", "repo": null } } });
+        assert!(pull_request(&deleted).unwrap().from_fork, "a deleted fork is still a fork");
     }
 
     #[test]
     fn push_events_treat_a_new_branch_as_everything_changed() {
         let p = push(&serde_json::json!({ "before": "a1", "after": "b2" })).unwrap();
-        assert_eq!(p, Push { before: Some("a1".into()), after: "b2".into() });
+        assert_eq!(p, Push { before: Some("a1".into()), after: "b2".into(), message: None });
         let zeros = "0".repeat(40);
         assert_eq!(push(&serde_json::json!({ "before": zeros, "after": "b2" })).unwrap().before, None);
         assert!(push(&serde_json::json!({ "pull_request": {} })).is_err());

@@ -8,17 +8,22 @@ mod apply_flow;
 mod client;
 mod comment;
 mod event;
+mod merged;
 mod plan_flow;
+mod sticky;
 mod targets;
 
 pub use actions::Env;
 pub use apply_flow::run_apply;
-pub use client::{Comment, CommentOutcome, GitHub, PullSummary, next_link};
+pub use client::{GitHub, Reply, next_link};
 pub use comment::{
-    COMMENT_LIMIT, MARKER, SUMMARY_LIMIT, annotation, apply_marker, comment_body, outputs, step_summary,
+    COMMENT_LIMIT, LABELS, MARKER, Meta, SUMMARY_LIMIT, Sticky, annotation, apply_marker, comment_markdown, labels_for,
+    link_apply, mark_stale, outputs, parse_meta, selection_key, step_summary,
 };
 pub use event::{PullRequest, Push, pull_request, push};
+pub use merged::merged_pull_request;
 pub use plan_flow::run_plan;
+pub use sticky::{Author, Comment, CommentOutcome};
 pub use targets::{changed_targets, only_selected};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +31,13 @@ pub enum GitHubError {
     #[error("{0} is not set: capsule github runs inside GitHub Actions")]
     Missing(&'static str),
     #[error("GitHub API {method} {path}: HTTP {status}: {message}")]
-    Api { method: &'static str, path: String, status: u16, message: String },
-    #[error("GitHub API: {0}")]
-    Http(#[from] reqwest::Error),
+    Api { method: String, path: String, status: u16, message: String },
+    #[error("GitHub API {method} {path}: {message}")]
+    Transport { method: String, path: String, message: String },
+    #[error("{0}")]
+    GaveUp(String),
+    #[error("setting up the GitHub client: {0}")]
+    Setup(String),
     #[error("reading the event: {0}")]
     Event(String),
 }

@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""A local stand-in of the GitHub REST API for capsule's tests and demo: the endpoints
+capsule uses, with GitHub's paths, JSON shapes, headers and failures (DESIGN section 7).
+Standard library only. State lives in memory; `/_testbed/*` reads and seeds it.
+
+Usage: server.py [--port 0] [--base-path /api/v3]; prints the API base URL on stdout
+once it listens. What it models is listed in testbed/README.md ("GitHub").
+"""
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+OWNER, REPO, REPO_ID = "o", "r", 4242
+DOCS = "https://docs.github.com/rest"
+API_VERSIONS = {"2022-11-28", "2026-03-10"}
+# token -> who it is. `test-token` is a workflow's GITHUB_TOKEN (an app installation:
+# GET /user is refused); `pat-token` a person's token; `read-only-token` a fork's.
+TOKENS = {
+    "test-token": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "app": True, "write": True},
+    "pat-token": {"login": "deployer", "id": 7001, "type": "User", "app": False, "write": True},
+    "read-only-token": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "app": True, "write": False},
+}
+SECONDARY = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222:3333."
+)
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.comments = []  # dicts: id, issue, body, login, type, minimized
+        self.next_id = 1000
+        self.requests = []  # [method, path, query]
+        self.pulls = {}  # number -> dict (see seed_pull)
+        self.locked = set()  # issue numbers
+        self.labels = {}  # issue -> [names]
+        self.faults = []  # dicts: method, path (regex), status, headers, body, times, apply
+        self.deployments = []
+        self.deployment_statuses = []
+
+
+STATE = State()
+
+
+def user_json(who):
+    return {"login": who["login"], "id": who["id"], "node_id": f"U_{who['id']}", "type": who["type"],
+            "site_admin": False, "html_url": f"https://github.com/{who['login']}"}
+
+
+def comment_json(base, c):
+    return {
+        "id": c["id"], "node_id": f"IC_{c['id']}",
+        "url": f"{base}/repos/{OWNER}/{REPO}/issues/comments/{c['id']}",
+        "html_url": f"https://github.com/{OWNER}/{REPO}/pull/{c['issue']}#issuecomment-{c['id']}",
+        "issue_url": f"{base}/repos/{OWNER}/{REPO}/issues/{c['issue']}",
+        "body": c["body"], "user": user_json({"login": c["login"], "id": c["id_user"], "type": c["type"]}), "created_at": c["created_at"], "updated_at": c["updated_at"],
+        "author_association": "NONE" if c["type"] == "Bot" else "MEMBER",
+    }
+
+
+def pull_json(base, p):
+    merged = p.get("merged", False)
+    return {
+        "url": f"{base}/repos/{OWNER}/{REPO}/pulls/{p['number']}", "id": 100000 + p["number"],
+        "node_id": f"PR_{p['number']}", "number": p["number"],
+        "html_url": f"https://github.com/{OWNER}/{REPO}/pull/{p['number']}",
+        "state": "closed" if merged or p.get("closed") else "open", "locked": p["number"] in STATE.locked,
+        "title": p.get("title", "A change"), "user": user_json(TOKENS["pat-token"]),
+        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z",
+        "closed_at": "2026-11-29T00:00:00Z" if merged or p.get("closed") else None,
+        "merged_at": "2026-11-29T00:00:00Z" if merged else None,
+        "merge_commit_sha": p.get("merge_commit_sha"), "draft": False,
+        "head": {"ref": "feature", "sha": p.get("head_sha", "feedface"), "repo": {"full_name": f"{OWNER}/{REPO}"}},
+        "base": {"ref": "main", "sha": "cafebabe", "repo": {"full_name": f"{OWNER}/{REPO}"}},
+        "author_association": "MEMBER",
+    }
+
+
+def label_json(name):
+    return {"id": abs(hash(name)) % 10**9, "node_id": f"LA_{name}", "url": f"https://api.github.com/repos/{OWNER}/{REPO}/labels/{quote(name)}",
+            "name": name, "color": "ededed", "default": False, "description": None}
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Reply(Exception):
+    def __init__(self, status, body, headers=None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def error(status, message, doc=DOCS, **extra):
+    return Reply(status, {"message": message, "documentation_url": doc, "status": str(status), **extra})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "GitHub.com"
+
+    def log_message(self, *args):  # quiet: the tests read /_testbed/state
+        pass
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    # -- plumbing -------------------------------------------------------------------
+    def dispatch(self, method):
+        url = urlsplit(self.path)
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return self.send(400, {"message": "Problems parsing JSON", "documentation_url": DOCS, "status": "400"})
+        if url.path.startswith("/_testbed/"):
+            return self.control(method, url.path, body)
+        base_path = self.server.base_path
+        path = url.path
+        if base_path == "/api/v3" and path == "/api/graphql":  # GitHub Enterprise's GraphQL
+            path = base_path + "/graphql"
+        if base_path:
+            if not path.startswith(base_path + "/"):
+                return self.send(404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"})
+            path = path[len(base_path):]
+        with STATE.lock:
+            STATE.requests.append([method, path, url.query])
+        try:
+            who = self.check_headers()
+            fault = self.take_fault(method, path)
+            if fault and not fault.get("apply"):
+                raise Reply(fault["status"], fault.get("body", {"message": "Server Error"}), fault.get("headers"))
+            status, out, headers = self.route(method, path, parse_qs(url.query), body, who)
+            if fault:  # the request took effect, but the client hears a failure
+                raise Reply(fault["status"], fault.get("body", {"message": "Server Error"}), fault.get("headers"))
+            self.send(status, out, headers)
+        except Reply as r:
+            self.send(r.status, r.body, r.headers)
+
+    def send(self, status, body, headers=None):
+        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        self.send_response(status)
+        ctype = "text/html" if isinstance(body, bytes) else "application/json; charset=utf-8"
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(data)))
+        reset = int(time.time()) + 3600
+        for k, v in {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4990", "x-ratelimit-used": "10",
+                     "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core",
+                     "x-github-api-version-selected": "2022-11-28", "x-github-request-id": "0000:1111:2222:3333"}.items():
+            if not (headers and k in headers):
+                self.send_header(k, v)
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def check_headers(self):
+        if not self.headers.get("user-agent"):
+            raise Reply(403, b"Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.\n")
+        version = self.headers.get("x-github-api-version")
+        if version and version not in API_VERSIONS:
+            raise error(400, f"Invalid API version provided: {version}", "https://docs.github.com/rest/about-the-rest-api/api-versions")
+        auth = self.headers.get("authorization") or ""
+        if not auth:
+            raise error(401, "Requires authentication")
+        token = re.sub(r"^(Bearer|token)\s+", "", auth)
+        if token not in TOKENS:
+            raise error(401, "Bad credentials")
+        return TOKENS[token]
+
+    def take_fault(self, method, path):
+        with STATE.lock:
+            for f in STATE.faults:
+                if f["times"] > 0 and f.get("method", method) == method and re.search(f.get("path", ""), path):
+                    f["times"] -= 1
+                    return dict(f)
+        return None
+
+    # -- the REST API ---------------------------------------------------------------
+    def route(self, method, path, query, body, who):
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts[:1] == ["repositories"] and len(parts) > 1:
+            if parts[1] != str(REPO_ID):
+                raise error(404, "Not Found")
+            parts = ["repos", OWNER, REPO] + parts[2:]
+        if parts == ["user"] and method == "GET":
+            if who["app"]:
+                raise error(403, "Resource not accessible by integration", "https://docs.github.com/rest/users/users#get-the-authenticated-user")
+            return 200, user_json(who), {}
+        if parts == ["graphql"] and method == "POST":
+            return 200, self.graphql(body or {}), {}
+        if parts[:3] != ["repos", OWNER, REPO]:
+            raise error(404, "Not Found")
+        rest = parts[3:]
+        if method != "GET" and not who["write"]:
+            raise error(403, "Resource not accessible by integration", "https://docs.github.com/rest/issues/comments#create-an-issue-comment")
+        for pattern, fn in ROUTES:
+            m = re.fullmatch(pattern, method + " " + "/".join(rest))
+            if m:
+                return fn(self, who, query, body, *m.groups())
+        raise error(404, "Not Found")
+
+    def base(self):
+        host = self.headers.get("host")
+        return f"http://{host}{self.server.base_path}"
+
+    def list_comments(self, who, query, body, issue):
+        issue = int(issue)
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        with STATE.lock:
+            mine = [c for c in STATE.comments if c["issue"] == issue]
+            items = [comment_json(self.base(), c) for c in mine[(page - 1) * per_page: page * per_page]]
+        pages = max(1, -(-len(mine) // per_page))
+        link = lambda p, rel: f'<{self.base()}/repositories/{REPO_ID}/issues/{issue}/comments?per_page={per_page}&page={p}>; rel="{rel}"'
+        links = []
+        if page > 1:
+            links += [link(page - 1, "prev"), link(1, "first")]
+        if page < pages:
+            links += [link(page + 1, "next"), link(pages, "last")]
+        return 200, items, {"link": ", ".join(links)} if links else {}
+
+    def create_comment(self, who, query, body, issue):
+        issue = int(issue)
+        text = (body or {}).get("body")
+        if text is None:
+            raise error(422, "Invalid request.\n\n\"body\" wasn't supplied.", "https://docs.github.com/rest/issues/comments#create-an-issue-comment")
+        too_long(text)
+        with STATE.lock:
+            if issue in STATE.locked:
+                raise error(403, "Unable to create comment because issue is locked.", "https://docs.github.com/articles/locking-conversations/")
+            STATE.next_id += 1
+            c = {"id": STATE.next_id, "issue": issue, "body": text, "login": who["login"], "id_user": who["id"],
+                 "type": who["type"], "minimized": False, "created_at": now(), "updated_at": now()}
+            STATE.comments.append(c)
+            out = comment_json(self.base(), c)
+        return 201, out, {"location": out["url"]}
+
+    def update_comment(self, who, query, body, cid):
+        text = (body or {}).get("body")
+        if text is None:
+            raise error(422, "Invalid request.\n\n\"body\" wasn't supplied.")
+        too_long(text)
+        with STATE.lock:
+            c = next((c for c in STATE.comments if c["id"] == int(cid)), None)
+            if c is None:
+                raise error(404, "Not Found")
+            # GitHub lets a token with pull-requests: write edit anyone's comment.
+            c["body"], c["updated_at"] = text, now()
+            return 200, comment_json(self.base(), c), {}
+
+    def commit_pulls(self, who, query, body, sha):
+        with STATE.lock:
+            out = []
+            for p in STATE.pulls.values():
+                if p.get("merge_commit_sha") == sha and p.get("merged"):
+                    if p.get("lag", 0) > 0:  # GitHub's commit -> pull request index catches up
+                        p["lag"] -= 1
+                        continue
+                    out.append(pull_json(self.base(), p))
+                elif p.get("head_sha") == sha and not p.get("merged"):
+                    out.append(pull_json(self.base(), p))
+        return 200, out, {}
+
+    def get_pull(self, who, query, body, number):
+        with STATE.lock:
+            p = STATE.pulls.get(int(number))
+            if p is None:
+                raise error(404, "Not Found")
+            out = pull_json(self.base(), p)
+        out["merged"] = bool(p.get("merged"))
+        return 200, out, {}
+
+    def issue_labels(self, who, query, body, issue):
+        with STATE.lock:
+            return 200, [label_json(n) for n in STATE.labels.get(int(issue), [])], {}
+
+    def add_labels(self, who, query, body, issue):
+        names = (body or {}).get("labels")
+        if not isinstance(names, list) or not names:
+            raise error(422, "Invalid request.\n\nNo subschema in \"anyOf\" matched.")
+        with STATE.lock:
+            have = STATE.labels.setdefault(int(issue), [])
+            have.extend(n for n in names if n not in have)
+            return 200, [label_json(n) for n in have], {}
+
+    def remove_label(self, who, query, body, issue, name):
+        with STATE.lock:
+            have = STATE.labels.setdefault(int(issue), [])
+            if name not in have:
+                raise error(404, "Label does not exist", "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue")
+            have.remove(name)
+            return 200, [label_json(n) for n in have], {}
+
+    def create_deployment(self, who, query, body, *_):
+        body = body or {}
+        if not body.get("ref"):
+            raise error(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+        with STATE.lock:
+            d = {"id": 5000 + len(STATE.deployments), "ref": body["ref"], "sha": body["ref"],
+                 "environment": body.get("environment", "production"), "description": body.get("description"),
+                 "transient_environment": body.get("transient_environment", False), "created_at": now()}
+            STATE.deployments.append(d)
+        return 201, dict(d, url=f"{self.base()}/repos/{OWNER}/{REPO}/deployments/{d['id']}"), {}
+
+    def list_deployments(self, who, query, body, *_):
+        env = query.get("environment", [None])[0]
+        with STATE.lock:
+            out = [dict(d) for d in STATE.deployments if env is None or d["environment"] == env]
+        return 200, list(reversed(out)), {}
+
+    def create_deployment_status(self, who, query, body, did):
+        with STATE.lock:
+            if not any(d["id"] == int(did) for d in STATE.deployments):
+                raise error(404, "Not Found")
+            s = {"id": 9000 + len(STATE.deployment_statuses), "deployment_id": int(did), **(body or {})}
+            STATE.deployment_statuses.append(s)
+        return 201, s, {}
+
+    def graphql(self, body):
+        ids = (body.get("variables") or {}).get("ids") or []
+        with STATE.lock:
+            by_node = {f"IC_{c['id']}": c for c in STATE.comments}
+            nodes = [{"id": i, "isMinimized": by_node[i]["minimized"]} if i in by_node else None for i in ids]
+        return {"data": {"nodes": nodes}}
+
+    # -- control --------------------------------------------------------------------
+    def control(self, method, path, body):
+        body = body or {}
+        with STATE.lock:
+            if path == "/_testbed/state":
+                out = {"comments": STATE.comments, "requests": STATE.requests, "labels": STATE.labels,
+                       "deployments": STATE.deployments, "deployment_statuses": STATE.deployment_statuses}
+                return self.send(200, json.loads(json.dumps(out)))
+            if path == "/_testbed/comments":  # {issue, body, login?, type?, minimized?}
+                STATE.next_id += 1
+                who = TOKENS["test-token"]
+                c = {"id": STATE.next_id, "issue": body["issue"], "body": body["body"],
+                     "login": body.get("login", who["login"]), "type": body.get("type", who["type"]),
+                     "id_user": body.get("user_id", who["id"]), "minimized": body.get("minimized", False),
+                     "created_at": now(), "updated_at": now()}
+                STATE.comments.append(c)
+                return self.send(201, {"id": c["id"]})
+            if path == "/_testbed/pulls":  # {number, merged?, merge_commit_sha?, head_sha?, lag?}
+                STATE.pulls[body["number"]] = body
+                return self.send(201, body)
+            if path == "/_testbed/locked":  # {issue}
+                STATE.locked.add(body["issue"])
+                return self.send(201, {})
+            if path == "/_testbed/faults":  # {method?, path, status, headers?, body?, times, apply?}
+                body.setdefault("times", 1)
+                if body.get("kind") == "secondary":
+                    body.setdefault("status", 403)
+                    body["body"] = {"message": SECONDARY, "documentation_url": "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits", "status": str(body["status"])}
+                STATE.faults.append(body)
+                return self.send(201, {})
+        self.send(404, {"message": "no such control endpoint"})
+
+
+def too_long(text):
+    if len(text) > 65536:
+        raise Reply(422, {"message": "Validation Failed", "errors": [{"resource": "IssueComment", "code": "unprocessable", "field": "data", "message": "Body is too long (maximum is 65536 characters)"}], "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment", "status": "422"})
+
+
+ROUTES = [
+    (r"GET issues/(\d+)/comments", Handler.list_comments),
+    (r"POST issues/(\d+)/comments", Handler.create_comment),
+    (r"PATCH issues/comments/(\d+)", Handler.update_comment),
+    (r"GET commits/([0-9a-f]+)/pulls", Handler.commit_pulls),
+    (r"GET pulls/(\d+)", Handler.get_pull),
+    (r"GET issues/(\d+)/labels", Handler.issue_labels),
+    (r"POST issues/(\d+)/labels", Handler.add_labels),
+    (r"DELETE issues/(\d+)/labels/(.+)", Handler.remove_label),
+    (r"POST (deployments)", Handler.create_deployment),
+    (r"GET (deployments)", Handler.list_deployments),
+    (r"POST deployments/(\d+)/statuses", Handler.create_deployment_status),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--base-path", default="/api/v3", help="GitHub Enterprise's /api/v3; '' for github.com's root")
+    args = ap.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.base_path = args.base_path.rstrip("/")
+    server.daemon_threads = True
+    print(f"http://127.0.0.1:{server.server_address[1]}{server.base_path}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

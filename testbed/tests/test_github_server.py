@@ -1,0 +1,115 @@
+"""The GitHub REST stand-in (testbed/github/server.py) answers as GitHub does: paths
+under /api/v3, /repositories/{id} next links, exact error bodies, rate limits and faults."""
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[1] / "github" / "server.py"
+
+
+@pytest.fixture()
+def gh():
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    base = proc.stdout.readline().strip()
+    yield base
+    proc.kill()
+    proc.wait()
+
+
+def call(url, method="GET", body=None, token="test-token", headers=None):
+    h = {"User-Agent": "pytest", "Accept": "application/vnd.github+json"}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    h.update(headers or {})
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, dict(r.headers), json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, dict(e.headers), json.loads(raw)
+        except ValueError:
+            return e.code, dict(e.headers), raw.decode()
+
+
+def control(base, path, body):
+    root = base.rsplit("/api/v3", 1)[0]
+    return call(f"{root}/_testbed/{path}", "POST", body)
+
+
+def test_serves_under_api_v3_only(gh):
+    assert gh.endswith("/api/v3")
+    root = gh.rsplit("/api/v3", 1)[0]
+    assert call(f"{root}/repos/o/r/issues/1/comments")[0] == 404
+    assert call(f"{gh}/repos/o/r/issues/1/comments")[0] == 200
+
+
+def test_next_links_use_the_repository_id_and_carry_prev_and_first(gh):
+    for i in range(3):
+        control(gh, "comments", {"issue": 1, "body": f"c{i}"})
+    status, headers, page1 = call(f"{gh}/repos/o/r/issues/1/comments?per_page=2")
+    assert status == 200 and len(page1) == 2
+    link = headers["link"]
+    assert f'<{gh}/repositories/4242/issues/1/comments?per_page=2&page=2>; rel="next"' in link
+    status, headers, page2 = call(f"{gh}/repositories/4242/issues/1/comments?per_page=2&page=2")
+    assert [c["body"] for c in page2] == ["c2"]
+    assert 'rel="prev"' in headers["link"] and 'rel="first"' in headers["link"] and 'rel="next"' not in headers["link"]
+
+
+def test_credentials_and_headers_are_checked(gh):
+    assert call(f"{gh}/user", token=None)[2]["message"] == "Requires authentication"
+    assert call(f"{gh}/user", token="wrong")[2]["message"] == "Bad credentials"
+    status, _, body = call(f"{gh}/user")
+    assert (status, body["message"]) == (403, "Resource not accessible by integration")
+    assert call(f"{gh}/user", token="pat-token")[2]["login"] == "deployer"
+    assert call(f"{gh}/user", headers={"X-GitHub-Api-Version": "2020-01-01"})[0] == 400
+
+
+def test_locked_read_only_and_too_long_answers(gh):
+    control(gh, "locked", {"issue": 2})
+    status, _, body = call(f"{gh}/repos/o/r/issues/2/comments", "POST", {"body": "x"})
+    assert (status, body["message"]) == (403, "Unable to create comment because issue is locked.")
+    status, _, body = call(f"{gh}/repos/o/r/issues/3/comments", "POST", {"body": "x"}, token="read-only-token")
+    assert (status, body["message"]) == (403, "Resource not accessible by integration")
+    status, _, body = call(f"{gh}/repos/o/r/issues/3/comments", "POST", {"body": "x" * 65537})
+    assert status == 422 and body["errors"][0] == {
+        "resource": "IssueComment", "code": "unprocessable", "field": "data",
+        "message": "Body is too long (maximum is 65536 characters)"}
+
+
+def test_faults_and_secondary_rate_limits(gh):
+    control(gh, "faults", {"path": "issues/4/comments", "kind": "secondary", "headers": {"retry-after": "1"}})
+    control(gh, "faults", {"method": "POST", "path": "issues/4/comments", "status": 502, "apply": True})
+    status, headers, body = call(f"{gh}/repos/o/r/issues/4/comments")
+    assert status == 403 and headers["retry-after"] == "1" and "secondary rate limit" in body["message"]
+    assert call(f"{gh}/repos/o/r/issues/4/comments", "POST", {"body": "x"})[0] == 502
+    # The failed POST took effect: GitHub had created the comment.
+    assert [c["body"] for c in call(f"{gh}/repos/o/r/issues/4/comments")[2]] == ["x"]
+
+
+def test_commit_pulls_lag_and_list_open_pull_requests(gh):
+    control(gh, "pulls", {"number": 7, "merged": True, "merge_commit_sha": "abc", "lag": 1})
+    control(gh, "pulls", {"number": 8, "head_sha": "abc"})
+    assert [p["number"] for p in call(f"{gh}/repos/o/r/commits/abc/pulls")[2]] == [8]
+    pulls = call(f"{gh}/repos/o/r/commits/abc/pulls")[2]
+    assert sorted(p["number"] for p in pulls) == [7, 8]
+    assert {p["number"]: p["merged_at"] is not None for p in pulls} == {7: True, 8: False}
+
+
+def test_labels_and_minimized_comments(gh):
+    assert call(f"{gh}/repos/o/r/issues/5/labels", "POST", {"labels": ["capsule:destroy"]})[0] == 200
+    status, _, body = call(f"{gh}/repos/o/r/issues/5/labels/capsule%3Ano-changes", "DELETE")
+    assert (status, body["message"]) == (404, "Label does not exist")
+    control(gh, "comments", {"issue": 5, "body": "hidden", "minimized": True})
+    node = call(f"{gh}/repos/o/r/issues/5/comments")[2][0]["node_id"]
+    root = gh.rsplit("/api/v3", 1)[0]
+    out = call(f"{root}/api/graphql", "POST", {"query": "q", "variables": {"ids": [node]}})[2]
+    assert out == {"data": {"nodes": [{"id": node, "isMinimized": True}]}}
