@@ -7,7 +7,7 @@ mod markdown;
 mod text;
 
 pub use json::json;
-pub use markdown::markdown;
+pub use markdown::{OFFLINE_BANNER, markdown};
 pub use text::text;
 
 use serde_json::Value;
