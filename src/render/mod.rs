@@ -1,12 +1,13 @@
 //! Renderers of a `Plan`: text for terminals, Markdown for pull requests, JSON for
 //! machines. Pure functions of the plan data; none decides anything the plan does not say.
 
+mod diff;
 mod json;
 mod markdown;
 mod text;
 
 pub use json::json;
-pub use markdown::markdown;
+pub use markdown::{OFFLINE_BANNER, markdown};
 pub use text::text;
 
 use serde_json::Value;
@@ -15,17 +16,22 @@ use crate::model::as_reference;
 
 /// A value for people: references to outputs not known yet read "(known after apply)".
 pub(crate) fn show_value(v: &Value) -> String {
-    const UNKNOWN: &str = "(known after apply)";
-    fn mask(v: &Value) -> Value {
-        match v {
-            _ if as_reference(v).is_some() => Value::String(UNKNOWN.into()),
-            Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
-            Value::Object(m) => Value::Object(m.iter().map(|(k, i)| (k.clone(), mask(i))).collect()),
-            other => other.clone(),
-        }
-    }
-    if as_reference(v).is_some() { UNKNOWN.into() } else { mask(v).to_string() }
+    if as_reference(v).is_some() { UNKNOWN.into() } else { masked(v).to_string() }
 }
+
+/// `v` as people see it: every reference to an output not known yet (the whole value or
+/// one inside it) replaced by the text "(known after apply)". Diffs are made of this too,
+/// so a diff never shows what `show_value` hides.
+pub(crate) fn masked(v: &Value) -> Value {
+    match v {
+        _ if as_reference(v).is_some() => Value::String(UNKNOWN.into()),
+        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, i)| (k.clone(), masked(i))).collect()),
+        other => other.clone(),
+    }
+}
+
+const UNKNOWN: &str = "(known after apply)";
 
 /// How an attribute change's impact reads in a plan.
 pub(crate) fn impact_text(impact: &str) -> String {

@@ -1,7 +1,8 @@
 use std::fmt::Write;
 
+use super::diff::{self, Line, View};
 use super::show_value;
-use crate::plan::{Action, ArtifactPlan, Change, Plan};
+use crate::plan::{Action, ArtifactPlan, AttributeChange, CapsulePlan, Change, Plan};
 
 struct Paint {
     on: bool,
@@ -31,59 +32,103 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
     for c in &plan.capsules {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.code("1", &format!("capsule {} · environment {} ({})", c.capsule, c.environment, c.region))
-        );
-        out.push('\n');
-        for e in &c.errors {
-            let _ = writeln!(out, "  {} {}: {}", p.code("31", "error"), e.address, e.message);
-            if let Some(h) = &e.hint {
-                let _ = writeln!(out, "        hint: {h}");
-            }
-        }
-        for n in &c.notes {
-            let _ = writeln!(out, "  {} {n}", p.code("33", "note"));
-        }
-        let changes: Vec<&Change> = c.changes.iter().filter(|ch| ch.action != Action::NoOp).collect();
-        for ch in &changes {
-            let mut head = format!("{:>3} {}", ch.action.symbol(), ch.address);
-            if let Some(reason) = &ch.reason
-                && ch.action != Action::Create
-            {
-                let _ = write!(head, " ({reason})");
-            }
-            let _ = writeln!(out, "{}", p.action(ch.action, &head));
-            for a in &ch.attributes {
-                let value = match ch.action {
-                    Action::Create => show_value(&a.after),
-                    Action::Delete => show_value(&a.before),
-                    _ => format!("{} -> {}", show_value(&a.before), show_value(&a.after)),
-                };
-                let forces = match (a.forces_replacement, a.impact.as_deref()) {
-                    (true, _) => p.code("31", " # forces replacement"),
-                    (false, Some(impact)) => p.code("33", &format!(" # {}", super::impact_text(impact))),
-                    _ => String::new(),
-                };
-                let _ = writeln!(out, "      {}: {value}{forces}", a.path);
-            }
-        }
-        if changes.is_empty() && c.errors.is_empty() {
-            let _ = writeln!(out, "  No changes. Live AWS matches the configuration.");
-        }
-        if !c.artifacts.is_empty() {
-            let _ = writeln!(out, "\n  Artifacts:");
-            for a in &c.artifacts {
-                let _ = writeln!(out, "    {}", artifact_line(a));
-            }
-        }
-        let _ = writeln!(out, "\n  {}\n", c.summary().line());
+        capsule(&mut out, &p, c);
     }
     if plan.capsules.len() != 1 {
         let _ = writeln!(out, "{}", plan.summary.line());
     }
     out
+}
+
+/// One capsule environment: errors, notes, each change with its attributes, artifacts and
+/// its summary line.
+fn capsule(out: &mut String, p: &Paint, c: &CapsulePlan) {
+    let _ = writeln!(
+        out,
+        "{}",
+        p.code("1", &format!("capsule {} · environment {} ({})", c.capsule, c.environment, c.region))
+    );
+    out.push('\n');
+    for e in &c.errors {
+        let _ = writeln!(out, "  {} {}: {}", p.code("31", "error"), e.address, e.message);
+        if let Some(h) = &e.hint {
+            let _ = writeln!(out, "        hint: {h}");
+        }
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "  {} {n}", p.code("33", "note"));
+    }
+    let changes: Vec<&Change> = c.changes.iter().filter(|ch| ch.action != Action::NoOp).collect();
+    for ch in &changes {
+        let mut head = format!("{:>3} {}", ch.action.symbol(), ch.address);
+        if let Some(reason) = &ch.reason
+            && ch.action != Action::Create
+        {
+            let _ = write!(head, " ({reason})");
+        }
+        let _ = writeln!(out, "{}", p.action(ch.action, &head));
+        for a in &ch.attributes {
+            attribute(out, p, ch.action, a);
+        }
+    }
+    if changes.is_empty() && c.errors.is_empty() {
+        let _ = writeln!(out, "  No changes. Live AWS matches the configuration.");
+    }
+    if !c.artifacts.is_empty() {
+        let _ = writeln!(out, "\n  Artifacts:");
+        for a in &c.artifacts {
+            let _ = writeln!(out, "    {}", artifact_line(a));
+        }
+    }
+    let _ = writeln!(out, "\n  {}\n", c.summary().line());
+}
+
+/// One attribute of a change: a create shows the new value, a delete the old one, anything
+/// else what changes (see `diff::view`).
+fn attribute(out: &mut String, p: &Paint, action: Action, a: &AttributeChange) {
+    let forces = match (a.forces_replacement, a.impact.as_deref()) {
+        (true, _) => p.code("31", " # forces replacement"),
+        (false, Some(impact)) => p.code("33", &format!(" # {}", super::impact_text(impact))),
+        _ => String::new(),
+    };
+    let path = &a.path;
+    let one_side = match action {
+        Action::Create => Some(&a.after),
+        Action::Delete => Some(&a.before),
+        _ => None,
+    };
+    if let Some(v) = one_side {
+        let _ = writeln!(out, "      {path}: {}{forces}", show_value(v));
+        return;
+    }
+    match diff::view(a) {
+        View::Inline { before, after } => {
+            let _ = writeln!(out, "      {path}: {before} -> {after}{forces}");
+        }
+        View::Member { before, after } => {
+            if let Some(b) = before {
+                let _ = writeln!(out, "      {}", p.code("31", &format!("- {path}: {b}")));
+            }
+            if let Some(a) = after {
+                let _ = writeln!(out, "      {}{forces}", p.code("32", &format!("+ {path}: {a}")));
+            }
+        }
+        View::Lines(lines) => {
+            let _ = writeln!(out, "      {path}:{forces}");
+            for line in lines {
+                let _ = writeln!(out, "      {}", diff_line(p, &line));
+            }
+        }
+    }
+}
+
+fn diff_line(p: &Paint, line: &Line) -> String {
+    match line {
+        Line::Removed(l) => p.code("31", &format!("- {l}")),
+        Line::Added(l) => p.code("32", &format!("+ {l}")),
+        Line::Unchanged(l) => format!("  {l}"),
+        Line::Gap => p.code("2", "  …"),
+    }
 }
 
 pub(crate) fn artifact_line(a: &ArtifactPlan) -> String {
