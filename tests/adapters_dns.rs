@@ -45,7 +45,7 @@ fn diff(r: &Resource, live: &Live) -> Vec<String> {
 
 fn change(r: &Resource, live: &Live) -> capsule::plan::Change {
     let observed = Observed { attributes: live.attributes.clone(), outputs: live.outputs.clone() };
-    plan_resource(r, &attrs_of(r), Some(&observed), adapter(r.address.kind).unwrap().forces_replacement())
+    plan_resource(r, &attrs_of(r), Some(&observed), &adapter(r.address.kind).unwrap().plan_rules())
 }
 
 /// A fresh public hosted zone; returns (name, id).

@@ -43,7 +43,7 @@ fn attrs_of(r: &Resource) -> BTreeMap<String, Value> {
 /// The attribute paths the planner would change to bring `live` to `attrs`.
 fn diff(r: &Resource, attrs: &BTreeMap<String, Value>, live: &Live) -> Vec<String> {
     let observed = Observed { attributes: live.attributes.clone(), outputs: live.outputs.clone() };
-    let change = plan_resource(r, attrs, Some(&observed), adapter(r.address.kind).unwrap().forces_replacement());
+    let change = plan_resource(r, attrs, Some(&observed), &adapter(r.address.kind).unwrap().plan_rules());
     change.attributes.iter().map(|a| format!("{}: {} -> {}", a.path, a.before, a.after)).collect()
 }
 
@@ -176,7 +176,7 @@ async fn load_balancer_target_group_listeners_and_rules() {
         &replaced,
         &attrs_of(&replaced),
         Some(&Observed { attributes: lb_live.attributes.clone(), outputs: lb_live.outputs.clone() }),
-        adapter(Kind::Lb).unwrap().forces_replacement(),
+        &adapter(Kind::Lb).unwrap().plan_rules(),
     );
     assert_eq!(change.action, Action::Replace, "the scheme cannot change in place");
     let lb_arn = lb_live.outputs["arn"].as_str().unwrap().to_string();

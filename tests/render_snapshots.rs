@@ -166,6 +166,12 @@ const TEN_VARIABLES: [&str; 10] = [
 /// configuration changes one environment variable among ten: AWS holds every resource as
 /// declared, except that the running task definition has `LOG_LEVEL = "info"`.
 fn one_variable_among_ten() -> Plan {
+    ten_variables_against(|env| env["LOG_LEVEL"] = json!("info"))
+}
+
+/// The ten-variable service planned against a running task definition whose environment
+/// `live_env` changes (desired: `LOG_LEVEL = "debug"`, every other variable "a value").
+fn ten_variables_against(live_env: impl Fn(&mut Value)) -> Plan {
     let dir = tempfile::tempdir().unwrap();
     let env: String = TEN_VARIABLES
         .iter()
@@ -195,7 +201,7 @@ fn one_variable_among_ten() -> Plan {
     }
     let td = desired.resources.iter().find(|r| r.address.kind == Kind::EcsTaskDefinition).unwrap();
     let live_td = obs.live.get_mut(&td.address.to_string()).unwrap();
-    live_td.attributes.get_mut("container").unwrap()["environment"]["LOG_LEVEL"] = json!("info");
+    live_env(&mut live_td.attributes.get_mut("container").unwrap()["environment"]);
     let planned = plan_live(&desired, &graph, &obs, "123456789012", None);
     Plan::new(vec![planned.plan], false)
 }
@@ -232,6 +238,16 @@ fn one_variable_among_ten_is_the_plans_only_change() {
         ("shop.production.ecs_service.api", vec!["task_definition"]),
     ];
     assert_eq!(changed, expected);
+}
+
+#[test]
+fn a_variable_taken_out_of_the_file_is_planned_as_removed() {
+    let plan = ten_variables_against(|env| env["OLD_FLAG"] = json!("on"));
+    let td = plan.capsules[0].changes.iter().find(|c| c.kind == "ecs_task_definition").unwrap();
+    assert_eq!(td.action, Action::Update, "the running revision still has OLD_FLAG");
+    let removed = td.attributes.iter().find(|a| a.path == "container.environment.OLD_FLAG").expect("OLD_FLAG removed");
+    assert_eq!((&removed.before, &removed.after), (&json!("on"), &Value::Null));
+    assert!(render::text(&plan, false).contains("container.environment.OLD_FLAG"));
 }
 
 #[test]

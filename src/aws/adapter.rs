@@ -265,6 +265,18 @@ pub trait Adapter: Send + Sync {
         &[]
     }
 
+    /// Object attributes whose members must match exactly: a live member the desired
+    /// object lacks is planned as removed (an environment variable taken out of the file).
+    /// Other objects may hold members capsule does not manage.
+    fn exact_maps(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Both of the above, as the planner takes them.
+    fn plan_rules(&self) -> crate::plan::Rules {
+        crate::plan::Rules { forces_replacement: self.forces_replacement(), exact_maps: self.exact_maps() }
+    }
+
     /// Says what a planned change does to the running resource: sets each attribute
     /// change's `impact` (and may turn an update into a replacement, or give it a reason
     /// such as when it takes effect). Returns why the change must be refused (e.g. a storage

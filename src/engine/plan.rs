@@ -97,7 +97,7 @@ pub fn plan_live(desired: &Desired, graph: &Graph, obs: &Observation, account: &
             notes.extend(a.notes(&address, live));
         }
         let observed = live.map(|l| Observed { attributes: l.attributes.clone(), outputs: l.outputs.clone() });
-        let mut change = plan_resource(r, &attrs, observed.as_ref(), a.forces_replacement());
+        let mut change = plan_resource(r, &attrs, observed.as_ref(), &a.plan_rules());
         if change.action != Action::Create
             && let Some(why) = a.assess(&mut change, &Seen { desired: Some(&attrs), live })
         {

@@ -40,17 +40,36 @@ pub fn flatten(attributes: &BTreeMap<String, Value>) -> BTreeMap<String, Value> 
 
 /// Every resource as `create`: the offline plan.
 pub fn plan_offline(desired: &Resource) -> Change {
-    plan_resource(desired, &desired.attributes, None, &[])
+    plan_resource(desired, &desired.attributes, None, &Rules::default())
+}
+
+/// What a kind's adapter says about comparing its attributes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// Attribute paths (or prefixes) AWS cannot change in place.
+    pub forces_replacement: &'static [&'static str],
+    /// Objects whose live members must all be declared (`Adapter::exact_maps`).
+    pub exact_maps: &'static [&'static str],
+}
+
+impl Rules {
+    fn forces(&self, path: &str) -> bool {
+        self.forces_replacement.iter().any(|p| path == *p || path.starts_with(&format!("{p}.")))
+    }
+
+    /// Whether `path` is a member of an exact map.
+    fn in_exact_map(&self, path: &str) -> bool {
+        self.exact_maps.iter().any(|m| path.strip_prefix(m).is_some_and(|rest| rest.starts_with('.')))
+    }
 }
 
 /// Compares the desired attributes (references resolved where known, normalised by the
-/// resource's adapter) with observed state. `forces_replacement` lists attribute paths
-/// (or prefixes) AWS cannot change in place.
+/// resource's adapter) with observed state, by the adapter's `rules`.
 pub fn plan_resource(
     desired: &Resource,
     attrs: &BTreeMap<String, Value>,
     observed: Option<&Observed>,
-    forces_replacement: &[&str],
+    rules: &Rules,
 ) -> Change {
     let want = flatten(attrs);
     let mut change = Change {
@@ -80,13 +99,32 @@ pub fn plan_resource(
         return change;
     };
     let have = flatten(&observed.attributes);
+    // Live members of an exact map that the file no longer declares: removed.
+    let removed: Vec<(String, Value)> = have
+        .iter()
+        .filter(|(path, v)| !v.is_null() && !want.contains_key(*path) && rules.in_exact_map(path))
+        .map(|(p, v)| (p.clone(), v.clone()))
+        .collect();
     for (path, after) in want {
         let before = have.get(&path).cloned().unwrap_or(Value::Null);
-        if after == before {
+        // An exact map emptied in the file: its members' removals say it.
+        let emptied = after.as_object().is_some_and(|m| m.is_empty())
+            && removed.iter().any(|(p, _)| p.starts_with(&format!("{path}.")));
+        if after == before || emptied {
             continue;
         }
-        let forces = forces_replacement.iter().any(|p| path == *p || path.starts_with(&format!("{p}.")));
+        let forces = rules.forces(&path);
         change.attributes.push(AttributeChange { path, before, after, forces_replacement: forces, impact: None });
+    }
+    for (path, before) in removed {
+        let forces = rules.forces(&path);
+        change.attributes.push(AttributeChange {
+            path,
+            before,
+            after: Value::Null,
+            forces_replacement: forces,
+            impact: None,
+        });
     }
     if change.attributes.iter().any(|a| a.forces_replacement) {
         change.action = Action::Replace;
@@ -163,7 +201,7 @@ mod tests {
     #[test]
     fn equal_state_is_no_op() {
         let r = resource(Kind::LogGroup, json!({ "retention_days": 30 }));
-        let c = plan_resource(&r, &r.attributes, Some(&observed(json!({ "retention_days": 30 }))), &[]);
+        let c = plan_resource(&r, &r.attributes, Some(&observed(json!({ "retention_days": 30 }))), &Rules::default());
         assert_eq!(c.action, Action::NoOp);
         assert!(c.attributes.is_empty());
     }
@@ -172,7 +210,7 @@ mod tests {
     fn nested_difference_is_one_dotted_attribute() {
         let r = resource(Kind::EcsService, json!({ "circuit": { "enable": true, "rollback": true } }));
         let live = observed(json!({ "circuit": { "enable": true, "rollback": false } }));
-        let c = plan_resource(&r, &r.attributes, Some(&live), &[]);
+        let c = plan_resource(&r, &r.attributes, Some(&live), &Rules::default());
         assert_eq!(c.action, Action::Update);
         let expected = AttributeChange {
             path: "circuit.rollback".into(),
@@ -188,7 +226,12 @@ mod tests {
     fn replacement_attribute_makes_replace_with_reason() {
         let r = resource(Kind::RdsInstance, json!({ "engine": "mysql", "instance_class": "db.t4g.small" }));
         let live = observed(json!({ "engine": "postgres", "instance_class": "db.t4g.micro" }));
-        let c = plan_resource(&r, &r.attributes, Some(&live), &["engine"]);
+        let c = plan_resource(
+            &r,
+            &r.attributes,
+            Some(&live),
+            &Rules { forces_replacement: &["engine"], ..Rules::default() },
+        );
         assert_eq!(c.action, Action::Replace);
         assert_eq!(c.reason.as_deref(), Some("engine cannot change in place"));
         assert!(c.attributes.iter().any(|a| a.path == "instance_class" && !a.forces_replacement));
@@ -202,11 +245,35 @@ mod tests {
         let resolve =
             |a: &str, attr: &str| (a == "shop.production.security_group.alb" && attr == "id").then(|| json!("sg-123"));
         let attrs = resolve_attributes(&r.attributes, &resolve);
-        let c = plan_resource(&r, &attrs, Some(&observed(json!({ "security_groups": ["sg-123"] }))), &[]);
+        let c = plan_resource(&r, &attrs, Some(&observed(json!({ "security_groups": ["sg-123"] }))), &Rules::default());
         assert_eq!(c.action, Action::NoOp);
-        let c = plan_resource(&r, &attrs, Some(&observed(json!({ "security_groups": ["sg-999"] }))), &[]);
+        let c = plan_resource(&r, &attrs, Some(&observed(json!({ "security_groups": ["sg-999"] }))), &Rules::default());
         assert_eq!(c.attributes[0].after, json!(["sg-123"]));
         let unknown = resolve_attributes(&r.attributes, &|_, _| None);
         assert!(has_reference(&unknown["security_groups"]));
+    }
+
+    #[test]
+    fn members_gone_from_an_exact_map_are_removed_and_other_maps_keep_theirs() {
+        let exact = Rules { exact_maps: &["container.environment"], ..Rules::default() };
+        let r = resource(
+            Kind::EcsTaskDefinition,
+            json!({ "container": { "environment": { "A": "1" }, "labels": { "x": "1" } } }),
+        );
+        let live = observed(
+            json!({ "container": { "environment": { "A": "1", "OLD": "2" }, "labels": { "x": "1", "aws": "3" } } }),
+        );
+        let c = plan_resource(&r, &r.attributes, Some(&live), &exact);
+        assert_eq!(c.action, Action::Update);
+        let paths: Vec<(&str, &Value)> = c.attributes.iter().map(|a| (a.path.as_str(), &a.after)).collect();
+        assert_eq!(paths, vec![("container.environment.OLD", &Value::Null)], "labels is not an exact map");
+        assert_eq!(plan_resource(&r, &r.attributes, Some(&live), &Rules::default()).action, Action::NoOp);
+        // Every variable taken out: one removal each, not a change of the whole map.
+        let r = resource(Kind::EcsTaskDefinition, json!({ "container": { "environment": {} } }));
+        let live = observed(json!({ "container": { "environment": { "A": "1" } } }));
+        let c = plan_resource(&r, &r.attributes, Some(&live), &exact);
+        assert_eq!(c.attributes.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["container.environment.A"]);
+        let live = observed(json!({ "container": { "environment": {} } }));
+        assert_eq!(plan_resource(&r, &r.attributes, Some(&live), &exact).action, Action::NoOp);
     }
 }

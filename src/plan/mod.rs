@@ -7,7 +7,7 @@ mod diff;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use diff::{Observed, flatten, has_reference, plan_offline, plan_resource, resolve_attributes};
+pub use diff::{Observed, Rules, flatten, has_reference, plan_offline, plan_resource, resolve_attributes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

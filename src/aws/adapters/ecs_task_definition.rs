@@ -169,6 +169,12 @@ impl Adapter for EcsTaskDefinitionAdapter {
         &["arn", "revision"]
     }
 
+    /// A new revision carries exactly the declared variables and secrets: one that is in
+    /// the running revision but no longer in the file must be planned as removed.
+    fn exact_maps(&self) -> &'static [&'static str] {
+        &["container.environment", "container.secrets"]
+    }
+
     fn normalize(&self, attrs: &mut BTreeMap<String, Value>) {
         // An empty command is no command, as ECS reports it.
         if let Some(Value::Object(c)) = attrs.get_mut("container")

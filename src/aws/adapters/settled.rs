@@ -23,6 +23,9 @@ impl Adapter for Settled {
     fn forces_replacement(&self) -> &'static [&'static str] {
         self.0.forces_replacement()
     }
+    fn exact_maps(&self) -> &'static [&'static str] {
+        self.0.exact_maps()
+    }
     fn assess(&self, change: &mut crate::plan::Change, seen: &Seen<'_>) -> Option<String> {
         self.0.assess(change, seen)
     }
