@@ -101,7 +101,7 @@ impl GitHub {
         self.send(&self.octo, method, route, body).await
     }
 
-    /// A GraphQL query; `None` when GitHub could not answer it.
+    /// A GraphQL query, sent once (the answer may be any status: callers decide).
     pub async fn graphql(&self, body: &serde_json::Value) -> Result<Reply, GitHubError> {
         let url = self.graphql_url.clone();
         self.send(&self.graphql, &Method::POST, &url, Some(body)).await
