@@ -256,6 +256,13 @@ pub enum GithubCommand {
         #[arg(long)]
         allow_destroy: bool,
     },
+    /// On `schedule` or `workflow_dispatch` of the default branch: plan every capsule
+    /// environment against AWS and keep one GitHub issue per drifted one (or apply it back
+    /// when its capsule says `on_drift = "heal"`; never what would destroy data).
+    Reconcile {
+        #[command(flatten)]
+        select: Selection,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +308,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Github { command: GithubCommand::Apply { select, allow_destroy } } => {
             Ok(exit_code(runtime()?.block_on(github::run_apply(&select.targets(), allow_destroy))?))
+        }
+        Command::Github { command: GithubCommand::Reconcile { select } } => {
+            Ok(exit_code(runtime()?.block_on(github::run_reconcile(&select.targets()))?))
         }
         Command::Destroy { capsule, env, confirm, root, format, out } => {
             deploy::confirm_destroy(&capsule, &env, confirm.as_deref())?;

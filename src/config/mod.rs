@@ -58,6 +58,14 @@ pub fn discover(root: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
 /// Loads and validates every capsule below `root`. All problems of all files are
 /// returned together.
 pub fn load_project(root: &Path) -> Result<Project, Diagnostics> {
+    let (project, diags) = load_partial(root)?;
+    if diags.is_empty() { Ok(project) } else { Err(diags) }
+}
+
+/// Like [`load_project`], but keeps going: the capsules whose files are valid, and the
+/// problems of the others (`github reconcile` plans the valid ones and reports the rest).
+/// `Err` only when the root cannot be searched.
+pub fn load_partial(root: &Path) -> Result<(Project, Diagnostics), Diagnostics> {
     let files = discover(root).map_err(|e| io_diag(root, &e.to_string()))?;
     let mut diags = Diagnostics::default();
     let mut capsules: Vec<Capsule> = Vec::new();
@@ -73,10 +81,10 @@ pub fn load_project(root: &Path) -> Result<Project, Diagnostics> {
         match load_str(&shown, &text) {
             Ok(mut capsule) => {
                 capsule.dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-                diags.extend(check_paths(&capsule));
+                let mut own = check_paths(&capsule);
                 if let Some(other) = capsules.iter().find(|c| c.name == capsule.name) {
                     let env = &capsule.environments[0];
-                    diags.push(
+                    own.push(
                         capsule
                             .diag_at(
                                 env,
@@ -90,12 +98,15 @@ pub fn load_project(root: &Path) -> Result<Project, Diagnostics> {
                             .with_hint("capsule names are unique in a repository: rename one of them"),
                     );
                 }
-                capsules.push(capsule);
+                if own.is_empty() {
+                    capsules.push(capsule);
+                }
+                diags.extend(own);
             }
             Err(d) => diags.extend(d),
         }
     }
-    if diags.is_empty() { Ok(Project { root: root.to_path_buf(), capsules }) } else { Err(diags) }
+    Ok((Project { root: root.to_path_buf(), capsules }, diags))
 }
 
 /// Paths in a capsule that must exist in the repository: build contexts and their

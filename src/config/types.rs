@@ -65,6 +65,26 @@ pub struct CapsuleSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]{12}$"))]
     pub account: Option<String>,
+    /// What `capsule github reconcile` does when live AWS has drifted from this file:
+    /// `report` (one GitHub issue per drifted environment) or `heal` (apply it back, except
+    /// changes that would destroy or replace data, which are only reported).
+    #[serde(default, skip_serializing_if = "OnDrift::is_report")]
+    pub on_drift: OnDrift,
+}
+
+/// `[capsule] on_drift`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDrift {
+    #[default]
+    Report,
+    Heal,
+}
+
+impl OnDrift {
+    fn is_report(&self) -> bool {
+        *self == OnDrift::Report
+    }
 }
 
 /// What an `[environments.NAME]` table may hold (used for the JSON Schema only; the loader

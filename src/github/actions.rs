@@ -19,6 +19,10 @@ pub struct Env {
     pub run_id: Option<String>,
     pub run_attempt: Option<String>,
     pub event_path: Option<PathBuf>,
+    /// `GITHUB_EVENT_NAME`: `pull_request`, `push`, `schedule`, `workflow_dispatch`, …
+    pub event_name: Option<String>,
+    /// `GITHUB_SHA`: the commit the run checked out.
+    pub sha: Option<String>,
     pub step_summary: Option<PathBuf>,
     pub output: Option<PathBuf>,
 }
@@ -44,6 +48,8 @@ impl Env {
             run_id: var("GITHUB_RUN_ID"),
             run_attempt: var("GITHUB_RUN_ATTEMPT"),
             event_path: var("GITHUB_EVENT_PATH").map(PathBuf::from),
+            event_name: var("GITHUB_EVENT_NAME"),
+            sha: var("GITHUB_SHA"),
             step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             output: var("GITHUB_OUTPUT").map(PathBuf::from),
         })

@@ -242,9 +242,9 @@ impl GitHubError {
         let GitHubError::Api { status, message, .. } = self else { return None };
         match (*status, message.as_str()) {
             (401, _) => Some("the token is wrong or expired: check the `github-token` input (GITHUB_TOKEN)"),
-            (403, m) if m.contains("not accessible by integration") => {
-                Some("the workflow's token lacks a permission: give the job `permissions: pull-requests: write`")
-            }
+            (403, m) if m.contains("not accessible by integration") => Some(
+                "the workflow's token lacks a permission: give the job `permissions: pull-requests: write` (plan, apply) or `issues: write` (reconcile)",
+            ),
             (403, m) if m.contains("locked") => Some("the conversation is locked: unlock it to get capsule's comments"),
             (410, _) => Some("issues are disabled in this repository"),
             _ => None,

@@ -45,7 +45,7 @@ pub struct Meta {
 /// The share of a fan-out job, as it appears in the marker: `all`, or its root, capsules
 /// and environment.
 pub fn selection_key(select: &crate::engine::Selection) -> String {
-    let root = relative_root(&select.root);
+    let root = repo_relative(&select.root);
     let mut parts = Vec::new();
     if !root.is_empty() {
         parts.push(format!("root={root}"));
@@ -62,8 +62,8 @@ pub fn selection_key(select: &crate::engine::Selection) -> String {
 }
 
 /// `root` relative to the top of its git repository (`""` at the top), so that the same
-/// share has the same key on every runner.
-fn relative_root(root: &std::path::Path) -> String {
+/// share (or file) has the same key on every runner.
+pub(super) fn repo_relative(root: &std::path::Path) -> String {
     let canonical = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let top = git2::Repository::discover(root).ok().and_then(|r| r.workdir().map(canonical));
     let root = canonical(root);

@@ -51,6 +51,30 @@ pub fn push(event: &serde_json::Value) -> Result<Push, GitHubError> {
     Ok(Push { before, after, message })
 }
 
+/// Refuses to reconcile from anything but the default branch: a `schedule` (which GitHub
+/// runs on the default branch) or a `workflow_dispatch` of it. Healing from another branch
+/// would deploy code nobody merged.
+pub fn scheduled(event_name: Option<&str>, event: &serde_json::Value) -> Result<(), GitHubError> {
+    match event_name {
+        Some("schedule") => Ok(()),
+        Some("workflow_dispatch") => {
+            let s = |p: &str| event.pointer(p).and_then(|v| v.as_str());
+            match (s("/ref"), s("/repository/default_branch")) {
+                (Some(r), Some(default)) if r == format!("refs/heads/{default}") => Ok(()),
+                (r, default) => Err(GitHubError::Event(format!(
+                    "github reconcile plans the default branch, but this workflow_dispatch ran on {}: dispatch it on {}",
+                    r.unwrap_or("an unknown ref"),
+                    default.unwrap_or("the default branch")
+                ))),
+            }
+        }
+        other => Err(GitHubError::Event(format!(
+            "github reconcile runs on `schedule` and `workflow_dispatch` events, not on {}: use `github plan` on pull requests and `github apply` on pushes",
+            other.map(|o| format!("`{o}`")).unwrap_or_else(|| "an unknown event (GITHUB_EVENT_NAME is not set)".into())
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +89,17 @@ mod tests {
         assert!(pull_request(&serde_json::json!({ "push": {} })).is_err());
         let deleted = serde_json::json!({ "pull_request": { "number": 8, "base": { "sha": "b", "repo": { "full_name": "o/r" } }, "head": { "sha": "h", "repo": null } } });
         assert!(pull_request(&deleted).unwrap().from_fork, "a deleted fork is still a fork");
+    }
+
+    #[test]
+    fn reconcile_runs_only_on_the_default_branch() {
+        let on = |r: &str| serde_json::json!({ "ref": r, "repository": { "default_branch": "main" } });
+        assert!(scheduled(Some("schedule"), &serde_json::json!({ "schedule": "17 6 * * 1-5" })).is_ok());
+        assert!(scheduled(Some("workflow_dispatch"), &on("refs/heads/main")).is_ok());
+        let e = scheduled(Some("workflow_dispatch"), &on("refs/heads/feature")).unwrap_err().to_string();
+        assert!(e.contains("refs/heads/feature") && e.contains("dispatch it on main"), "{e}");
+        assert!(scheduled(Some("pull_request"), &on("refs/pull/1/merge")).is_err());
+        assert!(scheduled(None, &serde_json::json!({})).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The GitHub side of capsule (DESIGN section 6): the `github plan` and `github apply`
-//! flows, the pull request's one plan comment, the step summary and the step outputs.
+//! The GitHub side of capsule (DESIGN sections 1 and 6): the `github plan`, `github apply`
+//! and `github reconcile` flows, the pull request's one plan comment, the drift issues,
+//! the step summary and the step outputs.
 //! Speaks the REST API at `GITHUB_API_URL`, so GitHub Enterprise and the tests' local
 //! server work the same. Never executes anything from the repository.
 
@@ -7,9 +8,12 @@ mod actions;
 mod apply_flow;
 mod client;
 mod comment;
+mod drift;
 mod event;
+mod issues;
 mod merged;
 mod plan_flow;
+mod reconcile_flow;
 mod sticky;
 mod targets;
 
@@ -20,9 +24,10 @@ pub use comment::{
     COMMENT_LIMIT, LABELS, MARKER, Meta, SUMMARY_LIMIT, Sticky, annotation, apply_marker, comment_markdown, labels_for,
     link_apply, mark_stale, outputs, parse_meta, selection_key, step_summary,
 };
-pub use event::{PullRequest, Push, pull_request, push};
+pub use event::{PullRequest, Push, pull_request, push, scheduled};
 pub use merged::merged_pull_request;
 pub use plan_flow::run_plan;
+pub use reconcile_flow::run_reconcile;
 pub use sticky::{Author, Comment, CommentOutcome};
 pub use targets::{changed_targets, only_selected};
 

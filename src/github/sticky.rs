@@ -159,7 +159,7 @@ impl GitHub {
 
     /// POSTs a comment at most once per success: after a failure that may have created it
     /// (a 5xx, a rate limit, a lost connection), the comments are listed again first.
-    async fn create_comment(
+    pub(super) async fn create_comment(
         &self,
         number: u64,
         matches: &dyn Fn(&str) -> bool,

@@ -44,6 +44,12 @@ class State:
         self.faults = []  # dicts: method, path (regex), status, headers, body, times, apply
         self.deployments = []
         self.deployment_statuses = []
+        self.issues = {}  # number -> dict: number, title, body, login, id_user, type, state, state_reason, ...
+
+    def next_number(self):
+        """Issues and pull requests share one sequence of numbers, as on GitHub."""
+        used = set(self.pulls) | set(self.issues) | {c["issue"] for c in self.comments} | set(self.labels)
+        return max(used, default=0) + 1
 
 
 STATE = State()
@@ -58,7 +64,7 @@ def comment_json(base, c):
     return {
         "id": c["id"], "node_id": f"IC_{c['id']}",
         "url": f"{base}/repos/{OWNER}/{REPO}/issues/comments/{c['id']}",
-        "html_url": f"https://github.com/{OWNER}/{REPO}/pull/{c['issue']}#issuecomment-{c['id']}",
+        "html_url": f"https://github.com/{OWNER}/{REPO}/{'issues' if c['issue'] in STATE.issues else 'pull'}/{c['issue']}#issuecomment-{c['id']}",
         "issue_url": f"{base}/repos/{OWNER}/{REPO}/issues/{c['issue']}",
         "body": c["body"], "user": user_json({"login": c["login"], "id": c["id_user"], "type": c["type"]}), "created_at": c["created_at"], "updated_at": c["updated_at"],
         "author_association": "NONE" if c["type"] == "Bot" else "MEMBER",
@@ -81,6 +87,32 @@ def pull_json(base, p):
         "base": {"ref": "main", "sha": "cafebabe", "repo": {"full_name": f"{OWNER}/{REPO}"}},
         "author_association": "MEMBER",
     }
+
+
+def issue_json(base, i):
+    """An issue as GET /repos/{o}/{r}/issues/{n} returns it."""
+    n = i["number"]
+    return {
+        "url": f"{base}/repos/{OWNER}/{REPO}/issues/{n}", "id": 200000 + n, "node_id": f"I_{n}", "number": n,
+        "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{n}", "title": i["title"], "body": i["body"],
+        "user": user_json({"login": i["login"], "id": i["id_user"], "type": i["type"]}),
+        "labels": [label_json(name) for name in STATE.labels.get(n, [])], "state": i["state"],
+        "state_reason": i["state_reason"], "locked": n in STATE.locked,
+        "comments": sum(1 for c in STATE.comments if c["issue"] == n),
+        "created_at": i["created_at"], "updated_at": i["updated_at"], "closed_at": i["closed_at"],
+        "author_association": "NONE" if i["type"] == "Bot" else "MEMBER",
+    }
+
+
+def pull_as_issue(base, p):
+    """A pull request in the issues listing: GitHub lists both, the pull request with `pull_request`."""
+    out = {k: v for k, v in pull_json(base, p).items() if k not in ("head", "base", "merge_commit_sha", "merged_at", "draft")}
+    out["url"] = f"{base}/repos/{OWNER}/{REPO}/issues/{p['number']}"
+    out["body"] = p.get("body", "")
+    out["labels"] = [label_json(name) for name in STATE.labels.get(p["number"], [])]
+    out["pull_request"] = {"url": f"{base}/repos/{OWNER}/{REPO}/pulls/{p['number']}",
+                           "html_url": f"https://github.com/{OWNER}/{REPO}/pull/{p['number']}"}
+    return out
 
 
 def label_json(name):
@@ -337,6 +369,79 @@ class Handler(BaseHTTPRequestHandler):
             STATE.deployment_statuses.append(s)
         return 201, s, {}
 
+    def list_issues(self, who, query, body, *_):
+        state = query.get("state", ["open"])[0]
+        if state not in ("open", "closed", "all"):
+            raise error(422, "Validation Failed", errors=[{"value": state, "resource": "Issue", "field": "state", "code": "invalid"}])
+        wanted = [x for x in query.get("labels", [""])[0].split(",") if x]
+        creator = query.get("creator", [None])[0]
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        with STATE.lock:
+            rows = [(i["number"], issue_json(self.base(), i)) for i in STATE.issues.values()]
+            rows += [(p["number"], pull_as_issue(self.base(), p)) for p in STATE.pulls.values()]
+            rows.sort(key=lambda r: -r[0])  # newest first, GitHub's default sort
+            rows = [r for _, r in rows if (state == "all" or r["state"] == state)
+                    and all(x in [l["name"] for l in r["labels"]] for x in wanted)
+                    and (creator is None or r["user"]["login"] == creator)]
+        items = rows[(page - 1) * per_page: page * per_page]
+        pages = max(1, -(-len(rows) // per_page))
+        keep = "&".join(f"{k}={quote(v[0])}" for k, v in sorted(query.items()) if k not in ("page", "per_page"))
+        link = lambda p, rel: f'<{self.base()}/repositories/{REPO_ID}/issues?{keep + "&" if keep else ""}per_page={per_page}&page={p}>; rel="{rel}"'
+        links = []
+        if page > 1:
+            links += [link(page - 1, "prev"), link(1, "first")]
+        if page < pages:
+            links += [link(page + 1, "next"), link(pages, "last")]
+        return 200, items, {"link": ", ".join(links)} if links else {}
+
+    def create_issue(self, who, query, body, *_):
+        body = body or {}
+        if not body.get("title"):
+            raise error(422, "Invalid request.\n\n\"title\" wasn't supplied.", "https://docs.github.com/rest/issues/issues#create-an-issue")
+        too_long(body.get("body") or "", "Issue")
+        with STATE.lock:
+            n = STATE.next_number()
+            STATE.issues[n] = {"number": n, "title": body["title"], "body": body.get("body"), "login": who["login"],
+                               "id_user": who["id"], "type": who["type"], "state": "open", "state_reason": None,
+                               "created_at": now(), "updated_at": now(), "closed_at": None}
+            if body.get("labels"):
+                STATE.labels[n] = [l if isinstance(l, str) else l["name"] for l in body["labels"]]
+            out = issue_json(self.base(), STATE.issues[n])
+        return 201, out, {"location": out["url"]}
+
+    def get_issue(self, who, query, body, number):
+        with STATE.lock:
+            n = int(number)
+            if n in STATE.pulls:
+                return 200, pull_as_issue(self.base(), STATE.pulls[n]), {}
+            if n not in STATE.issues:
+                raise error(404, "Not Found", "https://docs.github.com/rest/issues/issues#get-an-issue")
+            return 200, issue_json(self.base(), STATE.issues[n]), {}
+
+    def update_issue(self, who, query, body, number):
+        body = body or {}
+        with STATE.lock:
+            i = STATE.issues.get(int(number))
+            if i is None:
+                raise error(404, "Not Found", "https://docs.github.com/rest/issues/issues#update-an-issue")
+            state = body.get("state", i["state"])
+            reason = body.get("state_reason")
+            if state not in ("open", "closed") or reason not in (None, "completed", "not_planned", "reopened"):
+                raise error(422, "Validation Failed", errors=[{"resource": "Issue", "field": "state", "code": "invalid"}])
+            if "body" in body:
+                too_long(body["body"] or "", "Issue")
+                i["body"] = body["body"]
+            if body.get("title"):
+                i["title"] = body["title"]
+            if "labels" in body:
+                STATE.labels[i["number"]] = [l if isinstance(l, str) else l["name"] for l in body["labels"]]
+            if state != i["state"]:
+                i["closed_at"] = now() if state == "closed" else None
+                i["state_reason"] = reason or ("completed" if state == "closed" else "reopened")
+            i["state"], i["updated_at"] = state, now()
+            return 200, issue_json(self.base(), i), {}
+
     def graphql(self, body):
         ids = (body.get("variables") or {}).get("ids") or []
         with STATE.lock:
@@ -350,7 +455,8 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             if path == "/_testbed/state":
                 out = {"comments": STATE.comments, "requests": STATE.requests, "labels": STATE.labels,
-                       "deployments": STATE.deployments, "deployment_statuses": STATE.deployment_statuses}
+                       "deployments": STATE.deployments, "deployment_statuses": STATE.deployment_statuses,
+                       "issues": list(STATE.issues.values())}
                 return self.send(200, json.loads(json.dumps(out)))
             if path == "/_testbed/comments":  # {issue, body, login?, type?, minimized?}
                 STATE.next_id += 1
@@ -364,6 +470,16 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_testbed/pulls":  # {number, merged?, merge_commit_sha?, head_sha?, lag?}
                 STATE.pulls[body["number"]] = body
                 return self.send(201, body)
+            if path == "/_testbed/issues":  # {title, body, login?, type?, state?, labels?}
+                n = STATE.next_number()
+                who = TOKENS["test-token"]
+                STATE.issues[n] = {"number": n, "title": body["title"], "body": body.get("body"),
+                                   "login": body.get("login", who["login"]), "id_user": body.get("user_id", who["id"]),
+                                   "type": body.get("type", who["type"]), "state": body.get("state", "open"),
+                                   "state_reason": None, "created_at": now(), "updated_at": now(), "closed_at": None}
+                if body.get("labels"):
+                    STATE.labels[n] = list(body["labels"])
+                return self.send(201, {"number": n})
             if path == "/_testbed/locked":  # {issue}
                 STATE.locked.add(body["issue"])
                 return self.send(201, {})
@@ -377,12 +493,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, {"message": "no such control endpoint"})
 
 
-def too_long(text):
+def too_long(text, resource="IssueComment"):
     if len(text) > 65536:
-        raise Reply(422, {"message": "Validation Failed", "errors": [{"resource": "IssueComment", "code": "unprocessable", "field": "data", "message": "Body is too long (maximum is 65536 characters)"}], "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment", "status": "422"})
+        raise Reply(422, {"message": "Validation Failed", "errors": [{"resource": resource, "code": "unprocessable", "field": "data" if resource == "IssueComment" else "body", "message": "Body is too long (maximum is 65536 characters)"}], "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment", "status": "422"})
 
 
 ROUTES = [
+    (r"GET (issues)", Handler.list_issues),
+    (r"POST (issues)", Handler.create_issue),
+    (r"GET issues/(\d+)", Handler.get_issue),
+    (r"PATCH issues/(\d+)", Handler.update_issue),
     (r"GET issues/(\d+)/comments", Handler.list_comments),
     (r"POST issues/(\d+)/comments", Handler.create_comment),
     (r"PATCH issues/comments/(\d+)", Handler.update_comment),

@@ -113,3 +113,34 @@ def test_labels_and_minimized_comments(gh):
     root = gh.rsplit("/api/v3", 1)[0]
     out = call(f"{root}/api/graphql", "POST", {"query": "q", "variables": {"ids": [node]}})[2]
     assert out == {"data": {"nodes": [{"id": node, "isMinimized": True}]}}
+
+
+def test_issues_are_created_listed_newest_first_with_pull_requests_and_closed(gh):
+    control(gh, "pulls", {"number": 1, "head_sha": "abc"})
+    status, headers, issue = call(f"{gh}/repos/o/r/issues", "POST", {"title": "drift", "body": "b", "labels": ["capsule:drift"]})
+    assert status == 201 and issue["number"] == 2 and headers["location"] == issue["url"]
+    assert issue["user"]["login"] == "github-actions[bot]" and issue["state"] == "open"
+    assert [l["name"] for l in issue["labels"]] == ["capsule:drift"] and "pull_request" not in issue
+    # GitHub lists pull requests among issues: only `pull_request` tells them apart.
+    status, _, listed = call(f"{gh}/repos/o/r/issues")
+    assert [i["number"] for i in listed] == [2, 1] and "pull_request" in listed[1]
+    assert [i["number"] for i in call(f"{gh}/repos/o/r/issues?labels=capsule:drift")[2]] == [2]
+    status, _, closed = call(f"{gh}/repos/o/r/issues/2", "PATCH", {"state": "closed", "state_reason": "completed"})
+    assert status == 200 and closed["state"] == "closed" and closed["state_reason"] == "completed" and closed["closed_at"]
+    assert [i["number"] for i in call(f"{gh}/repos/o/r/issues")[2]] == [1]
+    assert [i["number"] for i in call(f"{gh}/repos/o/r/issues?state=all")[2]] == [2, 1]
+    _, _, comment = call(f"{gh}/repos/o/r/issues/2/comments", "POST", {"body": "gone"})
+    assert "/issues/2#issuecomment-" in comment["html_url"]
+
+
+def test_issue_listing_pages_and_errors_as_github_does(gh):
+    for i in range(3):
+        control(gh, "issues", {"title": f"t{i}"})
+    status, headers, page1 = call(f"{gh}/repos/o/r/issues?state=open&per_page=2")
+    assert status == 200 and len(page1) == 2
+    assert '/repositories/4242/issues?state=open&per_page=2&page=2>; rel="next"' in headers["link"]
+    assert call(f"{gh}/repos/o/r/issues", "POST", {"body": "no title"})[0] == 422
+    assert call(f"{gh}/repos/o/r/issues", "POST", {"title": "t", "body": "x" * 65537})[0] == 422
+    assert call(f"{gh}/repos/o/r/issues", "POST", {"title": "t"}, token="read-only-token")[0] == 403
+    assert call(f"{gh}/repos/o/r/issues/1", "PATCH", {"state": "shut"})[0] == 422
+    assert call(f"{gh}/repos/o/r/issues/99")[0] == 404

@@ -102,6 +102,36 @@ impl FakeGitHub {
         self.call("POST", "/_testbed/pulls", &pull);
     }
 
+    /// Every issue (not pull requests): `{number, title, body, login, type, state, …}`,
+    /// with its `labels` and `comments` (their bodies) added.
+    pub fn issues(&self) -> Vec<Value> {
+        let s = self.state();
+        let mut out: Vec<Value> = s["issues"].as_array().cloned().unwrap_or_default();
+        for i in &mut out {
+            let n = i["number"].as_u64().unwrap();
+            i["labels"] = s["labels"][n.to_string()].clone();
+            let comments: Vec<Value> = s["comments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["issue"] == n)
+                .map(|c| c["body"].clone())
+                .collect();
+            i["comments"] = Value::Array(comments);
+        }
+        out
+    }
+
+    /// An issue by someone (`login`, `type`), e.g. one that copies capsule's marker.
+    pub fn seed_issue(&self, login: &str, kind: &str, title: &str, body: &str) -> u64 {
+        let r = self.call(
+            "POST",
+            "/_testbed/issues",
+            &json!({ "login": login, "type": kind, "title": title, "body": body, "user_id": 99 }),
+        );
+        r["number"].as_u64().unwrap()
+    }
+
     pub fn lock(&self, issue: u64) {
         self.call("POST", "/_testbed/locked", &json!({ "issue": issue }));
     }
