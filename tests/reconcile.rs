@@ -266,12 +266,26 @@ async fn an_invalid_file_on_main_gets_a_plan_error_issue_and_the_other_capsules_
     let good = unique("good");
     write(dir.path(), "good/capsule.toml", &format!("[capsule]\nname = \"{good}\"\n[secrets]\nx = {{}}\n"));
     write(dir.path(), "bad/capsule.toml", "[capsule]\nname = \"bad\"\n[secrets]\nx = { descripton = \"typo\" }\n");
+    // Another account's capsule: a plan error, reported the same way.
+    let guarded = unique("guarded");
+    write(
+        dir.path(),
+        "guarded/capsule.toml",
+        &format!("[capsule]\nname = \"{guarded}\"\naccount = \"210987654321\"\n[secrets]\nx = {{}}\n"),
+    );
+    // GitHub answers 502 to the first issue POST after creating the issue: it is not opened twice.
+    gh.fault(json!({ "method": "POST", "path": "^/repos/o/r/issues$", "status": 502, "times": 1, "apply": true }));
     let (out, outputs) = reconcile(&gh, dir.path());
     assert!(out.status.success(), "an invalid file is reported, not a failure: {}", text(&out));
     // The good capsule was never applied: everything in it is drift (to be created).
     assert!(outputs.contains(&format!("drifted=[\"{good}/production\"]\n")), "{outputs}");
     let errors: Vec<Value> = gh.issues().into_iter().filter(|i| i["labels"] == json!(["capsule:plan-error"])).collect();
-    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors.len(), 2, "one per file or environment, none twice: {errors:#?}");
+    let account = errors.iter().find(|i| i["title"] == format!("capsule: {guarded}/production cannot be planned"));
+    let account = account.expect("the guarded capsule's issue")["body"].as_str().unwrap();
+    assert!(account.contains("210987654321"), "{account}");
+    let errors: Vec<Value> =
+        errors.into_iter().filter(|i| i["title"].as_str().unwrap().contains("does not load")).collect();
     let body = errors[0]["body"].as_str().unwrap();
     assert!(body.starts_with("<!-- capsule:drift file=bad/capsule.toml -->\n"), "named from the root: {body}");
     assert!(body.contains("bad/capsule.toml:4:") && body.contains("descripton"), "file:line:column: {body}");
