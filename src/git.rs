@@ -104,7 +104,13 @@ pub fn changed_capsules(project: &Project, base: &str, head: &str) -> Result<Vec
             out.push(ChangedCapsule {
                 capsule: capsule.name.clone(),
                 dir: if dir.is_empty() { ".".into() } else { dir },
-                environments: capsule.environments.iter().map(|e| e.name.clone()).collect(),
+                // A preview template is deployed only as pr-<N>, never by a matrix job.
+                environments: capsule
+                    .environments
+                    .iter()
+                    .filter(|e| !e.is_template())
+                    .map(|e| e.name.clone())
+                    .collect(),
                 because: because.clone(),
             });
         }

@@ -111,3 +111,28 @@ fn schema_prints_json_schema() {
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
+
+#[test]
+fn a_preview_template_is_skipped_once_and_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("capsule.toml"),
+        "[capsule]\nname = \"shop\"\n[environments.staging]\n[environments.preview]\npreview = true\nttl = \"3d\"\n\
+         [secrets]\nstripe = { description = \"key\" }\n",
+    )
+    .unwrap();
+    let root = dir.path().to_str().unwrap();
+    let out = capsule(&["plan", "--offline", "--root", root, "--format", "json"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let envs: Vec<&str> =
+        doc["capsules"].as_array().unwrap().iter().map(|c| c["environment"].as_str().unwrap()).collect();
+    assert_eq!(envs, ["staging"], "the template is not planned");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("Skipping preview template shop/preview").count(), 1, "{err}");
+
+    let out = capsule(&["plan", "--offline", "--root", root, "--env", "preview"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a preview template") && err.contains("pr-<N>"), "{err}");
+}

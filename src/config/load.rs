@@ -57,6 +57,8 @@ pub struct Environment {
     pub vars: IndexMap<String, String>,
     pub config: CapsuleFile,
     pub spans: SpanIndex,
+    /// A preview template's settings (`preview = true`), also kept on its instances.
+    pub preview: Option<super::preview::Preview>,
 }
 
 impl Capsule {
@@ -91,6 +93,16 @@ impl Reporter<'_> {
 /// Loads one capsule file from its text. `path` is only used in messages and to resolve
 /// relative paths.
 pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
+    load_impl(path, text, None)
+}
+
+/// Loads one capsule file with its preview `template` resolved as the environment `name`
+/// (`pr-7`) in its place.
+pub(crate) fn load_instance(path: &Path, text: &str, template: &str, name: &str) -> Result<Capsule, Diagnostics> {
+    load_impl(path, text, Some((template, name)))
+}
+
+fn load_impl(path: &Path, text: &str, instance: Option<(&str, &str)>) -> Result<Capsule, Diagnostics> {
     let mut r = Reporter { path, text, diags: Diagnostics::default() };
     let (doc, parse_errors) = DeTable::parse_recoverable(text);
     for e in &parse_errors {
@@ -121,7 +133,30 @@ pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
     let environments = split_environments(&mut r, envs_value);
 
     let mut resolved = Vec::new();
-    for (env_name, env_table) in environments {
+    let mut templates = Vec::new();
+    for (mut env_name, env_table) in environments {
+        let table = match env_table.as_ref().map(Spanned::get_ref) {
+            Some(DeValue::Table(t)) => Some(t),
+            _ => None,
+        };
+        let preview = table.and_then(|t| super::preview::settings(&mut r, &env_name, t));
+        if let Some(t) = table.filter(|_| preview.is_some()) {
+            let span = |key: &str| t.iter().find(|(k, _)| k.get_ref() == key).map(|(k, v)| (k.span(), v.span()));
+            let from = span("secrets_from").map(|(_, v)| v).unwrap_or(0..0);
+            templates.push((env_name.clone(), from, span("preview").map(|(k, _)| k).unwrap_or(0..0)));
+        }
+        if let Some((template, name)) = instance
+            && template == env_name
+        {
+            env_name = name.to_string();
+        } else if super::preview::number_of(&env_name).is_some() {
+            let span = env_table.as_ref().map(|v| v.span()).unwrap_or(0..0);
+            r.error(
+                span,
+                format!("environment name `{env_name}` is reserved for previews"),
+                Some("pr-<N> is the preview of pull request N: choose another name".into()),
+            );
+        }
         let mut merged = root.clone();
         let vars = apply_environment(&mut r, &env_name, &mut merged, env_table.as_ref());
         let before = r.diags.len();
@@ -134,9 +169,18 @@ pub fn load_str(path: &Path, text: &str) -> Result<Capsule, Diagnostics> {
             if interpolated {
                 validate::check(&mut r, &config, &spans, &env_name);
             }
-            resolved.push(Environment { name: env_name, vars, config, spans });
+            resolved.push(Environment { name: env_name, vars, config, spans, preview });
         }
     }
+    if let Some((second, _, span)) = templates.get(1) {
+        r.error(
+            span.clone(),
+            format!("`{second}` is a second preview template"),
+            Some("a capsule has one preview template at most: remove `preview = true` from one".into()),
+        );
+    }
+    let sources: Vec<(String, Range<usize>)> = templates.into_iter().map(|(n, from, _)| (n, from)).collect();
+    super::preview::check_sources(&mut r, &resolved, &sources);
 
     if !r.diags.is_empty() {
         r.diags.sort();
@@ -216,6 +260,9 @@ fn apply_environment<'i>(
     };
     for (key, value) in env.iter() {
         let k = key.get_ref().as_ref();
+        if super::preview::KEYS.contains(&k) {
+            continue;
+        }
         match value.get_ref() {
             DeValue::Table(over) if SECTIONS.contains(&k) && k != "environments" => {
                 if k == "capsule" && over.get("name").is_some() {
@@ -260,6 +307,13 @@ fn apply_environment<'i>(
                 format!("environment variable `{k}` must be a string, integer or boolean, not {}", other.type_str()),
                 None,
             ),
+        }
+    }
+    // A variable may use the environment's name (`domain = "${env.name}.example.com"`,
+    // which a preview template needs); other variables are not expanded inside variables.
+    for (k, v) in vars.iter_mut() {
+        if k != "name" {
+            *v = v.replace("${env.name}", env_name);
         }
     }
     vars

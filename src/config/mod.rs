@@ -4,6 +4,7 @@
 pub mod cidr;
 pub mod diag;
 pub mod load;
+pub mod preview;
 pub mod schema;
 pub mod spans;
 pub mod types;

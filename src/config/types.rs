@@ -115,6 +115,19 @@ pub struct EnvironmentSchema {
     email: Option<Overrides>,
     /// Overrides of `[network]` for this environment.
     network: Option<Overrides>,
+    /// A preview template: never planned or applied as itself; `capsule github preview`
+    /// deploys it as `pr-<N>` (`${env.name}`) for each pull request.
+    preview: Option<bool>,
+    /// Preview templates: `capsule preview sweep` deletes previews older than this, e.g.
+    /// `7d` (default), at least `1h`.
+    ttl: Option<String>,
+    /// Preview templates: at most this many previews of the capsule at once (default 10,
+    /// 1 to 100); a new one over it is refused, never made room for.
+    #[schemars(range(min = 1, max = 100))]
+    max_previews: Option<u32>,
+    /// Preview templates: the environment whose secret values a preview reads (otherwise
+    /// its secrets start empty).
+    secrets_from: Option<String>,
 }
 
 /// A partial table deep-merged over the top-level one.
