@@ -314,7 +314,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Destroy { capsule, env, confirm, root, format, out } => {
             deploy::confirm_destroy(&capsule, &env, confirm.as_deref())?;
-            let project = load(&root)?;
+            let project = load_for(&root, Some(&env))?;
             let targets = engine::select(
                 &project,
                 &Targets { root: root.clone(), capsules: vec![capsule.clone()], env: Some(env.clone()) },
@@ -338,7 +338,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Drift { select, format } => {
-            let project = load(&select.root)?;
+            let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
             let plan = runtime()?.block_on(engine::online_plan(&project, &targets))?;
             emit(&plan, format, None)?;
@@ -384,7 +384,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { select, format, out, detailed_exitcode, offline } => {
-            let project = load(&select.root)?;
+            let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
             let plan = if offline {
                 engine::offline_plan(&project, &targets, &engine::default_region())?
@@ -399,7 +399,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         Command::Apply { select, allow_destroy, format, out } => {
-            let project = load(&select.root)?;
+            let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
             Ok(exit_code(runtime()?.block_on(deploy::run_apply(
                 &project,
@@ -483,4 +483,9 @@ fn plural(n: usize) -> &'static str {
 /// Loads and validates the project; invalid configuration stops here, before any AWS call.
 fn load(root: &Path) -> anyhow::Result<Project> {
     config::load_project(root).map_err(|d| anyhow::anyhow!("{d}"))
+}
+
+/// [`load`], with the preview `env` (`pr-<N>`) made from each capsule's template.
+fn load_for(root: &Path, env: Option<&str>) -> anyhow::Result<Project> {
+    load(root)?.with_previews(env).map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -136,3 +136,32 @@ fn a_preview_template_is_skipped_once_and_refused_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is a preview template") && err.contains("pr-<N>"), "{err}");
 }
+
+#[test]
+fn env_pr_n_plans_the_preview_made_from_the_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("capsule.toml"),
+        "[capsule]\nname = \"shop\"\n[environments.staging]\n[environments.preview]\npreview = true\n\
+         [databases.main]\nengine = \"postgres\"\n",
+    )
+    .unwrap();
+    let root = dir.path().to_str().unwrap();
+    let out = capsule(&["plan", "--offline", "--root", root, "--env", "pr-7", "--format", "json"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["capsules"].as_array().unwrap().len(), 1, "{doc:#}");
+    assert_eq!(doc["capsules"][0]["environment"], "pr-7");
+    let db = doc["capsules"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "shop.pr-7.rds_instance.main")
+        .expect("the preview's database");
+    let protection = db["attributes"].as_array().unwrap().iter().find(|a| a["path"] == "deletion_protection").unwrap();
+    assert_eq!(protection["after"], false, "a preview's database is disposable: {db:#}");
+    // Without a template there is no pr-<N>.
+    std::fs::write(dir.path().join("capsule.toml"), "[capsule]\nname = \"shop\"\n").unwrap();
+    let out = capsule(&["plan", "--offline", "--root", root, "--env", "pr-7"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+}

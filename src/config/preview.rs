@@ -154,9 +154,36 @@ impl Capsule {
         if let Some(p) = instance.preview.as_mut() {
             p.template = Some(template.name.clone());
         }
+        disposable(&mut instance);
         let mut out = self.clone();
         out.environments.push(instance);
         Ok(out)
+    }
+}
+
+impl super::Project {
+    /// The project with preview `env` (`pr-7`) added to every capsule that has a template
+    /// and no such environment, so that `plan`, `apply` and `destroy --env pr-7` reach it.
+    /// Any other `env` leaves the project as it is.
+    pub fn with_previews(mut self, env: Option<&str>) -> Result<super::Project, String> {
+        let Some(env) = env.filter(|e| number_of(e).is_some()) else { return Ok(self) };
+        for c in &mut self.capsules {
+            if c.preview_template().is_some() {
+                *c = c.with_preview(env)?;
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A preview's data is disposable: its databases have no deletion protection, leave no
+/// final snapshot and apply changes at once, whatever the template says, so that closing the
+/// pull request deletes them without `--allow-destroy`.
+fn disposable(instance: &mut Environment) {
+    for d in instance.config.databases.values_mut() {
+        d.deletion_protection = false;
+        d.on_delete = "delete".into();
+        d.apply_changes = "immediately".into();
     }
 }
 
@@ -166,7 +193,7 @@ mod tests {
 
     use super::super::load::load_str;
 
-    const FILE: &str = "[capsule]\nname = \"shop\"\n[environments.staging]\n[environments.preview]\npreview = true\nttl = \"2d\"\nmax_previews = 3\nsecrets_from = \"staging\"\nhost = \"${env.name}.preview.example.com\"\n[environments.preview.secrets.stripe]\ndescription = \"in ${env.name} at ${env.host}\"\n[secrets.stripe]\ndescription = \"key\"\n";
+    const FILE: &str = "[capsule]\nname = \"shop\"\n[environments.staging]\n[environments.preview]\npreview = true\nttl = \"2d\"\nmax_previews = 3\nsecrets_from = \"staging\"\nhost = \"${env.name}.preview.example.com\"\n[environments.preview.secrets.stripe]\ndescription = \"in ${env.name} at ${env.host}\"\n[secrets.stripe]\ndescription = \"key\"\n[databases.main]\nengine = \"postgres\"\n";
 
     #[test]
     fn a_template_is_read_and_its_instances_get_their_own_name() {
@@ -184,6 +211,14 @@ mod tests {
         assert_eq!(pr.preview.as_ref().unwrap().template.as_deref(), Some("preview"));
         assert_eq!(pr.config.secrets["stripe"].description.as_deref(), Some("in pr-7 at pr-7.preview.example.com"));
         assert_eq!(super::number_of("pr-7"), Some(7));
+        let db = &pr.config.databases["main"];
+        assert_eq!(
+            (db.deletion_protection, db.on_delete.as_str()),
+            (false, "delete"),
+            "a preview's data is disposable"
+        );
+        let template_db = &with.environment("preview").unwrap().config.databases["main"];
+        assert!(template_db.deletion_protection, "the template itself keeps the default");
         assert_eq!(super::number_of("production"), None);
     }
 
