@@ -83,3 +83,43 @@ fn destroy_needs_the_name_and_then_deletes_everything_the_environment_owns() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Destroy complete: 0 deleted."), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_made_by_hand_is_destroyed_with_its_data_and_staging_stays() {
+    testbed();
+    let name = unique("prev");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "capsule.toml",
+        &format!(
+            "[capsule]\nname = \"{name}\"\n[secrets]\nkey = {{}}\n[databases.main]\nengine = \"postgres\"\n\
+             [environments.staging]\n[environments.preview]\npreview = true\n"
+        ),
+    );
+    for env in ["staging", "pr-7"] {
+        let out = capsule(root, &["apply", "--env", env]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = capsule(root, &["apply"]);
+    assert!(text(&out).contains(&format!("Skipping preview template {name}/preview")), "{}", text(&out));
+    let db = common::db_instance(&format!("{name}-pr-7-main")).await.expect("the preview's database");
+    assert_eq!(db.deletion_protection(), Some(false));
+    assert_eq!(common::db_instance(&format!("{name}-staging-main")).await.unwrap().deletion_protection(), Some(true));
+
+    let out = capsule(root, &["destroy", "--capsule", &name, "--env", "pr-7", "--confirm", &name]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("deleted without a final snapshot"), "{}", text(&out));
+    assert!(common::db_instance(&format!("{name}-pr-7-main")).await.is_none());
+    let rds = capsule::aws::Aws::from_env().await.rds("us-east-1");
+    let snapshots = rds.describe_db_snapshots().send().await.unwrap();
+    let left: Vec<&str> = snapshots
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .filter(|s| s.starts_with(&format!("{name}-pr-7")))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(plan(root, "staging"), vec![], "staging is untouched");
+}
