@@ -95,7 +95,7 @@ async fn a_preview_made_by_hand_is_destroyed_with_its_data_and_staging_stays() {
         "capsule.toml",
         &format!(
             "[capsule]\nname = \"{name}\"\n[secrets]\nkey = {{}}\n[databases.main]\nengine = \"postgres\"\n\
-             [environments.staging]\n[environments.preview]\npreview = true\n"
+             [caches.kv]\nengine = \"redis\"\n[environments.staging]\n[environments.preview]\npreview = true\n"
         ),
     );
     for env in ["staging", "pr-7"] {
@@ -119,6 +119,20 @@ async fn a_preview_made_by_hand_is_destroyed_with_its_data_and_staging_stays() {
         .iter()
         .filter_map(|s| s.db_snapshot_identifier())
         .filter(|s| s.starts_with(&format!("{name}-pr-7")))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(
+        text(&out).contains("cache") && text(&out).contains("deleted without a final snapshot (a preview)"),
+        "{}",
+        text(&out)
+    );
+    let ec = capsule::aws::Aws::from_env().await.elasticache("us-east-1");
+    let snaps = ec.describe_snapshots().send().await.unwrap();
+    let left: Vec<&str> = snaps
+        .snapshots()
+        .iter()
+        .filter_map(|s| s.snapshot_name())
+        .filter(|s| s.contains(&format!("{name}-pr-7")))
         .collect();
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(plan(root, "staging"), vec![], "staging is untouched");

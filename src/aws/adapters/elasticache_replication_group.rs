@@ -405,16 +405,21 @@ impl Adapter for ElasticacheReplicationGroupAdapter {
         let Some(g) = self.describe(cx, &live.aws_name, &live.region).await? else { return Ok(()) };
         if g.status() != Some("deleting") {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-            let snapshot = format!("{}-final-{now}", live.aws_name);
+            // A preview's (pr-<N>) data is disposable: no final snapshot to pay for.
+            let snapshot =
+                crate::config::preview::number_of(&cx.env).is_none().then(|| format!("{}-final-{now}", live.aws_name));
             match client
                 .delete_replication_group()
                 .replication_group_id(&live.aws_name)
-                .final_snapshot_identifier(&snapshot)
+                .set_final_snapshot_identifier(snapshot.clone())
                 .send()
                 .await
                 .aws("elasticache:DeleteReplicationGroup")
             {
-                Ok(_) => eprintln!("cache {}: final snapshot {snapshot}", live.aws_name),
+                Ok(_) => match &snapshot {
+                    Some(s) => eprintln!("cache {}: final snapshot {s}", live.aws_name),
+                    None => eprintln!("cache {}: deleted without a final snapshot (a preview)", live.aws_name),
+                },
                 Err(e) if e.is_not_found() => return Ok(()),
                 Err(e) => return Err(e),
             }
