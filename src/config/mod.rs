@@ -4,6 +4,7 @@
 pub mod cidr;
 pub mod diag;
 pub mod load;
+pub mod schedule;
 pub mod schema;
 pub mod spans;
 pub mod types;
