@@ -12,7 +12,7 @@ use crate::config::{self, Project};
 use crate::engine::{self, Selection as Targets};
 use crate::output::emit;
 pub use crate::output::{OutputFormat, PlanFormat};
-use crate::{deploy, github, lock, recovery};
+use crate::{deploy, github, k8s, lock, recovery};
 
 #[derive(Debug, Parser)]
 #[command(name = "capsule", version, about = "Deploy capsule.toml applications into your own AWS account, from CI")]
@@ -376,10 +376,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { select, format, out, detailed_exitcode, offline } => {
             let project = load(&select.root)?;
             let targets = engine::select(&project, &select.targets())?;
+            let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
+            if offline && !on_k8s.is_empty() {
+                anyhow::bail!(
+                    "--offline plans AWS resources only; a Kubernetes capsule is planned against its cluster"
+                );
+            }
             let plan = if offline {
-                engine::offline_plan(&project, &targets, &engine::default_region())?
+                engine::offline_plan(&project, &on_aws, &engine::default_region())?
             } else {
-                runtime()?.block_on(engine::online_plan(&project, &targets))?
+                let rt = runtime()?;
+                let mut capsules = if on_aws.is_empty() {
+                    vec![]
+                } else {
+                    rt.block_on(engine::online_plan(&project, &on_aws))?.capsules
+                };
+                capsules.extend(rt.block_on(k8s::plan(&project, &on_k8s))?);
+                crate::plan::Plan::new(capsules, false)
             };
             emit(&plan, format, out.as_deref())?;
             if plan.has_errors() {
@@ -391,6 +404,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply { select, allow_destroy, format, out } => {
             let project = load(&select.root)?;
             let targets = engine::select(&project, &select.targets())?;
+            let (on_k8s, targets): (Vec<_>, Vec<_>) =
+                targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
+            if !on_k8s.is_empty() {
+                let ok =
+                    runtime()?.block_on(k8s::run_apply(&project, &on_k8s, allow_destroy, format, out.as_deref()))?;
+                if !ok || targets.is_empty() {
+                    return Ok(exit_code(ok));
+                }
+            }
             Ok(exit_code(runtime()?.block_on(deploy::run_apply(
                 &project,
                 &targets,
