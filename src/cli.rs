@@ -376,24 +376,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { select, format, out, detailed_exitcode, offline } => {
             let project = load(&select.root)?;
             let targets = engine::select(&project, &select.targets())?;
+            let order: Vec<(String, String)> =
+                targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
             let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
-            if offline && !on_k8s.is_empty() {
-                anyhow::bail!(
-                    "--offline plans AWS resources only; a Kubernetes capsule is planned against its cluster"
-                );
-            }
-            let plan = if offline {
-                engine::offline_plan(&project, &on_aws, &engine::default_region())?
+            let mut capsules = if offline {
+                engine::offline_plan(&project, &on_aws, &engine::default_region())?.capsules
+            } else if on_aws.is_empty() {
+                vec![]
             } else {
-                let rt = runtime()?;
-                let mut capsules = if on_aws.is_empty() {
-                    vec![]
-                } else {
-                    rt.block_on(engine::online_plan(&project, &on_aws))?.capsules
-                };
-                capsules.extend(rt.block_on(k8s::plan(&project, &on_k8s))?);
-                crate::plan::Plan::new(capsules, false)
+                runtime()?.block_on(engine::online_plan(&project, &on_aws))?.capsules
             };
+            if offline {
+                let envs = on_k8s.iter().filter_map(|(i, env)| project.capsules[*i].environment(env));
+                capsules.extend(envs.map(k8s::offline_plan));
+            } else if !on_k8s.is_empty() {
+                capsules.extend(runtime()?.block_on(k8s::plan(&project, &on_k8s))?);
+            }
+            // Selection order, whichever runtime planned each.
+            capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
+            let plan = crate::plan::Plan::new(capsules, offline);
             emit(&plan, format, out.as_deref())?;
             if plan.has_errors() {
                 eprintln!("The plan has errors (above): apply would refuse it.");

@@ -428,3 +428,26 @@ async fn secret_values_are_set_by_secrets_set_and_never_appear_in_a_plan() {
         objects(&f.ns, Kind::K8sSecret).await.into_iter().find(|s| s["metadata"]["name"] == "secret-stripe").unwrap();
     assert_eq!(secret["data"]["value"], encoded.as_str(), "apply keeps the value");
 }
+
+#[tokio::test]
+async fn examples_k8s_applies_and_re_plans_as_a_no_op() {
+    cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(common::root().join("examples/k8s/capsule.toml")).unwrap();
+    // Its own capsule name, so that runs and namespaces never meet.
+    let name = unique("demo");
+    write(
+        dir.path(),
+        "capsule.toml",
+        &example
+            .replace("name    = \"demo\"", &format!("name    = \"{name}\""))
+            .replace("demo-${env.name}", &format!("{name}-${{env.name}}")),
+    );
+    let ns = format!("{name}-production");
+    let _cleanup = Fixture { dir, name, ns: ns.clone(), image: String::new(), digest: String::new() };
+    let out = apply(_cleanup.dir.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(names(&ns, Kind::K8sDeployment).await, ["api", "worker"]);
+    assert_eq!(names(&ns, Kind::K8sCronjob).await, ["nightly"]);
+    assert_eq!(changes(&plan(_cleanup.dir.path())), vec![]);
+}
