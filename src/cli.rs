@@ -12,7 +12,7 @@ use crate::config::{self, Project};
 use crate::engine::{self, Selection as Targets};
 use crate::output::emit;
 pub use crate::output::{OutputFormat, PlanFormat};
-use crate::{deploy, github, lock, recovery};
+use crate::{deploy, github, k8s, lock, recovery};
 
 #[derive(Debug, Parser)]
 #[command(name = "capsule", version, about = "Deploy capsule.toml applications into your own AWS account, from CI")]
@@ -386,11 +386,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { select, format, out, detailed_exitcode, offline } => {
             let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
-            let plan = if offline {
-                engine::offline_plan(&project, &targets, &engine::default_region())?
+            let order: Vec<(String, String)> =
+                targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
+            let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
+            let mut capsules = if offline {
+                engine::offline_plan(&project, &on_aws, &engine::default_region())?.capsules
+            } else if on_aws.is_empty() {
+                vec![]
             } else {
-                runtime()?.block_on(engine::online_plan(&project, &targets))?
+                runtime()?.block_on(engine::online_plan(&project, &on_aws))?.capsules
             };
+            if offline {
+                let envs = on_k8s.iter().filter_map(|(i, env)| project.capsules[*i].environment(env));
+                capsules.extend(envs.map(k8s::offline_plan));
+            } else if !on_k8s.is_empty() {
+                capsules.extend(runtime()?.block_on(k8s::plan(&project, &on_k8s))?);
+            }
+            // Selection order, whichever runtime planned each.
+            capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
+            let plan = crate::plan::Plan::new(capsules, offline);
             emit(&plan, format, out.as_deref())?;
             if plan.has_errors() {
                 eprintln!("The plan has errors (above): apply would refuse it.");
@@ -401,6 +415,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply { select, allow_destroy, format, out } => {
             let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
+            let (on_k8s, targets): (Vec<_>, Vec<_>) =
+                targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
+            if !on_k8s.is_empty() {
+                let ok =
+                    runtime()?.block_on(k8s::run_apply(&project, &on_k8s, allow_destroy, format, out.as_deref()))?;
+                if !ok || targets.is_empty() {
+                    return Ok(exit_code(ok));
+                }
+            }
             Ok(exit_code(runtime()?.block_on(deploy::run_apply(
                 &project,
                 &targets,

@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod engine;
 pub mod git;
 pub mod github;
+pub mod k8s;
 pub mod lock;
 pub mod model;
 pub mod ops;

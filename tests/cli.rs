@@ -34,7 +34,7 @@ fn invalid_root() -> tempfile::TempDir {
 fn validate_reports_the_examples_valid() {
     let out = capsule(&["validate", "--root", &examples()], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 capsules valid (3 environments).\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3 capsules valid (4 environments).\n");
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn unknown_selection_is_an_error_naming_what_exists() {
     let out = capsule(&["plan", "--offline", "--root", &examples(), "--capsule", "nope"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no capsule named `nope`") && err.contains("hello, shop"), "{err}");
+    assert!(err.contains("no capsule named `nope`") && err.contains("hello, demo, shop"), "{err}");
     let out = capsule(&["plan", "--offline", "--root", &examples(), "--env", "qa"], &[]);
     assert_eq!(out.status.code(), Some(1));
 }

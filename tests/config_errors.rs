@@ -328,6 +328,51 @@ const CASES: &[(&str, &str, &[&str])] = &[
             "capsule.toml:7:48: invalid subnet id `subnet-x`",
         ],
     ),
+    (
+        "kubernetes: a database cannot run there yet",
+        "runtime = \"kubernetes\"\n[databases.main]\nengine = \"postgres\"\n",
+        &["capsule.toml:4:12: database `main` cannot run with runtime = \"kubernetes\" yet"],
+    ),
+    (
+        "kubernetes: a rate a 5-field cron cannot say",
+        "runtime = \"kubernetes\"\n[services.api]\nimage = \"x\"\n[jobs.nightly]\nservice = \"api\"\nschedule = \"rate(7 minutes)\"\n",
+        &[
+            "capsule.toml:8:12: schedule `rate(7 minutes)` cannot run as a Kubernetes CronJob: every 7 minutes does not divide an hour, so a cron cannot say it; use a divisor of 60 (e.g. 5, 10, 15, 20, 30)",
+        ],
+    ),
+    (
+        "kubernetes: [kubernetes] on an ECS capsule",
+        "[kubernetes]\nnamespace = \"x\"\n",
+        &["capsule.toml:3:2: `[kubernetes]` is set but the capsule runs on ECS"],
+    ),
+    (
+        "kubernetes: a service that builds its image",
+        "runtime = \"kubernetes\"\n[services.api]\nbuild = \".\"\n",
+        &["capsule.toml:5:1: service `api` builds its image, which the Kubernetes runtime cannot push yet"],
+    ),
+    (
+        "kubernetes: a namespace that is not a DNS label",
+        "runtime = \"kubernetes\"\n[kubernetes]\nnamespace = \"Shop_${env.name}\"\n",
+        &["capsule.toml:5:13: invalid Kubernetes namespace `Shop_production`"],
+    ),
+    (
+        "kubernetes: autoscale min 0 and a job named like a service",
+        "runtime = \"kubernetes\"\n[services.api]\nimage = \"x\"\n[services.api.autoscale]\nmin = 0\nmax = 2\n[jobs.api]\nservice = \"api\"\nschedule = \"rate(1 hour)\"\n",
+        &[
+            "capsule.toml:7:7: autoscale min 0 is not possible on Kubernetes",
+            "capsule.toml:9:7: job `api` has the name of a service",
+        ],
+    ),
+    (
+        "kubernetes: an unknown runtime",
+        "runtime = \"k8s\"\n",
+        &["capsule.toml:3:11: unknown variant `k8s`, expected `ecs` or `kubernetes` in [capsule]"],
+    ),
+    (
+        "kubernetes: a valid capsule (a domain needs no [dns] zone there)",
+        "runtime = \"kubernetes\"\n[kubernetes]\nnamespace = \"shop-${env.name}\"\ningress_class = \"nginx\"\n[services.api]\nimage = \"x\"\nport = 80\npublic = true\ndomain = \"api.example.com\"\n[jobs.nightly]\nservice = \"api\"\nschedule = \"rate(15 minutes)\"\n",
+        &[],
+    ),
 ];
 
 #[test]

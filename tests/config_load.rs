@@ -161,5 +161,5 @@ fn examples_validate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let project = load_project(&root).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = project.capsules.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["hello", "shop"]);
+    assert_eq!(names, ["hello", "demo", "shop"]);
 }

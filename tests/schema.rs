@@ -28,9 +28,9 @@ fn schema_is_draft_2020_12_with_descriptions() {
 }
 
 #[test]
-fn schema_accepts_both_examples() {
+fn schema_accepts_every_example() {
     let v = validator();
-    for example in ["hello", "shop"] {
+    for example in ["hello", "k8s", "shop"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example).join("capsule.toml");
         let doc = toml_to_json(&std::fs::read_to_string(path).unwrap());
         let errors: Vec<String> = v.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();

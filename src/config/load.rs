@@ -29,6 +29,7 @@ pub const SECTIONS: &[&str] = &[
     "secrets",
     "email",
     "network",
+    "kubernetes",
 ];
 
 /// A capsule file's text, kept for error rendering.
@@ -286,7 +287,7 @@ fn apply_environment<'i>(
                 format!("unknown table `{k}` in environment `{env_name}`"),
                 Some(
                     suggest(k, SECTIONS.iter().copied().filter(|s| *s != "environments"))
-                        .unwrap_or_else(|| "an environment may override: capsule, dns, services, jobs, databases, caches, sites, secrets, email, network".into()),
+                        .unwrap_or_else(|| "an environment may override: capsule, dns, services, jobs, databases, caches, sites, secrets, email, network, kubernetes".into()),
                 ),
             ),
             DeValue::String(s) => {
@@ -425,6 +426,7 @@ fn decode_file(r: &mut Reporter<'_>, doc: &DeTable<'_>) -> Option<CapsuleFile> {
     let dns = get("dns").and_then(|v| decode::<Dns>(r, v, "dns"));
     let email = get("email").and_then(|v| decode::<Email>(r, v, "email"));
     let network = get("network").and_then(|v| decode::<Network>(r, v, "network"));
+    let kubernetes = get("kubernetes").and_then(|v| decode::<Kubernetes>(r, v, "kubernetes"));
     let services = decode_map::<Service>(r, get("services"), "services");
     let jobs = decode_map::<Job>(r, get("jobs"), "jobs");
     let databases = decode_map::<Database>(r, get("databases"), "databases");
@@ -447,6 +449,7 @@ fn decode_file(r: &mut Reporter<'_>, doc: &DeTable<'_>) -> Option<CapsuleFile> {
         secrets,
         email,
         network,
+        kubernetes,
     })
 }
 

@@ -5,6 +5,7 @@ pub mod cidr;
 pub mod diag;
 pub mod load;
 pub mod preview;
+pub mod schedule;
 pub mod schema;
 pub mod spans;
 pub mod types;

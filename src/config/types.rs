@@ -48,6 +48,48 @@ pub struct CapsuleFile {
     /// its own VPC (docs/network.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
+    /// Where services and jobs run with `runtime = "kubernetes"` (docs/kubernetes.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<Kubernetes>,
+}
+
+/// `[capsule] runtime`: what runs the capsule's services and jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// ECS Fargate in the capsule's AWS account.
+    #[default]
+    Ecs,
+    /// A Kubernetes cluster (`[kubernetes]`).
+    Kubernetes,
+}
+
+impl Runtime {
+    fn is_ecs(&self) -> bool {
+        *self == Runtime::Ecs
+    }
+}
+
+/// The `[kubernetes]` table (with `runtime = "kubernetes"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Kubernetes {
+    /// The kubeconfig context to use; default: the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The namespace of every object; default `<capsule>-<env>`. `${env.name}` works here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Where built images are pushed, e.g. `ghcr.io/acme`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// `spec.ingressClassName` of the Ingress of public services; default: the cluster's
+    /// default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_class: Option<String>,
+    /// A TLS Secret (in the namespace) the Ingresses of public services with a `domain` use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret: Option<String>,
 }
 
 /// The `[capsule]` table.
@@ -70,6 +112,9 @@ pub struct CapsuleSection {
     /// changes that would destroy or replace data, which are only reported).
     #[serde(default, skip_serializing_if = "OnDrift::is_report")]
     pub on_drift: OnDrift,
+    /// What runs services and jobs: `ecs` (the default) or `kubernetes` (`[kubernetes]`).
+    #[serde(default, skip_serializing_if = "Runtime::is_ecs")]
+    pub runtime: Runtime,
 }
 
 /// `[capsule] on_drift`.
@@ -115,6 +160,8 @@ pub struct EnvironmentSchema {
     email: Option<Overrides>,
     /// Overrides of `[network]` for this environment.
     network: Option<Overrides>,
+    /// Overrides of `[kubernetes]` for this environment.
+    kubernetes: Option<Overrides>,
     /// A preview template: never planned or applied as itself; `capsule github preview`
     /// deploys it as `pr-<N>` (`${env.name}`) for each pull request.
     preview: Option<bool>,

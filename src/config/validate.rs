@@ -113,8 +113,10 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
     let mut k = Check { r, spans };
     check_capsule(&mut k, c);
     let mut domains = Domains::new(&mut k, c, env);
+    let kubernetes = c.capsule.runtime == Runtime::Kubernetes;
+    check_kubernetes(&mut k, c, env);
     for (sname, s) in &c.services {
-        check_service(&mut k, &mut domains, sname, s);
+        check_service(&mut k, &mut domains, sname, s, kubernetes);
         check_service_env(&mut k, c, sname, s);
     }
     for (jname, j) in &c.jobs {
@@ -134,6 +136,104 @@ pub(crate) fn check(r: &mut Reporter<'_>, c: &CapsuleFile, spans: &SpanIndex, en
     }
     if let Some(network) = &c.network {
         check_network(&mut k, network, c.services.values().any(|s| s.public));
+    }
+}
+
+static DNS_LABEL: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"));
+
+/// `runtime = "kubernetes"` and `[kubernetes]`: what the Kubernetes runtime cannot do yet is
+/// an error with the reason, never a silent skip (docs/kubernetes.md).
+fn check_kubernetes(k: &mut Check, c: &CapsuleFile, env: &str) {
+    if c.capsule.runtime != Runtime::Kubernetes {
+        if c.kubernetes.is_some() {
+            k.at_key(
+                "kubernetes",
+                "`[kubernetes]` is set but the capsule runs on ECS",
+                "add `runtime = \"kubernetes\"` to `[capsule]`, or remove `[kubernetes]`".to_string(),
+            );
+        }
+        return;
+    }
+    let cfg = c.kubernetes.clone().unwrap_or_default();
+    let namespace = cfg.namespace.clone().unwrap_or_else(|| format!("{}-{env}", c.capsule.name));
+    if !DNS_LABEL.is_match(&namespace) {
+        let (path, hint) = if cfg.namespace.is_some() {
+            ("kubernetes.namespace", "a namespace is a DNS label: at most 63 lowercase letters, digits and dashes, starting and ending with a letter or digit".to_string())
+        } else {
+            (
+                "capsule.runtime",
+                format!("the default namespace `{namespace}` is not a DNS label: set `namespace` in `[kubernetes]`"),
+            )
+        };
+        k.at(path, format!("invalid Kubernetes namespace `{namespace}`"), hint);
+    }
+    if let Some(class) = &cfg.ingress_class
+        && !DNS_LABEL.is_match(class)
+    {
+        k.at(
+            "kubernetes.ingress_class",
+            format!("invalid ingress class `{class}`"),
+            "an ingress class name is a DNS label such as `nginx`".to_string(),
+        );
+    }
+    for dname in c.databases.keys() {
+        k.at_key(
+            &format!("databases.{dname}"),
+            format!("database `{dname}` cannot run with runtime = \"kubernetes\" yet"),
+            "capsule's databases are RDS in the capsule's AWS network, which pods on a Kubernetes cluster cannot reach; use a database the cluster can reach and pass its URL as a secret".to_string(),
+        );
+    }
+    for cname in c.caches.keys() {
+        k.at_key(
+            &format!("caches.{cname}"),
+            format!("cache `{cname}` cannot run with runtime = \"kubernetes\" yet"),
+            "capsule's caches are ElastiCache in the capsule's AWS network, which pods on a Kubernetes cluster cannot reach".to_string(),
+        );
+    }
+    if c.network.is_some() {
+        k.at_key(
+            "network",
+            "`[network]` has no meaning with runtime = \"kubernetes\"",
+            "the cluster's network is the cluster's own: remove `[network]`".to_string(),
+        );
+    }
+    for (sname, s) in &c.services {
+        if s.build.is_some() {
+            k.at_key(
+                &format!("services.{sname}.build"),
+                format!("service `{sname}` builds its image, which the Kubernetes runtime cannot push yet"),
+                "build and push the image yourself and give it as `image = \"registry/repo@sha256:...\"` (or `repo:tag`, pinned at plan)".to_string(),
+            );
+        }
+    }
+    for (sname, s) in &c.services {
+        if let Some(a) = &s.autoscale
+            && a.min == 0
+        {
+            k.at(
+                &format!("services.{sname}.autoscale.min"),
+                "autoscale min 0 is not possible on Kubernetes",
+                "a HorizontalPodAutoscaler keeps at least 1 replica: use `min = 1`".to_string(),
+            );
+        }
+    }
+    for (jname, j) in &c.jobs {
+        if c.services.contains_key(jname) {
+            k.at_key(
+                &format!("jobs.{jname}"),
+                format!("job `{jname}` has the name of a service"),
+                "on Kubernetes a service's Deployment would select the job's pods: rename the job".to_string(),
+            );
+        }
+        if check_schedule(&j.schedule).is_ok()
+            && let Err(why) = super::schedule::to_kubernetes(&j.schedule)
+        {
+            k.at(
+                &format!("jobs.{jname}.schedule"),
+                format!("schedule `{}` cannot run as a Kubernetes CronJob: {why}", j.schedule),
+                "use a schedule a 5-field cron can say, e.g. `cron(0 3 * * ? *)` or `rate(15 minutes)`".to_string(),
+            );
+        }
     }
 }
 
@@ -316,7 +416,7 @@ impl<'e> Domains<'e> {
 }
 
 /// `[services.NAME]` apart from its env.
-fn check_service(k: &mut Check, domains: &mut Domains, sname: &str, s: &Service) {
+fn check_service(k: &mut Check, domains: &mut Domains, sname: &str, s: &Service, kubernetes: bool) {
     let p = |key: &str| format!("services.{sname}.{key}");
     match (&s.build, &s.image) {
         (Some(_), Some(_)) => k.at_key(
@@ -359,7 +459,18 @@ fn check_service(k: &mut Check, domains: &mut Domains, sname: &str, s: &Service)
                 "add `public = true` to route the domain to it through the load balancer".to_string(),
             );
         }
-        domains.check(k, &p("domain"), domain, true);
+        if kubernetes {
+            // Only the Ingress's host: capsule makes no DNS record for it on Kubernetes yet.
+            if !HOSTNAME.is_match(&domain.trim_end_matches('.').to_ascii_lowercase()) {
+                k.at(
+                    &p("domain"),
+                    format!("invalid domain `{domain}`"),
+                    "use a host name such as `app.example.com`".to_string(),
+                );
+            }
+        } else {
+            domains.check(k, &p("domain"), domain, true);
+        }
     }
     if !fargate_pair_valid(s.cpu, 512)
         && !fargate_pair_valid(s.cpu, 1024)

@@ -69,8 +69,13 @@ pub async fn set_secret(
             "no value on stdin: pipe it in, e.g. `printf %s \"$VALUE\" | capsule secrets set {capsule} {env} {name}`"
         );
     }
-    let session = Session::connect().await?;
     let i = project.capsules.iter().position(|x| x.name == capsule).unwrap_or_default();
+    if e.config.capsule.runtime == crate::config::types::Runtime::Kubernetes {
+        crate::k8s::set_secret(project, i, env, name, value).await?;
+        println!("Stored a new value for secret `{name}` of {capsule}/{env} (Secret secret-{name}).");
+        return Ok(());
+    }
+    let session = Session::connect().await?;
     let r = reconcile(&session, project, i, env, false).await?;
     let version = put_secret_value(&r, name, value).await?;
     println!("Stored a new value for secret `{name}` of {capsule}/{env} (version {version}).");

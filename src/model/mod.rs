@@ -5,6 +5,7 @@
 
 mod expand;
 mod graph;
+pub mod k8s;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -56,6 +57,13 @@ pub enum Kind {
     AcmCertificate,
     Route53Record,
     SesIdentity,
+    K8sNamespace,
+    K8sSecret,
+    K8sDeployment,
+    K8sService,
+    K8sIngress,
+    K8sHpa,
+    K8sCronjob,
 }
 
 impl Kind {
@@ -98,6 +106,13 @@ impl Kind {
             Kind::AcmCertificate => "acm_certificate",
             Kind::Route53Record => "route53_record",
             Kind::SesIdentity => "ses_identity",
+            Kind::K8sNamespace => "k8s_namespace",
+            Kind::K8sSecret => "k8s_secret",
+            Kind::K8sDeployment => "k8s_deployment",
+            Kind::K8sService => "k8s_service",
+            Kind::K8sIngress => "k8s_ingress",
+            Kind::K8sHpa => "k8s_hpa",
+            Kind::K8sCronjob => "k8s_cronjob",
         }
     }
 
@@ -111,6 +126,7 @@ impl Kind {
                 | Kind::S3Bucket
                 | Kind::Secret
                 | Kind::EcrRepository
+                | Kind::K8sSecret
         )
     }
 }

@@ -1,0 +1,453 @@
+//! The Kubernetes runtime against the test bed's real cluster (kube-apiserver, controllers,
+//! scheduler, kwok nodes; testbed/README.md "Kubernetes cluster"): the capsule binary plans
+//! and applies, and every claim is read back through the Kubernetes API. Each test has a
+//! capsule (hence a namespace) of its own.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use capsule::k8s;
+use capsule::model::Kind;
+use common::{changes, success_json, text, unique, write};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::{Value, json};
+
+/// Fails (never skips) without the test bed's cluster.
+fn cluster() {
+    common::testbed();
+    let kubeconfig = std::env::var("KUBECONFIG").unwrap_or_default();
+    assert!(
+        !kubeconfig.is_empty() && Path::new(&kubeconfig).exists(),
+        "these tests need the test bed's Kubernetes cluster: eval \"$(scripts/testbed up)\" with CAPSULE_TESTBED_KUBE=1"
+    );
+}
+
+fn capsule(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capsule"));
+    cmd.args(args).current_dir(dir).env("NO_COLOR", "1").env("CAPSULE_ROLLOUT_POLL", "200ms");
+    let Some(input) = stdin else { return cmd.output().unwrap() };
+    use std::io::Write;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn plan(dir: &Path) -> Value {
+    success_json(&capsule(dir, &["plan", "--format", "json"], None))
+}
+
+fn apply(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["apply"];
+    all.extend_from_slice(args);
+    capsule(dir, &all, None)
+}
+
+fn registry() -> String {
+    std::env::var("CAPSULE_REGISTRY").expect("CAPSULE_REGISTRY from the test bed")
+}
+
+/// Pushes a minimal OCI image (a config, no layers) as `repo:tag` into the test bed's
+/// registry; returns its digest.
+async fn push_image(repo: &str, tag: &str) -> String {
+    use sha2::Digest;
+    let base = format!("http://{}", registry());
+    let http = reqwest::Client::new();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Env":["TAG={tag}"]}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    let config_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(config.as_bytes())));
+    let start = http.post(format!("{base}/v2/{repo}/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(start.status().as_u16(), 202, "{:?}", start.text().await);
+    let location = start.headers()["location"].to_str().unwrap().to_string();
+    let location = if location.starts_with("http") { location } else { format!("{base}{location}") };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = http.put(format!("{location}{sep}digest={config_digest}")).body(config.clone()).send().await.unwrap();
+    assert!(put.status().is_success(), "{:?}", put.text().await);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len() },
+        "layers": [],
+    })
+    .to_string();
+    let put = http
+        .put(format!("{base}/v2/{repo}/manifests/{tag}"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{:?}", put.text().await);
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(manifest.as_bytes())))
+}
+
+async fn client() -> kube::Client {
+    k8s::connect(None).await.unwrap()
+}
+
+/// Every object of `kind` in the namespace, as JSON.
+async fn objects(ns: &str, kind: Kind) -> Vec<Value> {
+    let list = k8s::api(&client().await, ns, kind).list(&ListParams::default()).await.unwrap();
+    list.items.iter().map(|o| serde_json::to_value(o).unwrap()).collect()
+}
+
+async fn names(ns: &str, kind: Kind) -> Vec<String> {
+    let mut n: Vec<String> =
+        objects(ns, kind).await.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    // Service accounts' tokens and the like are not capsule's; only its Secrets count.
+    if kind == Kind::K8sSecret {
+        n.retain(|s| s.starts_with("secret-"));
+    }
+    n.sort();
+    n
+}
+
+async fn deployment(ns: &str, name: &str) -> Deployment {
+    Api::<Deployment>::namespaced(client().await, ns).get(name).await.unwrap()
+}
+
+/// Waits (at most a minute) until `n` replicas of the Deployment are available: the HPA
+/// raises a new Deployment to its minimum within its sync period.
+async fn wait_available(ns: &str, name: &str, n: i32) -> Deployment {
+    let started = std::time::Instant::now();
+    loop {
+        let d = deployment(ns, name).await;
+        let st = d.status.clone().unwrap_or_default();
+        if st.available_replicas == Some(n) && st.replicas == Some(n) {
+            return d;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{name} never had {n} available: {st:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+fn image_of(d: &Deployment) -> String {
+    d.spec.template.spec.as_ref().unwrap().containers[0].image.clone().unwrap()
+}
+
+fn capsule_toml(name: &str, image: &str, extra_api: &str, more: &str) -> String {
+    format!(
+        r#"[capsule]
+name = "{name}"
+runtime = "kubernetes"
+
+[kubernetes]
+ingress_class = "nginx"
+
+[secrets]
+stripe = {{ description = "Stripe API key" }}
+
+[services.api]
+image = "{image}"
+port = 8080
+public = true
+domain = "api.example.com"
+cpu = 256
+memory = 512
+health = {{ path = "/healthz" }}
+{extra_api}
+[services.api.env]
+MODE = "live"
+STRIPE_KEY = {{ secret = "stripe" }}
+
+[services.api.autoscale]
+min = 2
+max = 4
+{more}"#
+    )
+}
+
+const WORKER_AND_JOB: &str = r#"
+[services.worker]
+image = "IMAGE"
+count = 1
+
+[jobs.nightly]
+service = "worker"
+schedule = "cron(30 2 ? * MON-FRI *)"
+"#;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    name: String,
+    ns: String,
+    image: String,
+    digest: String,
+}
+
+async fn fixture(prefix: &str, extra_api: &str, more: &str) -> Fixture {
+    cluster();
+    let name = unique(prefix);
+    let repo = format!("{name}/app");
+    let digest = push_image(&repo, "1").await;
+    let image = format!("{}/{repo}:1", registry());
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "capsule.toml", &capsule_toml(&name, &image, extra_api, &more.replace("IMAGE", &image)));
+    let ns = format!("{name}-production");
+    Fixture { dir, name, ns, image, digest }
+}
+
+/// The test's namespace goes when the test ends, passed or failed: the simulated nodes have
+/// room for a few dozen pods only.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let kubectl = common::root().join(".testbed/kube/bin/kubectl");
+        let _ = Command::new(kubectl).args(["delete", "namespace", &self.ns, "--wait=false"]).output();
+    }
+}
+
+impl Fixture {
+    fn rewrite(&self, image: &str, extra_api: &str, more: &str) {
+        write(
+            self.dir.path(),
+            "capsule.toml",
+            &capsule_toml(&self.name, image, extra_api, &more.replace("IMAGE", &self.image)),
+        );
+    }
+    fn applied(&self, args: &[&str]) -> Output {
+        let out = apply(self.dir.path(), args);
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    }
+}
+
+#[tokio::test]
+async fn first_apply_creates_exactly_the_labelled_objects_and_a_replan_is_a_no_op() {
+    let f = fixture("k8sa", "", WORKER_AND_JOB).await;
+    let planned = plan(f.dir.path());
+    let api = format!("{}.production.k8s_deployment.api", f.name);
+    assert!(changes(&planned).contains(&(api.clone(), "create".to_string())), "{planned:#}");
+    f.applied(&[]);
+
+    let ns = &f.ns;
+    assert_eq!(names(ns, Kind::K8sDeployment).await, ["api", "worker"]);
+    assert_eq!(names(ns, Kind::K8sService).await, ["api"]);
+    assert_eq!(names(ns, Kind::K8sIngress).await, ["api"]);
+    assert_eq!(names(ns, Kind::K8sHpa).await, ["api"]);
+    assert_eq!(names(ns, Kind::K8sCronjob).await, ["nightly"]);
+    assert_eq!(names(ns, Kind::K8sSecret).await, ["secret-stripe"]);
+    for kind in
+        [Kind::K8sDeployment, Kind::K8sService, Kind::K8sIngress, Kind::K8sHpa, Kind::K8sCronjob, Kind::K8sSecret]
+    {
+        for o in objects(ns, kind).await {
+            let l = &o["metadata"]["labels"];
+            if kind == Kind::K8sSecret && !o["metadata"]["name"].as_str().unwrap().starts_with("secret-") {
+                continue;
+            }
+            assert_eq!(l["app.kubernetes.io/managed-by"], "capsule", "{kind}: {o:#}");
+            assert_eq!(l["capsule/name"], f.name.as_str());
+            assert_eq!(l["capsule/env"], "production");
+            assert!(l["capsule/component"].is_string(), "{kind}: {o:#}");
+        }
+    }
+    let ns_obj = k8s::api(&client().await, ns, Kind::K8sNamespace).get(ns).await.unwrap();
+    assert_eq!(ns_obj.metadata.labels.unwrap()["capsule/name"], f.name);
+
+    let d = deployment(ns, "api").await;
+    assert_eq!(image_of(&d), format!("{}@{}", f.image, f.digest), "pinned by digest");
+    let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
+    let env = serde_json::to_value(c.env.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        env,
+        json!([
+            { "name": "MODE", "value": "live" },
+            { "name": "STRIPE_KEY", "valueFrom": { "secretKeyRef": { "name": "secret-stripe", "key": "value" } } },
+        ])
+    );
+    let res = serde_json::to_value(c.resources.as_ref().unwrap()).unwrap();
+    assert_eq!(res["limits"], json!({ "cpu": "250m", "memory": "512Mi" }));
+    assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/healthz"));
+    assert!(d.status.unwrap().available_replicas.unwrap_or(0) >= 1, "Available after the apply");
+    wait_available(ns, "api", 2).await;
+    let hpa = &objects(ns, Kind::K8sHpa).await[0];
+    assert_eq!((hpa["spec"]["minReplicas"].clone(), hpa["spec"]["maxReplicas"].clone()), (json!(2), json!(4)));
+    let cron = &objects(ns, Kind::K8sCronjob).await[0];
+    assert_eq!(cron["spec"]["schedule"], "30 2 * * MON-FRI");
+    assert_eq!(cron["spec"]["timeZone"], "Etc/UTC");
+    let ing = &objects(ns, Kind::K8sIngress).await[0];
+    assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ing["spec"]["rules"][0]["host"], "api.example.com");
+    let secret =
+        &objects(ns, Kind::K8sSecret).await.into_iter().find(|s| s["metadata"]["name"] == "secret-stripe").unwrap();
+    assert!(secret.get("data").is_none(), "capsule writes no value: {secret:#}");
+
+    let again = plan(f.dir.path());
+    assert_eq!(changes(&again), vec![], "{again:#}");
+}
+
+#[tokio::test]
+async fn a_changed_env_var_plans_only_that_and_rolls_out() {
+    let f = fixture("k8sb", "", "").await;
+    f.applied(&[]);
+    let before = wait_available(&f.ns, "api", 2).await;
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml"))
+        .unwrap()
+        .replace("MODE = \"live\"", "MODE = \"test\"");
+    write(f.dir.path(), "capsule.toml", &toml);
+    let planned = plan(f.dir.path());
+    let api = format!("{}.production.k8s_deployment.api", f.name);
+    assert_eq!(changes(&planned), vec![(api.clone(), "update".to_string())], "{planned:#}");
+    let c = common::change(&planned, &api);
+    let paths: Vec<&str> = c["attributes"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["spec.template.spec.containers[api].env[MODE].value"], "{c:#}");
+    f.applied(&[]);
+    let after = deployment(&f.ns, "api").await;
+    let rev = |d: &Deployment| d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"].clone();
+    assert_eq!((rev(&before), rev(&after)), ("1".to_string(), "2".to_string()), "a new ReplicaSet rolled out");
+    let st = after.status.unwrap();
+    assert_eq!((st.updated_replicas, st.available_replicas), (Some(2), Some(2)), "{st:?}");
+    assert_eq!(changes(&plan(f.dir.path())), vec![]);
+}
+
+#[tokio::test]
+async fn an_unpullable_image_fails_the_rollout_with_the_reason_and_rolls_back() {
+    let f = fixture("k8sc", "", "").await;
+    f.applied(&[]);
+    let good = image_of(&deployment(&f.ns, "api").await);
+    f.rewrite(&format!("{}/testbed-unpullable/app:1", registry()), "", "");
+    let out = apply(f.dir.path(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("ImagePullBackOff"), "{said}");
+    assert!(said.contains("likely fix"), "{said}");
+    assert!(said.contains("Rolled back to the template of revision 1"), "{said}");
+    let d = deployment(&f.ns, "api").await;
+    assert_eq!(image_of(&d), good, "the previous template is back");
+    let planned = plan(f.dir.path());
+    let api = format!("{}.production.k8s_deployment.api", f.name);
+    assert_eq!(changes(&planned), vec![(api, "update".to_string())], "the next plan tries again: {planned:#}");
+}
+
+#[tokio::test]
+async fn a_release_that_exits_non_zero_stops_the_rollout() {
+    let f = fixture("k8sd", "release = [\"/app/migrate\"]", "").await;
+    f.applied(&[]);
+    let before = deployment(&f.ns, "api").await;
+    f.rewrite(&f.image, "release = [\"/app/migrate\", \"testbed:exit=3\"]\ncommand = [\"/app/serve\", \"--v2\"]", "");
+    let out = apply(f.dir.path(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("release of api failed") && said.contains("exited with 3"), "{said}");
+    let after = deployment(&f.ns, "api").await;
+    let template = |d: &Deployment| serde_json::to_value(&d.spec.template).unwrap();
+    assert_eq!(template(&after), template(&before), "the Deployment did not move");
+    let rev = |d: &Deployment| d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"].clone();
+    assert_eq!(rev(&after), "1");
+}
+
+#[tokio::test]
+async fn an_unlabelled_lookalike_is_a_plan_error_and_left_untouched() {
+    let f = fixture("k8se", "", "").await;
+    let client = client().await;
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    ns.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": f.ns } })).unwrap())
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &f.ns);
+    let theirs: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "api", "labels": { "app": "theirs" } },
+        "spec": { "selector": { "matchLabels": { "app": "theirs" } },
+                  "template": { "metadata": { "labels": { "app": "theirs" } },
+                                "spec": { "containers": [{ "name": "x", "image": "theirs:1" }] } } },
+    }))
+    .unwrap();
+    let created = deployments.create(&PostParams::default(), &theirs).await.unwrap();
+    let out = capsule(f.dir.path(), &["plan"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("without capsule's labels"), "{}", text(&out));
+    let out = apply(f.dir.path(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Refusing to apply"), "{}", text(&out));
+    let now = deployments.get("api").await.unwrap();
+    assert_eq!(now.metadata.generation, created.metadata.generation, "its spec never changed");
+    assert_eq!(now.metadata.labels, created.metadata.labels, "nor its labels");
+    let managers: Vec<String> =
+        now.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
+    assert!(!managers.iter().any(|m| m.starts_with("capsule")), "capsule never wrote to it: {managers:?}");
+    assert!(names(&f.ns, Kind::K8sService).await.is_empty(), "nothing else was applied either");
+}
+
+#[tokio::test]
+async fn removing_a_service_deletes_its_objects_and_secrets_need_allow_destroy() {
+    let f = fixture("k8sf", "", WORKER_AND_JOB).await;
+    f.applied(&[]);
+    // Drop the worker (and its job); keep api.
+    f.rewrite(&f.image, "", "");
+    let planned = plan(f.dir.path());
+    let mut got = changes(&planned);
+    got.sort();
+    let a = |k: &str, n: &str| (format!("{}.production.{k}.{n}", f.name), "delete".to_string());
+    assert_eq!(got, vec![a("k8s_cronjob", "nightly"), a("k8s_deployment", "worker")], "{planned:#}");
+    f.applied(&[]);
+    assert_eq!(names(&f.ns, Kind::K8sDeployment).await, ["api"]);
+    assert!(names(&f.ns, Kind::K8sCronjob).await.is_empty());
+
+    // Without [secrets] (and the env reference), the Secret is planned as deleted: data.
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();
+    let toml = toml
+        .replace("stripe = { description = \"Stripe API key\" }", "")
+        .replace("STRIPE_KEY = { secret = \"stripe\" }", "");
+    write(f.dir.path(), "capsule.toml", &toml);
+    let out = apply(f.dir.path(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--allow-destroy"), "{}", text(&out));
+    assert_eq!(names(&f.ns, Kind::K8sSecret).await, ["secret-stripe"], "refused: nothing deleted");
+    f.applied(&["--allow-destroy"]);
+    assert!(names(&f.ns, Kind::K8sSecret).await.is_empty());
+}
+
+#[tokio::test]
+async fn secret_values_are_set_by_secrets_set_and_never_appear_in_a_plan() {
+    let f = fixture("k8sg", "", "").await;
+    f.applied(&[]);
+    let value = "sk_live_k8s_never_shown_42";
+    let out = capsule(f.dir.path(), &["secrets", "set", &f.name, "production", "stripe"], Some(value));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(value));
+    let secret =
+        objects(&f.ns, Kind::K8sSecret).await.into_iter().find(|s| s["metadata"]["name"] == "secret-stripe").unwrap();
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    assert_eq!(secret["data"]["value"], encoded.as_str(), "stored in the Secret");
+    // The value stays after an apply (capsule's field manager does not own it) and a
+    // change elsewhere: no plan format shows it, plain or base64.
+    let toml =
+        std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap().replace("MODE = \"live\"", "MODE = \"x\"");
+    write(f.dir.path(), "capsule.toml", &toml);
+    for format in ["text", "markdown", "json"] {
+        let out = capsule(f.dir.path(), &["plan", "--format", format], None);
+        assert!(out.status.success(), "{}", text(&out));
+        let said = text(&out);
+        assert!(!said.contains(value) && !said.contains(&encoded), "{format}: {said}");
+    }
+    f.applied(&[]);
+    let secret =
+        objects(&f.ns, Kind::K8sSecret).await.into_iter().find(|s| s["metadata"]["name"] == "secret-stripe").unwrap();
+    assert_eq!(secret["data"]["value"], encoded.as_str(), "apply keeps the value");
+}
+
+#[tokio::test]
+async fn examples_k8s_applies_and_re_plans_as_a_no_op() {
+    cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(common::root().join("examples/k8s/capsule.toml")).unwrap();
+    // Its own capsule name, so that runs and namespaces never meet.
+    let name = unique("demo");
+    write(
+        dir.path(),
+        "capsule.toml",
+        &example
+            .replace("name    = \"demo\"", &format!("name    = \"{name}\""))
+            .replace("demo-${env.name}", &format!("{name}-${{env.name}}")),
+    );
+    let ns = format!("{name}-production");
+    let _cleanup = Fixture { dir, name, ns: ns.clone(), image: String::new(), digest: String::new() };
+    let out = apply(_cleanup.dir.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(names(&ns, Kind::K8sDeployment).await, ["api", "worker"]);
+    assert_eq!(names(&ns, Kind::K8sCronjob).await, ["nightly"]);
+    assert_eq!(changes(&plan(_cleanup.dir.path())), vec![]);
+}
