@@ -334,6 +334,11 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &["capsule.toml:4:12: database `main` cannot run with runtime = \"kubernetes\" yet"],
     ),
     (
+        "kubernetes: a site is not planned with the cluster yet",
+        "runtime = \"kubernetes\"\n[sites.web]\ndir = \"d\"\n",
+        &["capsule.toml:4:8: site `web` cannot be in a capsule with runtime = \"kubernetes\" yet"],
+    ),
+    (
         "kubernetes: a rate a 5-field cron cannot say",
         "runtime = \"kubernetes\"\n[services.api]\nimage = \"x\"\n[jobs.nightly]\nservice = \"api\"\nschedule = \"rate(7 minutes)\"\n",
         &[

@@ -312,6 +312,7 @@ async fn an_unpullable_image_fails_the_rollout_with_the_reason_and_rolls_back() 
     assert!(!out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("ImagePullBackOff"), "{said}");
+    assert!(said.contains("event Normal api: ScalingReplicaSet"), "the controllers' events are shown: {said}");
     assert!(said.contains("likely fix"), "{said}");
     assert!(said.contains("Rolled back to the template of revision 1"), "{said}");
     let d = deployment(&f.ns, "api").await;

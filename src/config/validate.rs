@@ -190,6 +190,22 @@ fn check_kubernetes(k: &mut Check, c: &CapsuleFile, env: &str) {
             "capsule's caches are ElastiCache in the capsule's AWS network, which pods on a Kubernetes cluster cannot reach".to_string(),
         );
     }
+    // Sites and email are AWS resources; until one apply plans both runtimes, a Kubernetes
+    // capsule refuses them rather than leaving them out of its plan.
+    for sname in c.sites.keys() {
+        k.at_key(
+            &format!("sites.{sname}"),
+            format!("site `{sname}` cannot be in a capsule with runtime = \"kubernetes\" yet"),
+            "a Kubernetes capsule plans its cluster only: put the site in a capsule of its own (runtime \"ecs\", the default)".to_string(),
+        );
+    }
+    if c.email.is_some() {
+        k.at_key(
+            "email",
+            "`[email]` cannot be in a capsule with runtime = \"kubernetes\" yet",
+            "a Kubernetes capsule plans its cluster only: put `[email]` in a capsule of its own".to_string(),
+        );
+    }
     if c.network.is_some() {
         k.at_key(
             "network",

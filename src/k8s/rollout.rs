@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -176,8 +176,33 @@ pub async fn watch_rollout(
         tokio::time::sleep(poll()).await;
     };
     let (reason, detail) = failure;
+    print_events(client, ns, name).await?;
     let undo = rollback(client, ns, name, previous, manifest).await?;
     Err(RolloutError::Failed { name: name.to_string(), reason: detail, fix: likely_fix(&reason).to_string(), undo })
+}
+
+/// The latest events of the Deployment, its ReplicaSets and pods (names starting with its
+/// name), to stderr: what the controllers and the scheduler said.
+async fn print_events(client: &Client, ns: &str, name: &str) -> Result<(), kube::Error> {
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    let mut events: Vec<Event> = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref().is_some_and(|n| n.starts_with(name)))
+        .collect();
+    events.sort_by(|a, b| a.last_timestamp.as_ref().map(|t| t.0).cmp(&b.last_timestamp.as_ref().map(|t| t.0)));
+    for e in events.iter().rev().take(8).rev() {
+        eprintln!(
+            "    event {} {}: {} {}",
+            e.type_.as_deref().unwrap_or_default(),
+            e.involved_object.name.as_deref().unwrap_or_default(),
+            e.reason.as_deref().unwrap_or_default(),
+            e.message.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// `kubectl rollout undo`: the Deployment's template becomes that of the ReplicaSet of
