@@ -322,3 +322,19 @@ async fn reconcile_refuses_events_that_are_not_the_default_branch() {
     assert!(text(&out).contains("dispatch it on main"), "{}", text(&out));
     assert!(gh.requests().is_empty(), "nothing was asked of GitHub: {:?}", gh.requests());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_capsule_is_reported_as_not_reconciled_never_planned_as_ecs() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let k8s = std::fs::read_to_string(common::root().join("examples/k8s/capsule.toml")).unwrap();
+    write(dir.path(), "capsule.toml", &k8s);
+    let (out, outputs) = reconcile(&gh, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(outputs.contains("drifted=[]\n"), "no ECS drift is invented: {outputs}");
+    let issues = gh.issues();
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert_eq!(issues[0]["labels"], json!(["capsule:plan-error"]));
+    assert!(issues[0]["body"].as_str().unwrap().contains("runs on Kubernetes"), "{issues:#?}");
+}

@@ -60,6 +60,13 @@ pub async fn reconcile_to(
     let capsule = &project.capsules[capsule];
     let environment =
         capsule.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", capsule.name))?;
+    // The AWS engine must never plan a Kubernetes capsule (it would plan ECS services for it).
+    if environment.config.capsule.runtime == crate::config::types::Runtime::Kubernetes {
+        anyhow::bail!(
+            "capsule {} runs on Kubernetes, which this command does not handle yet: use `capsule plan` / `capsule apply` (docs/kubernetes.md)",
+            capsule.name
+        );
+    }
     let ctx = ExpandContext { account: session.account.clone(), default_region: session.default_region.clone() };
     let mut desired = model::expand(capsule, environment, &ctx);
     if goal == Goal::Nothing {
