@@ -258,19 +258,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def list_comments(self, who, query, body, issue):
         issue = int(issue)
-        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
-        page = int(query.get("page", ["1"])[0])
         with STATE.lock:
-            mine = [c for c in STATE.comments if c["issue"] == issue]
-            items = [comment_json(self.base(), c) for c in mine[(page - 1) * per_page: page * per_page]]
-        pages = max(1, -(-len(mine) // per_page))
-        link = lambda p, rel: f'<{self.base()}/repositories/{REPO_ID}/issues/{issue}/comments?per_page={per_page}&page={p}>; rel="{rel}"'
-        links = []
-        if page > 1:
-            links += [link(page - 1, "prev"), link(1, "first")]
-        if page < pages:
-            links += [link(page + 1, "next"), link(pages, "last")]
-        return 200, items, {"link": ", ".join(links)} if links else {}
+            mine = [comment_json(self.base(), c) for c in STATE.comments if c["issue"] == issue]
+        return self.paged(mine, query, f"issues/{issue}/comments", "")
 
     def create_comment(self, who, query, body, issue):
         issue = int(issue)
@@ -375,8 +365,6 @@ class Handler(BaseHTTPRequestHandler):
             raise error(422, "Validation Failed", errors=[{"value": state, "resource": "Issue", "field": "state", "code": "invalid"}])
         wanted = [x for x in query.get("labels", [""])[0].split(",") if x]
         creator = query.get("creator", [None])[0]
-        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
-        page = int(query.get("page", ["1"])[0])
         with STATE.lock:
             rows = [(i["number"], issue_json(self.base(), i)) for i in STATE.issues.values()]
             rows += [(p["number"], pull_as_issue(self.base(), p)) for p in STATE.pulls.values()]
@@ -384,10 +372,17 @@ class Handler(BaseHTTPRequestHandler):
             rows = [r for _, r in rows if (state == "all" or r["state"] == state)
                     and all(x in [l["name"] for l in r["labels"]] for x in wanted)
                     and (creator is None or r["user"]["login"] == creator)]
+        keep = "&".join(f"{k}={quote(v[0])}" for k, v in sorted(query.items()) if k not in ("page", "per_page"))
+        return self.paged(rows, query, "issues", keep + "&" if keep else "")
+
+    def paged(self, rows, query, route, keep):
+        """One page of `rows` (`per_page` default 30, at most 100) with GitHub's `Link`
+        header (prev/first, next/last), its URLs under /repositories/{id}/ with `keep` first."""
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
         items = rows[(page - 1) * per_page: page * per_page]
         pages = max(1, -(-len(rows) // per_page))
-        keep = "&".join(f"{k}={quote(v[0])}" for k, v in sorted(query.items()) if k not in ("page", "per_page"))
-        link = lambda p, rel: f'<{self.base()}/repositories/{REPO_ID}/issues?{keep + "&" if keep else ""}per_page={per_page}&page={p}>; rel="{rel}"'
+        link = lambda p, rel: f'<{self.base()}/repositories/{REPO_ID}/{route}?{keep}per_page={per_page}&page={p}>; rel="{rel}"'
         links = []
         if page > 1:
             links += [link(page - 1, "prev"), link(1, "first")]
