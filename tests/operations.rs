@@ -331,15 +331,36 @@ async fn logs_of_a_job_and_follow_until_interrupted() {
         .args(["logs", &name, "production", "jobs.nightly", "--follow"])
         .current_dir(root)
         .envs(ENV.iter().copied())
+        // Poll without pause, so that Ctrl-C lands while a request is in flight.
+        .env("CAPSULE_TASK_POLL", "0s")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let killed = std::process::Command::new("kill").args(["-INT", &follow.id().to_string()]).status().unwrap();
+    // Interrupt only once the first event is printed: the listener is set up by then.
+    let stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || std::io::BufRead::lines(stdout).map_while(Result::ok).try_for_each(|l| tx.send(l)));
+    let Ok(first) = lines.recv_timeout(std::time::Duration::from_secs(60)) else {
+        follow.kill().unwrap();
+        panic!("--follow printed nothing within 60 s");
+    };
+    assert!(first.ends_with("feedc0de swept 7 carts"), "{first}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let pid = follow.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(killed.success());
-    let status = follow.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            follow.kill().unwrap();
+            panic!("--follow did not end within 30 s of Ctrl-C");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(status.code(), Some(0), "Ctrl-C ends --follow with exit 0");
-    let mut printed = String::new();
-    std::io::Read::read_to_string(follow.stdout.as_mut().unwrap(), &mut printed).unwrap();
-    assert!(printed.contains("swept 7 carts"), "{printed}");
+    let printed: Vec<String> = lines.iter().collect();
+    assert!(printed.iter().all(|l| !l.contains("swept 7 carts")), "each event once: {printed:?}");
 }

@@ -70,7 +70,23 @@ async fn events_since(
 }
 
 /// `capsule logs`: prints the events; with `follow`, polls until Ctrl-C (then exits 0).
+///
+/// The Ctrl-C listener is set up before the first request and stays for the whole loop: a
+/// signal that arrived while a request was in flight used to be swallowed (tokio's handler was
+/// installed, nobody listened), and `--follow` then never ended.
 pub async fn logs(session: &Session, w: &Workload, q: &Query) -> anyhow::Result<()> {
+    if !q.follow {
+        return print_since(session, w, q).await;
+    }
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        r = print_since(session, w, q) => r,
+    }
+}
+
+/// Prints the events from `q.since` on; with `follow`, polls for more forever.
+async fn print_since(session: &Session, w: &Workload, q: &Query) -> anyhow::Result<()> {
     let prefix = match &q.task {
         Some(task) => stream_of(w, task),
         None => format!("{}/", w.stream_prefix),
@@ -87,10 +103,7 @@ pub async fn logs(session: &Session, w: &Workload, q: &Query) -> anyhow::Result<
         if !q.follow {
             return Ok(());
         }
-        tokio::select! {
-            _ = tokio::time::sleep(poll_interval()) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        }
+        tokio::time::sleep(poll_interval()).await;
     }
 }
 
