@@ -335,29 +335,81 @@ class Handler(BaseHTTPRequestHandler):
             return 200, [label_json(n) for n in have], {}
 
     def create_deployment(self, who, query, body, *_):
+        """POST /deployments as GitHub answers it: `auto_merge` defaults to true and every ref
+        here counts as behind the default branch (202, a message and no deployment); the
+        default `required_contexts` verifies every check, and the running workflow's own check
+        is pending (409). A client must send `auto_merge: false` and `required_contexts: []`."""
+        doc = "https://docs.github.com/rest/deployments/deployments#create-a-deployment"
         body = body or {}
         if not body.get("ref"):
-            raise error(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+            raise error(422, "Invalid request.\n\n\"ref\" wasn't supplied.", doc)
+        if body.get("auto_merge", True) is not False:
+            return 202, {"message": "Auto-merged main into topic branch."}, {}
+        if "required_contexts" not in body:
+            raise error(409, f"Conflict: Commit status checks failed for {body['ref']}.", doc)
         with STATE.lock:
-            d = {"id": 5000 + len(STATE.deployments), "ref": body["ref"], "sha": body["ref"],
-                 "environment": body.get("environment", "production"), "description": body.get("description"),
-                 "transient_environment": body.get("transient_environment", False), "created_at": now()}
+            did = 5000 + len(STATE.deployments)
+            d = {"id": did, "node_id": f"DE_{did}", "ref": body["ref"], "sha": body["ref"], "task": body.get("task", "deploy"),
+                 "payload": body.get("payload", {}), "environment": body.get("environment", "production"),
+                 "original_environment": body.get("environment", "production"), "description": body.get("description"),
+                 "creator": user_json(who), "transient_environment": body.get("transient_environment", False),
+                 "production_environment": body.get("production_environment", body.get("environment", "production") == "production"),
+                 "created_at": now(), "updated_at": now()}
             STATE.deployments.append(d)
-        return 201, dict(d, url=f"{self.base()}/repos/{OWNER}/{REPO}/deployments/{d['id']}"), {}
+        return 201, self.deployment_json(d), {}
+
+    def deployment_json(self, d):
+        url = f"{self.base()}/repos/{OWNER}/{REPO}/deployments/{d['id']}"
+        return dict(d, url=url, statuses_url=f"{url}/statuses", repository_url=f"{self.base()}/repos/{OWNER}/{REPO}")
 
     def list_deployments(self, who, query, body, *_):
-        env = query.get("environment", [None])[0]
+        want = {k: query[k][0] for k in ("environment", "sha", "ref", "task") if k in query}
         with STATE.lock:
-            out = [dict(d) for d in STATE.deployments if env is None or d["environment"] == env]
-        return 200, list(reversed(out)), {}
+            rows = [self.deployment_json(d) for d in reversed(STATE.deployments)
+                    if all(str(d.get(k)) == v for k, v in want.items())]
+        keep = "".join(f"{k}={quote(v)}&" for k, v in sorted(want.items()))
+        return self.paged(rows, query, "deployments", keep)
 
     def create_deployment_status(self, who, query, body, did):
+        doc = "https://docs.github.com/rest/deployments/statuses#create-a-deployment-status"
+        body = body or {}
+        states = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+        if body.get("state") not in states:
+            raise error(422, "Validation Failed", doc, errors=[{"resource": "DeploymentStatus", "field": "state", "code": "invalid"}])
+        if len(body.get("description") or "") > 140:
+            raise error(422, "Validation Failed", doc, errors=[{"resource": "DeploymentStatus", "field": "description",
+                                                                 "code": "custom", "message": "description is too long (maximum is 140 characters)"}])
+        with STATE.lock:
+            d = next((d for d in STATE.deployments if d["id"] == int(did)), None)
+            if d is None:
+                raise error(404, "Not Found")
+            s = self.add_status(d, body, who)
+            # auto_inactive (default true): the environment's earlier successful deployments
+            # become inactive.
+            if body["state"] == "success" and body.get("auto_inactive", True):
+                for old in STATE.deployments:
+                    if old is not d and old["environment"] == d["environment"] and self.last_state(old) == "success":
+                        self.add_status(old, {"state": "inactive"}, who)
+        return 201, s, {}
+
+    def add_status(self, d, body, who):
+        s = {"id": 9000 + len(STATE.deployment_statuses), "deployment_id": d["id"], "state": body["state"],
+             "description": body.get("description", ""), "environment": body.get("environment", d["environment"]),
+             "environment_url": body.get("environment_url", ""), "log_url": body.get("log_url", ""),
+             "creator": user_json(who), "created_at": now(), "updated_at": now()}
+        STATE.deployment_statuses.append(s)
+        return s
+
+    def last_state(self, d):
+        mine = [s for s in STATE.deployment_statuses if s["deployment_id"] == d["id"]]
+        return mine[-1]["state"] if mine else None
+
+    def list_deployment_statuses(self, who, query, body, did):
         with STATE.lock:
             if not any(d["id"] == int(did) for d in STATE.deployments):
                 raise error(404, "Not Found")
-            s = {"id": 9000 + len(STATE.deployment_statuses), "deployment_id": int(did), **(body or {})}
-            STATE.deployment_statuses.append(s)
-        return 201, s, {}
+            rows = [s for s in reversed(STATE.deployment_statuses) if s["deployment_id"] == int(did)]
+        return self.paged(rows, query, f"deployments/{did}/statuses", "")
 
     def list_issues(self, who, query, body, *_):
         state = query.get("state", ["open"])[0]
@@ -509,6 +561,7 @@ ROUTES = [
     (r"POST (deployments)", Handler.create_deployment),
     (r"GET (deployments)", Handler.list_deployments),
     (r"POST deployments/(\d+)/statuses", Handler.create_deployment_status),
+    (r"GET deployments/(\d+)/statuses", Handler.list_deployment_statuses),
 ]
 
 

@@ -144,3 +144,29 @@ def test_issue_listing_pages_and_errors_as_github_does(gh):
     assert call(f"{gh}/repos/o/r/issues", "POST", {"title": "t"}, token="read-only-token")[0] == 403
     assert call(f"{gh}/repos/o/r/issues/1", "PATCH", {"state": "shut"})[0] == 422
     assert call(f"{gh}/repos/o/r/issues/99")[0] == 404
+
+
+def test_deployments_need_auto_merge_off_and_explicit_contexts_and_statuses_are_checked(gh):
+    url = f"{gh}/repos/o/r/deployments"
+    # GitHub's defaults: auto_merge merges the default branch in (202, no deployment) ...
+    status, _, body = call(url, "POST", {"ref": "abc123", "environment": "pr-7"})
+    assert status == 202 and "id" not in body
+    # ... and required_contexts verifies every check, the running job's own included.
+    status, _, body = call(url, "POST", {"ref": "abc123", "environment": "pr-7", "auto_merge": False})
+    assert status == 409 and body["message"].startswith("Conflict: Commit status checks failed")
+    ok = {"ref": "abc123", "environment": "pr-7", "auto_merge": False, "required_contexts": [], "transient_environment": True}
+    status, _, first = call(url, "POST", ok)
+    assert status == 201 and first["environment"] == "pr-7" and first["statuses_url"].endswith(f"/deployments/{first['id']}/statuses")
+    assert first["production_environment"] is False
+    statuses = f"{url}/{first['id']}/statuses"
+    assert call(statuses, "POST", {"state": "done"})[0] == 422
+    assert call(statuses, "POST", {"state": "success", "description": "x" * 141})[0] == 422
+    assert call(statuses, "POST", {"state": "success", "environment_url": "https://pr-7.example.com"})[0] == 201
+    # A second successful deployment of the environment makes the first inactive (auto_inactive).
+    _, _, second = call(url, "POST", dict(ok, ref="def456"))
+    call(f"{url}/{second['id']}/statuses", "POST", {"state": "success"})
+    _, _, listed = call(statuses)
+    assert [s["state"] for s in listed] == ["inactive", "success"]
+    _, _, mine = call(f"{url}?environment=pr-7&per_page=1")
+    assert [d["id"] for d in mine] == [second["id"]], "newest first, paged"
+    assert call(f"{url}/99999/statuses", "POST", {"state": "success"})[0] == 404
