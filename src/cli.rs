@@ -114,6 +114,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
+    /// Preview environments (`pr-<N>`) that exist in AWS.
+    Preview {
+        #[command(subcommand)]
+        command: PreviewCommand,
+    },
     /// The GitHub Actions entry points.
     Github {
         #[command(subcommand)]
@@ -263,6 +268,38 @@ pub enum GithubCommand {
         #[command(flatten)]
         select: Selection,
     },
+    /// On `pull_request`: deploy `pr-<N>` of each changed capsule with a preview template
+    /// (opened, reopened, synchronize), or tear every `pr-<N>` down (closed). Never for forks.
+    Preview {
+        #[command(flatten)]
+        select: Selection,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PreviewCommand {
+    /// Every preview environment that exists in AWS, with its pull request, age and TTL.
+    List {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+    /// Destroy the previews older than their `ttl` (or `--older-than`), and those whose pull
+    /// request is closed (when GITHUB_TOKEN and GITHUB_REPOSITORY are set).
+    Sweep {
+        /// Sweep every preview at least this old, whatever its `ttl` (e.g. `7d`, `0s`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,6 +349,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Github { command: GithubCommand::Reconcile { select } } => {
             Ok(exit_code(runtime()?.block_on(github::run_reconcile(&select.targets()))?))
         }
+        Command::Github { command: GithubCommand::Preview { select } } => {
+            Ok(exit_code(runtime()?.block_on(github::run_preview(&select.targets()))?))
+        }
+        Command::Preview { command: PreviewCommand::List { root, format } } => {
+            let project = load(&root)?;
+            runtime()?.block_on(crate::preview::run_list(&project, format == ListFormat::Json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Preview { command: PreviewCommand::Sweep { older_than, root } } => {
+            let project = load(&root)?;
+            Ok(exit_code(runtime()?.block_on(crate::preview::run_sweep(&project, older_than))?))
+        }
         Command::Destroy { capsule, env, confirm, root, format, out } => {
             deploy::confirm_destroy(&capsule, &env, confirm.as_deref())?;
             let project = load_for(&root, Some(&env))?;
@@ -322,7 +371,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(exit_code(runtime()?.block_on(deploy::run_destroy(&project, &targets, format, out.as_deref()))?))
         }
         Command::Unlock { capsule, env, root } => {
-            let project = load(&root)?;
+            let project = load_for(&root, Some(&env))?;
             runtime()?.block_on(lock::run_unlock(&project, &capsule, &env))?;
             Ok(ExitCode::SUCCESS)
         }

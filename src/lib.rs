@@ -18,5 +18,6 @@ pub mod model;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod preview;
 pub mod recovery;
 pub mod render;

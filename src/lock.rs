@@ -300,7 +300,7 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option
 }
 
 /// Creates the lock bucket once per account and region: private, tagged, versioning off.
-async fn ensure_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -> Result<(), AwsError> {
+pub(crate) async fn ensure_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -> Result<(), AwsError> {
     if s3.head_bucket().bucket(bucket).send().await.aws("s3:HeadBucket").found()?.is_some() {
         return Ok(());
     }

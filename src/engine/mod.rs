@@ -15,6 +15,6 @@ pub use observe::{Observation, live_outputs, observe};
 pub use offline::offline_plan;
 pub use plan::{Planned, Target, desired_attributes, destructive_stateful, plan_live};
 pub use reconcile::{Goal, Reconcile, online_plan, plan_targets, reconcile, reconcile_to};
-pub use secrets::{put_secret_value, set_secret};
+pub use secrets::{fill_preview_secrets, put_secret_value, set_secret};
 pub use select::{Selection, select};
 pub use session::{Session, default_region, region_of};

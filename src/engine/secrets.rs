@@ -81,3 +81,63 @@ pub async fn set_secret(
     println!("Stored a new value for secret `{name}` of {capsule}/{env} (version {version}).");
     Ok(())
 }
+
+/// A preview's user secrets before its apply: with `from` (the template's `secrets_from`),
+/// each secret without a value gets the current value of the same secret of `from`, copied
+/// inside AWS and never printed. Returns the secrets still without a value, for the comment.
+pub async fn fill_preview_secrets(
+    session: &Session,
+    project: &Project,
+    capsule: usize,
+    env: &str,
+    from: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let c = &project.capsules[capsule];
+    let declared: Vec<String> =
+        c.environment(env).map(|e| e.config.secrets.keys().cloned().collect()).unwrap_or_default();
+    if declared.is_empty() {
+        return Ok(Vec::new());
+    }
+    let r = reconcile(session, project, capsule, env, false).await?;
+    let source = match from {
+        Some(f) => Some(reconcile(session, project, capsule, f, false).await?),
+        None => None,
+    };
+    let mut empty = Vec::new();
+    for name in declared {
+        let aws_name = |r: &Reconcile| {
+            let a =
+                Address { capsule: c.name.clone(), env: r.desired.env.clone(), kind: Kind::Secret, name: name.clone() };
+            r.desired.get(&a).map(|res| (res.region.clone(), res.aws_name.clone()))
+        };
+        let Some((region, mine)) = aws_name(&r) else { continue };
+        if current_value(session, &region, &mine).await?.is_some() {
+            continue;
+        }
+        let copied = match source.as_ref().and_then(aws_name) {
+            Some((src_region, theirs)) => current_value(session, &src_region, &theirs).await?,
+            None => None,
+        };
+        match copied {
+            Some(value) => {
+                put_secret_value(&r, &name, value).await?;
+                eprintln!("Secret `{name}` of {}/{env}: copied from {}.", c.name, from.unwrap_or_default());
+            }
+            None => empty.push(name),
+        }
+    }
+    Ok(empty)
+}
+
+/// The current value of `aws_name`, or `None` when it has none (Secrets Manager answers
+/// `ResourceNotFoundException` both for no secret and for a secret without a value).
+async fn current_value(session: &Session, region: &str, aws_name: &str) -> anyhow::Result<Option<String>> {
+    let sm = session.aws.secrets(region);
+    match sm.get_secret_value().secret_id(aws_name).send().await {
+        Ok(v) => Ok(v.secret_string().map(str::to_string)),
+        Err(e) => {
+            let e = crate::aws::error::classify("secretsmanager:GetSecretValue", e);
+            if e.kind == crate::aws::ErrorKind::NotFound { Ok(None) } else { Err(e.into()) }
+        }
+    }
+}

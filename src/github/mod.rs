@@ -1,5 +1,5 @@
-//! The GitHub side of capsule (DESIGN sections 1 and 6): the `github plan`, `github apply`
-//! and `github reconcile` flows, the pull request's one plan comment, the drift issues,
+//! The GitHub side of capsule (DESIGN sections 1 and 6): the `github plan`, `github apply`,
+//! `github reconcile` and `github preview` flows, the pull request's one plan comment, the drift issues,
 //! the step summary and the step outputs.
 //! Speaks the REST API at `GITHUB_API_URL`, so GitHub Enterprise and the tests' local
 //! server work the same. Never executes anything from the repository.
@@ -13,6 +13,7 @@ mod event;
 mod issues;
 mod merged;
 mod plan_flow;
+mod preview_flow;
 mod reconcile_flow;
 mod sticky;
 mod targets;
@@ -27,6 +28,7 @@ pub use comment::{
 pub use event::{PullRequest, Push, pull_request, push, scheduled};
 pub use merged::merged_pull_request;
 pub use plan_flow::run_plan;
+pub use preview_flow::{PREVIEW_MARKER, pull_request_closed, run_preview};
 pub use reconcile_flow::run_reconcile;
 pub use sticky::{Author, Comment, CommentOutcome};
 pub use targets::{changed_targets, only_selected};

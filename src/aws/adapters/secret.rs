@@ -160,17 +160,16 @@ impl Adapter for SecretAdapter {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        // The longest recovery window: a deleted secret can be restored for 30 days.
-        cx.aws
-            .secrets(&live.region)
-            .delete_secret()
-            .secret_id(&live.aws_name)
-            .recovery_window_in_days(30)
-            .send()
-            .await
-            .aws("secretsmanager:DeleteSecret")
-            .found()
-            .map(|_| ())
+        // The longest recovery window: a deleted secret can be restored for 30 days. A
+        // preview's (`pr-<N>`) is disposable and goes at once, so that nothing of it is left
+        // (AWS refuses both parameters together).
+        let delete = cx.aws.secrets(&live.region).delete_secret().secret_id(&live.aws_name);
+        let delete = if crate::config::preview::number_of(&cx.env).is_some() {
+            delete.force_delete_without_recovery(true)
+        } else {
+            delete.recovery_window_in_days(30)
+        };
+        delete.send().await.aws("secretsmanager:DeleteSecret").found().map(|_| ())
     }
 
     async fn list_owned(&self, cx: &Cx) -> Result<Vec<Live>, AwsError> {
