@@ -100,14 +100,11 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option
     })
 }
 
-/// Every preview recorded in `region` (of `capsule` only, when given), oldest first.
-pub async fn list(aws: &Aws, account: &str, region: &str, capsule: Option<&str>) -> Result<Vec<Record>, AwsError> {
+/// Every preview of `capsule` recorded in `region`, oldest first.
+pub async fn list(aws: &Aws, account: &str, region: &str, capsule: &str) -> Result<Vec<Record>, AwsError> {
     let s3 = aws.s3(region);
     let bucket = lock::bucket_name(account, region);
-    let prefix = match capsule {
-        Some(c) => format!("{PREFIX}{c}/"),
-        None => PREFIX.to_string(),
-    };
+    let prefix = format!("{PREFIX}{capsule}/");
     let mut pages = s3.list_objects_v2().bucket(&bucket).prefix(&prefix).into_paginator().send();
     let mut keys = Vec::new();
     while let Some(page) = pages.next().await {
@@ -128,23 +125,24 @@ pub async fn list(aws: &Aws, account: &str, region: &str, capsule: Option<&str>)
     Ok(out)
 }
 
-/// The regions the project's capsules deploy to, and the session's default one.
-pub fn regions(session: &Session, project: &Project) -> Vec<String> {
+/// The regions `capsule`'s environments deploy to, and the session's default one.
+fn regions(session: &Session, capsule: &crate::config::Capsule) -> BTreeSet<String> {
     let mut out = BTreeSet::from([session.default_region.clone()]);
-    for c in &project.capsules {
-        for e in &c.environments {
-            out.insert(engine::region_of(session, c, &e.name));
-        }
-    }
-    out.into_iter().collect()
+    out.extend(capsule.environments.iter().map(|e| engine::region_of(session, capsule, &e.name)));
+    out
 }
 
-/// Every recorded preview in the project's regions.
+/// Every recorded preview of the project's capsules, in the regions they deploy to. Only
+/// the project's: the deploy role may read its own capsules' records only (`capsule policy`),
+/// and other repositories' capsules may share the account.
 pub async fn list_all(session: &Session, project: &Project) -> Result<Vec<Record>, AwsError> {
     let mut out = Vec::new();
-    for region in regions(session, project) {
-        out.extend(list(&session.aws, &session.account, &region, None).await?);
+    for c in &project.capsules {
+        for region in regions(session, c) {
+            out.extend(list(&session.aws, &session.account, &region, &c.name).await?);
+        }
     }
+    out.sort_by(|a, b| (&a.created_at, &a.capsule, &a.environment).cmp(&(&b.created_at, &b.capsule, &b.environment)));
     Ok(out)
 }
 

@@ -80,11 +80,14 @@ pub const GRANTS: &[Grant] = &[
             "s3:GetObject",
             "s3:PutObject",
             "s3:DeleteObject",
+            // The preview records (`capsule preview list`) sit next to the locks.
+            "s3:ListObjectsV2",
         ],
         &["s3:TagResource"],
         On::Arns(&[
             "arn:aws:s3:::capsule-locks-{account}-*",
             "arn:aws:s3:::capsule-locks-{account}-*/locks/{capsule}/*",
+            "arn:aws:s3:::capsule-locks-{account}-*/previews/{capsule}/*",
         ]),
     ),
     grant(

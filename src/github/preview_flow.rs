@@ -144,7 +144,7 @@ async fn deploy_one(env: &Env, session: &Session, project: &Project, i: usize, p
     let mut row = Row { capsule: c.name.clone(), state: State::Deployed, links: Vec::new(), unset: Vec::new() };
     let settings = c.environment(&name).and_then(|e| e.preview.clone()).expect("with_previews added the instance");
     let region = engine::region_of(session, c, &name);
-    let existing = match preview::list(&session.aws, &session.account, &region, Some(&c.name)).await {
+    let existing = match preview::list(&session.aws, &session.account, &region, &c.name).await {
         Ok(list) => list,
         Err(e) => {
             row.state = State::Failed(format!("could not list the previews that exist: {e}"));
