@@ -24,7 +24,8 @@ pub async fn run_apply(
 ) -> anyhow::Result<bool> {
     let session = engine::Session::connect().await?;
     let human = format != PlanFormat::Json;
-    let opts = Options { allow_destroy, goal: engine::Goal::Declared, human, color: output::color_for(None) };
+    let opts =
+        Options { allow_destroy, goal: engine::Goal::Declared, human, color: output::color_for(None), head: None };
     let run = apply_all(&session, project, targets, &opts).await;
     if human {
         let s = run.doc.summary;
@@ -63,7 +64,8 @@ pub async fn run_destroy(
 ) -> anyhow::Result<bool> {
     let session = engine::Session::connect().await?;
     let human = format != PlanFormat::Json;
-    let opts = Options { allow_destroy: true, goal: engine::Goal::Nothing, human, color: output::color_for(None) };
+    let opts =
+        Options { allow_destroy: true, goal: engine::Goal::Nothing, human, color: output::color_for(None), head: None };
     let run = apply_all(&session, project, targets, &opts).await;
     if human {
         if run.ok {
@@ -101,6 +103,8 @@ pub struct Options {
     pub human: bool,
     /// Print the text plan with colour.
     pub color: bool,
+    /// The commit being deployed, kept in a preview's record (`preview`).
+    pub head: Option<String>,
 }
 
 /// Applies `targets` in order, each under its lock; stops at the first that fails or is
@@ -125,7 +129,16 @@ pub async fn apply_all(session: &Session, project: &Project, targets: &[(usize, 
                 break;
             }
         };
-        let outcome = apply_one(session, project, *i, env, opts).await;
+        let outcome = match crate::preview::track(session, capsule, env, opts).await {
+            Ok(()) => apply_one(session, project, *i, env, opts).await,
+            Err(e) => Err(e.context(format!("recording preview {env} (nothing was changed)"))),
+        };
+        let outcome = match outcome {
+            Ok((plan, Verdict::Done)) => {
+                crate::preview::untrack(session, capsule, env, opts).await.map(|()| (plan, Verdict::Done))
+            }
+            other => other,
+        };
         if let Err(e) = held.release().await {
             eprintln!("warning: could not release the apply lock of {}/{env}: {e}", capsule.name);
         }

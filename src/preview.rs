@@ -146,17 +146,14 @@ pub async fn list_all(session: &Session, project: &Project) -> Result<Vec<Record
     Ok(out)
 }
 
-/// Destroys one preview and forgets its record; `Ok(true)` when there was nothing to delete.
+/// Destroys one preview (its record goes last, `untrack`); `Ok(true)` when there was nothing
+/// to delete.
 pub async fn destroy(session: &Session, project: &Project, i: usize, env: &str) -> Result<bool, String> {
-    let c = &project.capsules[i];
-    let opts = Options { allow_destroy: true, goal: Goal::Nothing, human: true, color: false };
+    let opts = Options { allow_destroy: true, goal: Goal::Nothing, human: true, color: false, head: None };
     let run = deploy::apply_all(session, project, &[(i, env.to_string())], &opts).await;
     if !run.ok {
         return Err(run.refused.or(run.error).unwrap_or_else(|| "a delete failed (see the job's log)".into()));
     }
-    let region = engine::region_of(session, c, env);
-    // The record goes last: a teardown killed before this point is found again by the sweep.
-    forget(&session.aws, &session.account, &region, &c.name, env).await.map_err(|e| e.to_string())?;
     Ok(run.doc.summary.delete == 0)
 }
 
@@ -247,4 +244,45 @@ pub async fn run_sweep(project: &Project, older_than: Option<Duration>) -> anyho
     }
     println!("Swept {swept} preview(s); {kept} kept.");
     Ok(ok)
+}
+
+/// Before an apply of a preview (`pr-<N>`) towards its declared state: records it, so that it
+/// is listed and swept whoever made it (`github preview` or `capsule apply --env pr-7`).
+pub async fn track(
+    session: &Session,
+    capsule: &crate::config::Capsule,
+    env: &str,
+    opts: &Options,
+) -> anyhow::Result<()> {
+    let (Some(number), Goal::Declared) = (crate::config::preview::number_of(env), opts.goal) else { return Ok(()) };
+    let Some(settings) = capsule.environment(env).and_then(|e| e.preview.clone()) else { return Ok(()) };
+    let record = Record {
+        capsule: capsule.name.clone(),
+        environment: env.to_string(),
+        template: settings.template.unwrap_or_default(),
+        pull_request: number,
+        repository: std::env::var("GITHUB_REPOSITORY").ok().filter(|r| !r.is_empty()),
+        head_sha: opts.head.clone(),
+        created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        ttl_seconds: settings.ttl.as_secs(),
+        region: engine::region_of(session, capsule, env),
+    };
+    register(&session.aws, &session.account, record).await?;
+    Ok(())
+}
+
+/// After a preview was destroyed completely: forgets its record (last, so that a teardown
+/// killed before this point is still found by the sweep).
+pub async fn untrack(
+    session: &Session,
+    capsule: &crate::config::Capsule,
+    env: &str,
+    opts: &Options,
+) -> anyhow::Result<()> {
+    if crate::config::preview::number_of(env).is_none() || opts.goal != Goal::Nothing {
+        return Ok(());
+    }
+    let region = engine::region_of(session, capsule, env);
+    forget(&session.aws, &session.account, &region, &capsule.name, env).await?;
+    Ok(())
 }

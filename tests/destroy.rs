@@ -102,6 +102,12 @@ async fn a_preview_made_by_hand_is_destroyed_with_its_data_and_staging_stays() {
         let out = capsule(root, &["apply", "--env", env]);
         assert!(out.status.success(), "{}", text(&out));
     }
+    let listed = capsule(root, &["preview", "list"]);
+    assert!(
+        text(&listed).contains("pr-7") && text(&listed).contains("#7"),
+        "a preview applied by hand is recorded: {}",
+        text(&listed)
+    );
     let out = capsule(root, &["apply"]);
     assert!(text(&out).contains(&format!("Skipping preview template {name}/preview")), "{}", text(&out));
     let db = common::db_instance(&format!("{name}-pr-7-main")).await.expect("the preview's database");
@@ -111,6 +117,8 @@ async fn a_preview_made_by_hand_is_destroyed_with_its_data_and_staging_stays() {
     let out = capsule(root, &["destroy", "--capsule", &name, "--env", "pr-7", "--confirm", &name]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("deleted without a final snapshot"), "{}", text(&out));
+    let listed = capsule(root, &["preview", "list", "--format", "json"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]", "destroy forgets the record: {}", text(&listed));
     assert!(common::db_instance(&format!("{name}-pr-7-main")).await.is_none());
     let rds = capsule::aws::Aws::from_env().await.rds("us-east-1");
     let snapshots = rds.describe_db_snapshots().send().await.unwrap();

@@ -59,7 +59,7 @@ fn repository(dir: &Path, name: &str, extra: &str) -> (PathBuf, Repository, Stri
         "app/capsule.toml",
         &format!(
             "[capsule]\nname = \"{name}\"\n[secrets]\nkey = {{ description = \"the API key\" }}\n\
-             [sites.web]\ndir = \"site\"\n[environments.staging]\n\
+             [sites.web]\ndir = \"site\"\n[environments.production]\n[environments.staging]\n\
              [environments.preview]\npreview = true\nttl = \"1h\"\n{extra}"
         ),
     );
@@ -128,8 +128,10 @@ async fn a_pull_request_gets_a_preview_kept_up_to_date_and_removed_when_closed()
     let dir = tempfile::tempdir().unwrap();
     let name = unique("pv");
     let (root, repo, base) = repository(dir.path(), &name, "secrets_from = \"staging\"\n");
-    let out = capsule(&root, &["apply", "--env", "staging"]);
-    assert!(out.status.success(), "{}", text(&out));
+    for env in ["production", "staging"] {
+        let out = capsule(&root, &["apply", "--env", env]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
     set_secret(&root, &name, "staging", "sk_test_staging");
     assert_eq!(plan(&root, "staging"), vec![]);
 
@@ -187,6 +189,7 @@ async fn a_pull_request_gets_a_preview_kept_up_to_date_and_removed_when_closed()
     assert!(!left.is_empty() && left.iter().all(|(_, a)| a == "create"), "nothing of pr-7 exists: {left:?}");
     assert_eq!(secret_value(&format!("capsule/{name}/pr-7/key")).await, None);
     assert_eq!(plan(&root, "staging"), vec![], "staging is untouched");
+    assert_eq!(plan(&root, "production"), vec![], "production is untouched");
     let comments = preview_comments(&gh, 7);
     assert!(
         comments.len() == 1 && comments[0].contains("torn down") && comments[0].contains("deleted"),

@@ -38,7 +38,7 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
         return Ok(true);
     }
     let session = engine::Session::connect().await?;
-    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false };
+    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false, head: None };
     let run = deploy::apply_all(&session, &project, &targets, &opts).await;
     // Environments not reached after a failure are listed, so nobody thinks they deployed.
     let not_reached: Vec<String> =

@@ -59,6 +59,10 @@ pub async fn run_preview(select: &Selection) -> anyhow::Result<bool> {
             }
             (format!("Preview `{name}` of `{}`", short(&pr.head_sha)), rows, ok)
         }
+        "closed" if pr.from_fork => {
+            eprintln!("A fork's pull request never has a preview: nothing to tear down.");
+            return Ok(true);
+        }
         "closed" => {
             let Some(project) = load(&env, select)? else { return Ok(false) };
             let (rows, ok) = teardown(&gh, select, &pr, project).await?;
@@ -128,7 +132,7 @@ async fn deploy_previews(
     let session = Session::connect().await?;
     let mut rows = Vec::new();
     for i in picked {
-        rows.push(deploy_one(env, &session, &project, i, pr).await);
+        rows.push(deploy_one(&session, &project, i, pr).await);
     }
     let ok = rows.iter().all(|r| matches!(r.state, State::Deployed | State::Refused(_)));
     if let Err(e) = record_deployment(gh, env, pr, &rows).await {
@@ -138,7 +142,7 @@ async fn deploy_previews(
 }
 
 /// One capsule's preview: refused over `max_previews`, else recorded, secrets filled, applied.
-async fn deploy_one(env: &Env, session: &Session, project: &Project, i: usize, pr: &PullRequest) -> Row {
+async fn deploy_one(session: &Session, project: &Project, i: usize, pr: &PullRequest) -> Row {
     let c = &project.capsules[i];
     let name = instance_name(pr.number);
     let mut row = Row { capsule: c.name.clone(), state: State::Deployed, links: Vec::new(), unset: Vec::new() };
@@ -164,20 +168,18 @@ async fn deploy_one(env: &Env, session: &Session, project: &Project, i: usize, p
         ));
         return row;
     }
-    let record = Record {
-        capsule: c.name.clone(),
-        environment: name.clone(),
-        template: settings.template.clone().unwrap_or_default(),
-        pull_request: pr.number,
-        repository: Some(env.repository.clone()),
-        head_sha: Some(pr.head_sha.clone()),
-        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        ttl_seconds: settings.ttl.as_secs(),
-        region,
+    // A preview's data is disposable: replacing its database is allowed, nothing else is touched.
+    let opts = Options {
+        allow_destroy: true,
+        goal: Goal::Declared,
+        human: true,
+        color: false,
+        head: Some(pr.head_sha.clone()),
     };
-    // Recorded before the first resource, so that a killed deploy is still swept.
-    if let Err(e) = preview::register(&session.aws, &session.account, record).await {
-        row.state = State::Failed(format!("could not record the preview: {e}"));
+    // Recorded before its first resource (its secrets may come next), so that a killed deploy
+    // is still swept.
+    if let Err(e) = preview::track(session, c, &name, &opts).await {
+        row.state = State::Failed(format!("could not record the preview: {e:#}"));
         return row;
     }
     match engine::fill_preview_secrets(session, project, i, &name, settings.secrets_from.as_deref()).await {
@@ -187,8 +189,6 @@ async fn deploy_one(env: &Env, session: &Session, project: &Project, i: usize, p
             return row;
         }
     }
-    // A preview's data is disposable: replacing its database is allowed, nothing else is touched.
-    let opts = Options { allow_destroy: true, goal: Goal::Declared, human: true, color: false };
     let run = deploy::apply_all(session, project, &[(i, name.clone())], &opts).await;
     let s = run.doc.summary;
     println!(
@@ -244,24 +244,25 @@ async fn teardown(
     let session = Session::connect().await?;
     let records: Vec<Record> =
         preview::list_all(&session, &project).await?.into_iter().filter(|r| r.environment == name).collect();
-    let picked = with_template(&project, select);
     let project = project.with_previews(Some(&name)).map_err(anyhow::Error::msg)?;
+    let picked = with_template(&project, select);
     let mut rows = Vec::new();
-    for i in picked {
-        let c = &project.capsules[i];
-        let record = records.iter().find(|r| r.capsule == c.name);
-        match preview::destroy(&session, &project, i, &name).await {
-            Ok(true) if record.is_none() => {} // there was none
-            Ok(_) => rows.push(Row { capsule: c.name.clone(), state: State::Removed, links: vec![], unset: vec![] }),
-            Err(e) => rows.push(Row { capsule: c.name.clone(), state: State::Failed(e), links: vec![], unset: vec![] }),
-        }
-    }
-    for r in records.iter().filter(|r| project.capsule(&r.capsule).is_none_or(|c| c.preview_template().is_none())) {
-        let why = format!(
-            "`{}` has no preview template in this checkout, so its preview stays: run `capsule preview sweep` from a branch that declares it",
-            r.capsule
-        );
-        rows.push(Row { capsule: r.capsule.clone(), state: State::Failed(why), links: vec![], unset: vec![] });
+    // Every preview has a record from before its first resource until after its last.
+    for r in &records {
+        let row = |state| Row { capsule: r.capsule.clone(), state, links: vec![], unset: vec![] };
+        let Some(i) = picked.iter().copied().find(|i| project.capsules[*i].name == r.capsule) else {
+            if select.capsules.is_empty() || select.capsules.contains(&r.capsule) {
+                rows.push(row(State::Failed(format!(
+                    "`{}` has no preview template in this checkout, so its preview stays: run `capsule preview sweep` where it is declared",
+                    r.capsule
+                ))));
+            }
+            continue;
+        };
+        rows.push(row(match preview::destroy(&session, &project, i, &name).await {
+            Ok(_) => State::Removed,
+            Err(e) => State::Failed(e),
+        }));
     }
     if let Err(e) = deactivate(gh, &name).await {
         warn(&format!("could not mark the GitHub deployments of {name} inactive: {e}"), &e);

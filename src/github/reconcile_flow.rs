@@ -183,7 +183,8 @@ enum Healed {
 /// Applies one environment back (without `--allow-destroy`), then plans it again: healed
 /// only when the new plan is clean.
 async fn heal_one(session: &Session, project: &Project, capsule: usize, env: &str) -> Healed {
-    let opts = deploy::Options { allow_destroy: false, goal: engine::Goal::Declared, human: true, color: false };
+    let opts =
+        deploy::Options { allow_destroy: false, goal: engine::Goal::Declared, human: true, color: false, head: None };
     let target = [(capsule, env.to_string())];
     let run = deploy::apply_all(session, project, &target, &opts).await;
     let doc = run.doc.capsules.into_iter().next();
