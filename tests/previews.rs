@@ -236,6 +236,7 @@ async fn max_previews_refuses_and_a_sweep_removes_what_a_killed_teardown_left() 
     let refused = &preview_comments(&gh, 12)[0];
     assert!(refused.contains("not deployed") && refused.contains("`pr-11` (#11"), "{refused}");
     assert!(plan(&root, "pr-12").iter().all(|(_, a)| a == "create"), "pr-12 was not deployed");
+    assert!(deployments(&gh, "pr-12").is_empty(), "a refusal is no deployment");
 
     // Teardown killed after its first delete: the record stays, and the sweep finishes it.
     let mut child = github_preview(&gh, &root, &event("closed", 11, &base, &head, false))

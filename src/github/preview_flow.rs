@@ -135,7 +135,9 @@ async fn deploy_previews(
         rows.push(deploy_one(&session, &project, i, pr).await);
     }
     let ok = rows.iter().all(|r| matches!(r.state, State::Deployed | State::Refused(_)));
-    if let Err(e) = record_deployment(gh, env, pr, &rows).await {
+    // Only what was deployed (or tried to be) is a deployment; a refusal is not.
+    let tried = rows.iter().any(|r| matches!(r.state, State::Deployed | State::Failed(_)));
+    if tried && let Err(e) = record_deployment(gh, env, pr, &rows).await {
         warn(&format!("could not record the GitHub deployment of {name}: {e}"), &e);
     }
     Ok((rows, ok))
