@@ -34,7 +34,7 @@ fn invalid_root() -> tempfile::TempDir {
 fn validate_reports_the_examples_valid() {
     let out = capsule(&["validate", "--root", &examples()], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "3 capsules valid (4 environments).\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3 capsules valid (5 environments).\n");
 }
 
 #[test]
