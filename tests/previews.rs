@@ -264,3 +264,45 @@ async fn max_previews_refuses_and_a_sweep_removes_what_a_killed_teardown_left() 
     assert!(!text(&capsule(&root, &["preview", "list"])).contains(&name));
     assert_eq!(plan(&root, "staging").iter().filter(|(_, a)| a != "create").count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_with_a_token_removes_the_previews_of_closed_pull_requests_only() {
+    testbed();
+    let gh = FakeGitHub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("ps");
+    let (root, repo, base) = repository(dir.path(), &name, "");
+    write(&root, "app/site/index.html", "<h1>v2</h1>");
+    let head = commit(&repo, "change");
+    for n in [13, 14] {
+        let out = preview(&gh, &root, &event("opened", n, &base, &head, false));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // #13 was closed while its teardown did not run (a cancelled workflow); #14 is open.
+    gh.seed_pull(json!({ "number": 13, "closed": true }));
+    gh.seed_pull(json!({ "number": 14 }));
+    let sweep = |token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_capsule"));
+        cmd.args(["preview", "sweep", "--root"])
+            .arg(&root)
+            .env("GITHUB_API_URL", &gh.url)
+            .env("GITHUB_REPOSITORY", "o/r");
+        match token {
+            Some(t) => cmd.env("GITHUB_TOKEN", t),
+            None => cmd.env_remove("GITHUB_TOKEN"),
+        };
+        cmd.output().unwrap()
+    };
+    let out = sweep(None);
+    assert!(
+        out.status.success() && text(&out).contains("Swept 0 preview(s); 2 kept."),
+        "no token: by age only: {}",
+        text(&out)
+    );
+    let out = sweep(Some(TOKEN));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("Sweeping {name}/pr-13 (pull request #13 is closed)")), "{}", text(&out));
+    assert!(text(&out).contains("Swept 1 preview(s); 1 kept."), "{}", text(&out));
+    assert!(plan(&root, "pr-13").iter().all(|(_, a)| a == "create"), "pr-13 is gone");
+    assert_eq!(plan(&root, "pr-14"), vec![], "the open pull request keeps its preview");
+}
