@@ -17,7 +17,8 @@ fn stream_of(w: &Workload, task: &str) -> String {
 /// The task id a stream name ends with, shortened as people read it.
 fn short_task(stream: &str) -> &str {
     let id = stream.rsplit('/').next().unwrap_or(stream);
-    &id[..id.len().min(8)]
+    // Eight characters, not bytes: a stream someone else wrote may have any name.
+    id.char_indices().nth(8).map_or(id, |(end, _)| &id[..end])
 }
 
 /// `2026-12-02T04:30:01Z` of a CloudWatch Logs timestamp (milliseconds since the epoch).
@@ -115,5 +116,7 @@ mod tests {
     fn a_line_has_the_time_the_short_task_id_and_the_message() {
         let l = line(1_764_649_801_000, "api/api/0123456789abcdef0123456789abcdef", "migrated 3 tables\n");
         assert_eq!(l, "2025-12-02T04:30:01Z 01234567 migrated 3 tables");
+        assert_eq!(short_task("api/api/größenänderung"), "größenän", "cut at characters, never inside one");
+        assert_eq!(short_task("api/api/abc"), "abc");
     }
 }
