@@ -1,6 +1,7 @@
-//! Writing a user secret's value (`capsule secrets set`): into the declared secret, created
-//! first when needed, only when it is tagged as the capsule's. The value is never printed
-//! or logged, and never reaches the plan.
+//! Writing a user secret's value: `capsule secrets set`, and a preview's values copied from
+//! its template's `secrets_from` environment. Only into a declared secret tagged as the
+//! capsule's (created first when needed). A value is never printed or logged, and never
+//! reaches the plan.
 
 use std::io::Read;
 
