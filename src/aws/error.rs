@@ -174,13 +174,24 @@ fn is_consistency(operation: &str, code: &str, message: &str) -> bool {
     CONSISTENCY.iter().any(|(op, c, part)| *op == operation && *c == code && message.contains(part))
 }
 
+/// Credentials refused or not allowed. Several come with 400 (`AccessDeniedException`,
+/// `NotAuthorized`, `UnrecognizedClientException`) or 401 (EC2's `AuthFailure`), not 403,
+/// so the code decides (AWS's common errors and EC2's error codes).
 const DENIED: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
     "UnauthorizedOperation",
+    "AuthFailure",
+    "NotAuthorized",
+    "OptInRequired",
+    "MissingAuthenticationToken",
+    "IncompleteSignature",
     "InvalidClientTokenId",
+    "UnrecognizedClientException",
     "ExpiredToken",
+    "ExpiredTokenException",
     "SignatureDoesNotMatch",
+    "InvalidSignatureException",
 ];
 
 fn classify_code(code: &str, status: Option<u16>) -> ErrorKind {
@@ -203,7 +214,7 @@ fn classify_code(code: &str, status: Option<u16>) -> ErrorKind {
             Some(404) => ErrorKind::NotFound,
             Some(409) => ErrorKind::Conflict,
             Some(429) => ErrorKind::Throttled,
-            Some(403) => ErrorKind::AccessDenied,
+            Some(401 | 403) => ErrorKind::AccessDenied,
             Some(s) if s >= 500 => ErrorKind::Transient,
             Some(400..=499) => ErrorKind::Invalid,
             _ => ErrorKind::Other,
@@ -298,6 +309,11 @@ mod tests {
         assert!(ErrorKind::Throttled.is_retryable() && !ErrorKind::Invalid.is_retryable());
         assert_eq!(classify_code("ServiceUnavailable", Some(503)), ErrorKind::Transient);
         assert_eq!(classify_code("PriorRequestNotComplete", Some(400)), ErrorKind::Throttled);
+        // EC2 answers bad credentials with 401 AuthFailure; JSON services with 400.
+        assert_eq!(classify_code("AuthFailure", Some(401)), ErrorKind::AccessDenied);
+        assert_eq!(classify_code("UnrecognizedClientException", Some(400)), ErrorKind::AccessDenied);
+        assert_eq!(classify_code("NotAuthorized", Some(400)), ErrorKind::AccessDenied);
+        assert_eq!(classify_code("", Some(401)), ErrorKind::AccessDenied);
     }
 
     #[test]
