@@ -323,6 +323,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Unlock { capsule, env, root } => {
             let project = load(&root)?;
+            if let Some(i) = k8s::kubernetes_target(&project, &capsule, &env) {
+                runtime()?.block_on(k8s::run_unlock(&project, i, &env))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             runtime()?.block_on(lock::run_unlock(&project, &capsule, &env))?;
             Ok(ExitCode::SUCCESS)
         }

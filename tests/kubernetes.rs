@@ -35,6 +35,13 @@ fn capsule(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The binary with extra environment variables (`HOSTNAME`: who a lock holder is).
+fn capsule_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capsule"));
+    cmd.args(args).current_dir(dir).env("NO_COLOR", "1").env("CAPSULE_ROLLOUT_POLL", "200ms");
+    cmd.envs(vars.iter().copied()).output().unwrap()
+}
+
 fn plan(dir: &Path) -> Value {
     success_json(&capsule(dir, &["plan", "--format", "json"], None))
 }
@@ -451,4 +458,70 @@ async fn examples_k8s_applies_and_re_plans_as_a_no_op() {
     assert_eq!(names(&ns, Kind::K8sDeployment).await, ["api", "worker"]);
     assert_eq!(names(&ns, Kind::K8sCronjob).await, ["nightly"]);
     assert_eq!(changes(&plan(_cleanup.dir.path())), vec![]);
+}
+
+/// Writes the apply lock's Lease as another holder would (`capsule/holder` as in src/lock.rs).
+async fn hold_lock(capsule: &str, ns: &str, holder: Value) {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let client = client().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let labels = json!({ "app.kubernetes.io/managed-by": "capsule", "capsule/name": capsule,
+                         "capsule/env": "production", "capsule/component": "namespace" });
+    let namespace = json!({ "metadata": { "name": ns, "labels": labels } });
+    let _ = namespaces.create(&PostParams::default(), &serde_json::from_value(namespace).unwrap()).await;
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": { "name": "capsule-lock", "annotations": { "capsule/holder": holder.to_string() } },
+        "spec": { "holderIdentity": holder["owner"] },
+    }))
+    .unwrap();
+    Api::<Lease>::namespaced(client, ns).create(&PostParams::default(), &lease).await.unwrap();
+}
+
+async fn lease_exists(ns: &str) -> bool {
+    use k8s_openapi::api::coordination::v1::Lease;
+    Api::<Lease>::namespaced(client().await, ns).get_opt("capsule-lock").await.unwrap().is_some()
+}
+
+#[tokio::test]
+async fn a_held_apply_lock_refuses_the_apply_until_unlock_and_a_dead_holder_is_taken_over() {
+    let f = fixture("k8sh", "", "").await;
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    hold_lock(
+        &f.name,
+        &f.ns,
+        json!({ "owner": "octocat (workflow \"deploy\")", "acquired_at": now, "token": "t1",
+                "run_url": "https://github.com/acme/shop/actions/runs/7", "run_id": "7", "run_attempt": 1 }),
+    )
+    .await;
+    let out = apply(f.dir.path(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains(&format!("{}/production is locked", f.name)), "{said}");
+    assert!(said.contains("held by octocat (workflow \"deploy\")"), "{said}");
+    assert!(said.contains("run: https://github.com/acme/shop/actions/runs/7"), "{said}");
+    assert!(said.contains(&format!("capsule unlock {} production", f.name)), "{said}");
+    assert!(names(&f.ns, Kind::K8sDeployment).await.is_empty(), "nothing was applied");
+
+    let out = capsule(f.dir.path(), &["unlock", &f.name, "production"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Broke the apply lock") && text(&out).contains("octocat"), "{}", text(&out));
+    assert!(!lease_exists(&f.ns).await);
+    f.applied(&[]);
+    assert_eq!(names(&f.ns, Kind::K8sDeployment).await, ["api"]);
+    assert!(!lease_exists(&f.ns).await, "apply releases its lock");
+
+    // A holder on this machine whose process is gone is taken over.
+    hold_lock(
+        &f.name,
+        &f.ns,
+        json!({ "owner": "someone@k8s-lock-host (pid 4000000)", "acquired_at": now, "token": "t2",
+                "host": "k8s-lock-host", "pid": 4_000_000 }),
+    )
+    .await;
+    let out = capsule_with(f.dir.path(), &["apply"], &[("HOSTNAME", "k8s-lock-host")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Took over the apply lock"), "{}", text(&out));
+    assert!(!lease_exists(&f.ns).await);
+    let out = capsule(f.dir.path(), &["unlock", &f.name, "production"], None);
+    assert!(text(&out).contains("was not locked"), "{}", text(&out));
 }

@@ -4,6 +4,7 @@
 //! applying with server-side apply (field manager `capsule`) and watching rollouts.
 //! Decides nothing about what is desired; never touches an object without capsule's labels.
 
+pub mod lock;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -199,7 +200,7 @@ pub struct Planned {
     pub targets: Vec<Target>,
 }
 
-fn server_side(dry_run: bool, force: bool) -> PatchParams {
+pub(crate) fn server_side(dry_run: bool, force: bool) -> PatchParams {
     let mut p = PatchParams::apply(FIELD_MANAGER);
     if force {
         p = p.force();
@@ -384,6 +385,19 @@ pub async fn reconcile(project: &Project, capsule: usize, env: &str) -> anyhow::
     Ok(Reconcile { client, desired, planned })
 }
 
+/// The index of a declared Kubernetes capsule environment named on the command line, or
+/// `None` when it is not on Kubernetes (or not declared: the AWS path says so).
+pub fn kubernetes_target(project: &Project, capsule: &str, env: &str) -> Option<usize> {
+    let i = project.capsules.iter().position(|c| c.name == capsule)?;
+    is_kubernetes(project, &(i, env.to_string())).then_some(i)
+}
+
+/// `capsule unlock` of a Kubernetes capsule environment.
+pub async fn run_unlock(project: &Project, capsule: usize, env: &str) -> anyhow::Result<()> {
+    let d = desired_as_written(project, capsule, env)?;
+    lock::run_unlock(&connect(d.context.as_deref()).await?, &d).await
+}
+
 /// `capsule plan` of the Kubernetes capsule environments among `targets`.
 pub async fn plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Vec<CapsulePlan>> {
     let mut out = Vec::new();
@@ -393,7 +407,16 @@ pub async fn plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Res
     Ok(out)
 }
 
-/// `capsule apply` of Kubernetes capsule environments, in order; stops at the first failure.
+/// The desired objects of a declared environment, images as written (enough to find its
+/// namespace and cluster).
+pub fn desired_as_written(project: &Project, capsule: usize, env: &str) -> anyhow::Result<Desired> {
+    let c = &project.capsules[capsule];
+    let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", c.name))?;
+    Ok(k8s::desired(e, &BTreeMap::new()))
+}
+
+/// `capsule apply` of Kubernetes capsule environments, in order, each under its apply lock
+/// (`lock`); stops at the first failure.
 pub async fn run_apply(
     project: &Project,
     targets: &[(usize, String)],
@@ -405,37 +428,10 @@ pub async fn run_apply(
     let mut done = Vec::new();
     let mut ok = true;
     for (i, env) in targets {
-        let mut r = reconcile(project, *i, env).await?;
-        if human {
-            print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), output::color_for(None)));
-        }
-        let name = format!("{}/{env}", r.desired.capsule);
-        let refusal = if !r.planned.plan.errors.is_empty() {
-            Some(format!("Refusing to apply {name}: the plan has errors (above). Nothing was changed."))
-        } else {
-            let destructive: Vec<String> = r
-                .planned
-                .plan
-                .changes
-                .iter()
-                .filter(|c| c.stateful && c.is_destructive())
-                .map(|c| format!("  {} (delete)", c.address))
-                .collect();
-            (!allow_destroy && !destructive.is_empty()).then(|| {
-                format!(
-                    "Refusing to apply {name}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
-                    destructive.join("\n")
-                )
-            })
-        };
-        if let Some(msg) = refusal {
-            eprintln!("{msg}");
-            done.push(r.planned.plan);
-            ok = false;
-            break;
-        }
-        let applied = apply(&r.client, &r.desired, &mut r.planned).await;
-        done.push(r.planned.plan);
+        let d = desired_as_written(project, *i, env)?;
+        let client = connect(d.context.as_deref()).await?;
+        let (plan, applied) = lock::with_lock(&client, &d, apply_env(project, *i, env, allow_destroy, human)).await?;
+        done.push(plan);
         if !applied {
             ok = false;
             break;
@@ -455,6 +451,46 @@ pub async fn run_apply(
         output::emit(&doc, PlanFormat::Json, out)?;
     }
     Ok(ok)
+}
+
+/// Plans and applies one environment (the caller holds its lock): its plan with outcomes,
+/// and whether everything applied (`false` also when refused).
+async fn apply_env(
+    project: &Project,
+    capsule: usize,
+    env: &str,
+    allow_destroy: bool,
+    human: bool,
+) -> anyhow::Result<(CapsulePlan, bool)> {
+    let mut r = reconcile(project, capsule, env).await?;
+    if human {
+        print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), output::color_for(None)));
+    }
+    let name = format!("{}/{env}", r.desired.capsule);
+    let refusal = if !r.planned.plan.errors.is_empty() {
+        Some(format!("Refusing to apply {name}: the plan has errors (above). Nothing was changed."))
+    } else {
+        let destructive: Vec<String> = r
+            .planned
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.stateful && c.is_destructive())
+            .map(|c| format!("  {} (delete)", c.address))
+            .collect();
+        (!allow_destroy && !destructive.is_empty()).then(|| {
+            format!(
+                "Refusing to apply {name}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
+                destructive.join("\n")
+            )
+        })
+    };
+    if let Some(msg) = refusal {
+        eprintln!("{msg}");
+        return Ok((r.planned.plan, false));
+    }
+    let applied = apply(&r.client, &r.desired, &mut r.planned).await;
+    Ok((r.planned.plan, applied))
 }
 
 /// Applies a planned capsule environment in order; after the first failure the rest is
@@ -535,10 +571,7 @@ pub async fn set_secret(project: &Project, capsule: usize, env: &str, name: &str
     let d = k8s::desired(e, &BTreeMap::new());
     let o = d.object(Kind::K8sSecret, name).ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
     let client = connect(d.context.as_deref()).await?;
-    let ns = &d.objects[0];
-    api(&client, &d.namespace, Kind::K8sNamespace)
-        .patch(&ns.name, &server_side(false, false), &Patch::Apply(&ns.manifest))
-        .await?;
+    lock::ensure_namespace(&client, &d).await?;
     let api = api(&client, &d.namespace, Kind::K8sSecret);
     match api.get_opt(&o.name).await? {
         Some(live) if !is_owned(&to_json(&live), &d.capsule, &d.env) => {
