@@ -525,3 +525,64 @@ async fn a_held_apply_lock_refuses_the_apply_until_unlock_and_a_dead_holder_is_t
     let out = capsule(f.dir.path(), &["unlock", &f.name, "production"], None);
     assert!(text(&out).contains("was not locked"), "{}", text(&out));
 }
+
+/// The digest of `repo:tag` in the test bed's registry (one `HEAD`), if it has it.
+async fn registry_digest(repo: &str, tag: &str) -> Option<String> {
+    let url = format!("http://{}/v2/{repo}/manifests/{tag}", registry());
+    let resp = reqwest::Client::new()
+        .head(url)
+        .header(
+            "accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .await
+        .unwrap();
+    resp.status().is_success().then(|| resp.headers()["docker-content-digest"].to_str().unwrap().to_string())
+}
+
+fn artifact<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["capsules"][0]["artifacts"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()
+}
+
+#[tokio::test]
+async fn a_built_image_is_pushed_to_the_registry_and_the_deployment_pins_its_digest() {
+    cluster();
+    let name = unique("k8si");
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[capsule]\nname = \"{name}\"\nruntime = \"kubernetes\"\n\n[kubernetes]\nregistry = \"{}\"\n\n\
+         [services.api]\nbuild = \"app\"\nport = 8080\n",
+        registry()
+    );
+    write(dir.path(), "capsule.toml", &toml);
+    write(dir.path(), "app/Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n");
+    write(dir.path(), "app/a.txt", "one");
+    let ns = format!("{name}-production");
+    let f = Fixture { dir, name: name.clone(), ns: ns.clone(), image: String::new(), digest: String::new() };
+
+    let planned = plan(f.dir.path());
+    let a = artifact(&planned, "api");
+    assert_eq!(a["action"], "build", "{planned:#}");
+    let tag = a["tag"].as_str().unwrap().to_string();
+    assert!(tag.starts_with("ctx-"), "{a:#}");
+    let repo = format!("{name}/api");
+    assert_eq!(registry_digest(&repo, &tag).await, None, "plan pushes nothing");
+
+    f.applied(&[]);
+    let digest = registry_digest(&repo, &tag).await.expect("apply pushed the image");
+    let d = deployment(&ns, "api").await;
+    assert_eq!(image_of(&d), format!("{}/{repo}@{digest}", registry()), "pinned by the pushed digest");
+
+    let again = plan(f.dir.path());
+    assert_eq!(changes(&again), vec![], "{again:#}");
+    assert_eq!(artifact(&again, "api")["action"], "up-to-date");
+
+    write(f.dir.path(), "app/a.txt", "two");
+    let planned = plan(f.dir.path());
+    assert_eq!(artifact(&planned, "api")["action"], "build", "{planned:#}");
+    assert_ne!(artifact(&planned, "api")["tag"], tag.as_str(), "a new context hash");
+    f.applied(&[]);
+    let now = image_of(&deployment(&ns, "api").await);
+    assert!(now.starts_with(&format!("{}/{repo}@sha256:", registry())) && !now.ends_with(&digest), "{now}");
+}

@@ -4,6 +4,7 @@
 //! applying with server-side apply (field manager `capsule`) and watching rollouts.
 //! Decides nothing about what is desired; never touches an object without capsule's labels.
 
+mod images;
 pub mod lock;
 mod rollout;
 
@@ -373,15 +374,17 @@ pub struct Reconcile {
     pub planned: Planned,
 }
 
-/// Pins, observes and plans one Kubernetes capsule environment.
-pub async fn reconcile(project: &Project, capsule: usize, env: &str) -> anyhow::Result<Reconcile> {
+/// Pins, observes and plans one Kubernetes capsule environment; with `ship` (an apply), the
+/// images it builds are built and pushed first, so that the plan pins their digests.
+pub async fn reconcile(project: &Project, capsule: usize, env: &str, ship: bool) -> anyhow::Result<Reconcile> {
     let c = &project.capsules[capsule];
     let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", c.name))?;
-    let (pinned, artifacts) = pin_images(e).await;
-    let desired = k8s::desired(e, &pinned);
+    let imgs = images::images(c, e, ship).await;
+    let desired = k8s::desired(e, &imgs.pinned);
     let client = connect(desired.context.as_deref()).await?;
     let obs = observe(&client, &desired).await?;
-    let planned = plan_env(&client, &desired, &obs, artifacts).await;
+    let mut planned = plan_env(&client, &desired, &obs, imgs.artifacts).await;
+    planned.plan.errors.extend(imgs.errors);
     Ok(Reconcile { client, desired, planned })
 }
 
@@ -402,7 +405,7 @@ pub async fn run_unlock(project: &Project, capsule: usize, env: &str) -> anyhow:
 pub async fn plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Vec<CapsulePlan>> {
     let mut out = Vec::new();
     for (i, env) in targets {
-        out.push(reconcile(project, *i, env).await?.planned.plan);
+        out.push(reconcile(project, *i, env, false).await?.planned.plan);
     }
     Ok(out)
 }
@@ -462,7 +465,7 @@ async fn apply_env(
     allow_destroy: bool,
     human: bool,
 ) -> anyhow::Result<(CapsulePlan, bool)> {
-    let mut r = reconcile(project, capsule, env).await?;
+    let mut r = reconcile(project, capsule, env, true).await?;
     if human {
         print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), output::color_for(None)));
     }
