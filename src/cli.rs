@@ -315,6 +315,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy { capsule, env, confirm, root, format, out } => {
             deploy::confirm_destroy(&capsule, &env, confirm.as_deref())?;
             let project = load_for(&root, Some(&env))?;
+            if let Some(i) = k8s::kubernetes_target(&project, &capsule, &env) {
+                return Ok(exit_code(runtime()?.block_on(k8s::ops::destroy(
+                    &project,
+                    i,
+                    &env,
+                    format,
+                    out.as_deref(),
+                ))?));
+            }
             let targets = engine::select(
                 &project,
                 &Targets { root: root.clone(), capsules: vec![capsule.clone()], env: Some(env.clone()) },
@@ -450,6 +459,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The day-two commands (`run`, `status`, `rollback`, `logs`): each connects, finds what it
 /// names in the model and acts on live AWS (src/ops/).
 fn day_two(command: Command) -> anyhow::Result<ExitCode> {
+    if let Some(code) = day_two_kubernetes(&command)? {
+        return Ok(code);
+    }
     match command {
         Command::Run { capsule, env, service, command, detach, root } => {
             let project = load(&root)?;
@@ -492,6 +504,42 @@ fn day_two(command: Command) -> anyhow::Result<ExitCode> {
         }
         _ => unreachable!("dispatch hands only the day-two commands here"),
     }
+}
+
+/// The day-two commands of a Kubernetes capsule environment (src/k8s/ops.rs); `None` when
+/// the command names an AWS one.
+fn day_two_kubernetes(command: &Command) -> anyhow::Result<Option<ExitCode>> {
+    let (capsule, env, root) = match command {
+        Command::Run { capsule, env, root, .. }
+        | Command::Status { capsule, env, root, .. }
+        | Command::Rollback { capsule, env, root, .. }
+        | Command::Logs { capsule, env, root, .. } => (capsule, env, root),
+        _ => return Ok(None),
+    };
+    let project = load(root)?;
+    let Some(i) = k8s::kubernetes_target(&project, capsule, env) else { return Ok(None) };
+    match command {
+        Command::Status { format, .. } => {
+            let doc = runtime()?.block_on(k8s::ops::status(&project, i, env))?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+                OutputFormat::Text => print!("{}", k8s::ops::status_text(&doc)),
+            }
+        }
+        Command::Rollback { service, to, .. } => {
+            runtime()?.block_on(k8s::ops::rollback(&project, i, env, service, *to))?;
+        }
+        Command::Logs { service, since, follow, task, .. } => {
+            let q = k8s::ops::LogQuery { since: *since, follow: *follow, pod: task.clone() };
+            runtime()?.block_on(k8s::ops::logs(&project, i, env, service, &q))?;
+        }
+        _ => anyhow::bail!(
+            "`capsule run` does not work on Kubernetes capsules yet ({capsule} runs on Kubernetes): \
+             use `kubectl run` in namespace {}",
+            k8s::desired_as_written(&project, i, env)?.namespace
+        ),
+    }
+    Ok(Some(ExitCode::SUCCESS))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -586,3 +586,110 @@ async fn a_built_image_is_pushed_to_the_registry_and_the_deployment_pins_its_dig
     let now = image_of(&deployment(&ns, "api").await);
     assert!(now.starts_with(&format!("{}/{repo}@sha256:", registry())) && !now.ends_with(&digest), "{now}");
 }
+
+#[tokio::test]
+async fn status_reports_deployments_pods_jobs_and_whether_secrets_are_set_never_their_values() {
+    let f = fixture("k8sj", "", WORKER_AND_JOB).await;
+    f.applied(&[]);
+    wait_available(&f.ns, "api", 2).await;
+    let out = capsule(f.dir.path(), &["status", &f.name, "production", "--format", "json"], None);
+    let doc = success_json(&out);
+    assert_eq!(doc["namespace"], f.ns.as_str());
+    let svc = |n: &str| doc["services"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
+    let api = svc("api");
+    assert_eq!(api["replicas"]["available"], 2, "{api:#}");
+    assert_eq!(api["image"], format!("{}@{}", f.image, f.digest).as_str());
+    assert_eq!(api["revision"], 1);
+    let pods = api["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 2, "{api:#}");
+    assert!(pods.iter().all(|p| p["ready"] == true && p["phase"] == "Running"), "{api:#}");
+    assert_eq!(svc("worker")["replicas"]["available"], 1);
+    assert_eq!(doc["jobs"][0]["schedule"], "30 2 * * MON-FRI");
+    assert_eq!(doc["ingresses"][0]["hosts"], json!(["api.example.com"]));
+    assert_eq!(doc["secrets"], json!([{ "name": "secret-stripe", "set": false }]));
+
+    let value = "sk_status_never_shown_7";
+    assert!(capsule(f.dir.path(), &["secrets", "set", &f.name, "production", "stripe"], Some(value)).status.success());
+    let out = capsule(f.dir.path(), &["status", &f.name, "production"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("service api: 2/2 available (2 updated), revision 1"), "{said}");
+    assert!(said.contains("secret secret-stripe: set"), "{said}");
+    assert!(said.contains("job nightly: schedule 30 2 * * MON-FRI"), "{said}");
+    assert!(!said.contains(value), "{said}");
+}
+
+#[tokio::test]
+async fn logs_read_pods_through_the_api_and_say_clearly_when_a_node_has_none() {
+    let f = fixture("k8sk", "", "").await;
+    f.applied(&[]);
+    wait_available(&f.ns, "api", 2).await;
+    let out = capsule(f.dir.path(), &["logs", &f.name, "production", "api"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(said.matches("no logs").count(), 2, "one line per pod: {said}");
+    assert!(said.contains("kwok"), "{said}");
+    let out = capsule(f.dir.path(), &["logs", &f.name, "production", "nope"], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("has no nope"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn rollback_returns_a_service_to_the_previous_template_and_the_next_apply_rolls_forward() {
+    let f = fixture("k8sl", "", "").await;
+    f.applied(&[]);
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();
+    write(f.dir.path(), "capsule.toml", &toml.replace("MODE = \"live\"", "MODE = \"test\""));
+    f.applied(&[]);
+    let mode = |d: &Deployment| {
+        let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
+        c.env.as_ref().unwrap().iter().find(|e| e.name == "MODE").unwrap().value.clone().unwrap()
+    };
+    let rev = |d: &Deployment| d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"].clone();
+    assert_eq!(mode(&deployment(&f.ns, "api").await), "test");
+
+    let out = capsule(f.dir.path(), &["rollback", &f.name, "production", "api"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Rolled back to the template of revision 1"), "{}", text(&out));
+    let d = deployment(&f.ns, "api").await;
+    assert_eq!((mode(&d), rev(&d)), ("live".to_string(), "3".to_string()), "revision 1's template, as revision 3");
+    let st = d.status.unwrap();
+    assert_eq!(st.available_replicas, Some(2), "the rollback was watched to its end: {st:?}");
+    let out = capsule(f.dir.path(), &["rollback", &f.name, "production", "api", "--to", "3"], None);
+    assert!(!out.status.success() && text(&out).contains("already runs revision 3"), "{}", text(&out));
+
+    let api = format!("{}.production.k8s_deployment.api", f.name);
+    assert_eq!(changes(&plan(f.dir.path())), vec![(api, "update".to_string())], "the file still says test");
+    f.applied(&[]);
+    assert_eq!(mode(&deployment(&f.ns, "api").await), "test");
+}
+
+#[tokio::test]
+async fn destroy_deletes_every_labelled_object_secrets_included_and_leaves_the_rest() {
+    let f = fixture("k8sm", "", WORKER_AND_JOB).await;
+    f.applied(&[]);
+    let client = client().await;
+    let theirs: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "theirs" },
+        "spec": { "selector": { "matchLabels": { "app": "theirs" } },
+                  "template": { "metadata": { "labels": { "app": "theirs" } },
+                                "spec": { "containers": [{ "name": "x", "image": "theirs:1" }] } } },
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(client.clone(), &f.ns).create(&PostParams::default(), &theirs).await.unwrap();
+
+    let out = capsule(f.dir.path(), &["destroy", "--capsule", &f.name, "--env", "production"], None);
+    assert!(!out.status.success() && text(&out).contains("--confirm"), "{}", text(&out));
+    assert_eq!(names(&f.ns, Kind::K8sSecret).await, ["secret-stripe"], "nothing was done");
+
+    let args = ["destroy", "--capsule", &f.name, "--env", "production", "--confirm", &f.name];
+    let out = capsule(f.dir.path(), &args, None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Destroy complete: 7 deleted"), "{}", text(&out));
+    assert_eq!(names(&f.ns, Kind::K8sDeployment).await, ["theirs"], "an unlabelled object stays");
+    for kind in [Kind::K8sService, Kind::K8sIngress, Kind::K8sHpa, Kind::K8sCronjob, Kind::K8sSecret] {
+        assert!(names(&f.ns, kind).await.is_empty(), "{kind} left");
+    }
+    assert!(k8s::api(&client, &f.ns, Kind::K8sNamespace).get_opt(&f.ns).await.unwrap().is_some(), "namespace stays");
+    assert!(!lease_exists(&f.ns).await, "the lock is released");
+}

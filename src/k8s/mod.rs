@@ -6,6 +6,7 @@
 
 mod images;
 pub mod lock;
+pub mod ops;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use crate::output::{self, PlanFormat};
 use crate::plan::{Action, ArtifactPlan, AttributeChange, CapsulePlan, Change, Outcome, Plan, PlanError};
 use crate::render;
 
-pub use rollout::{RolloutError, watch_rollout};
+pub use rollout::{RolloutError, roll_back_to, watch_rollout};
 
 /// The field manager of everything capsule applies.
 pub const FIELD_MANAGER: &str = "capsule";

@@ -35,6 +35,8 @@ pub enum RolloutError {
     #[error("release of {service} failed: {reason}. The rollout stopped: the Deployment was not changed")]
     Release { service: String, reason: String },
     #[error("{0}")]
+    Nothing(String),
+    #[error("{0}")]
     Api(#[from] kube::Error),
 }
 
@@ -239,6 +241,40 @@ async fn rollback(
         .and_then(|c| c.image.clone())
         .unwrap_or_default();
     Ok(format!("Rolled back to the template of revision {previous} (image {image})."))
+}
+
+/// `capsule rollback`: the Deployment goes back to the template of revision `to` (default:
+/// the newest revision before the current one), applied as capsule's, and the rollout is
+/// watched like an apply's (a failure rolls forward again to the current template).
+pub async fn roll_back_to(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    to: Option<u64>,
+    manifest: &Value,
+) -> Result<String, RolloutError> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let d = api.get(name).await?;
+    let current = revision_of(&d.metadata);
+    let sets = replica_sets(client, ns, &d).await?;
+    let kept: Vec<u64> = sets.iter().filter_map(|rs| revision_of(&rs.metadata)).collect();
+    let target = match to {
+        Some(r) => r,
+        None => kept.iter().copied().filter(|r| Some(*r) < current).max().ok_or_else(|| {
+            RolloutError::Nothing(format!("{name} has no revision before {} to go back to", current.unwrap_or(0)))
+        })?,
+    };
+    if Some(target) == current {
+        return Err(RolloutError::Nothing(format!("{name} already runs revision {target}")));
+    }
+    if !kept.contains(&target) {
+        let list = kept.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        return Err(RolloutError::Nothing(format!("{name} has no ReplicaSet of revision {target} (kept: {list})")));
+    }
+    let said = rollback(client, ns, name, Some(target), manifest).await?;
+    eprintln!("    {said}");
+    watch_rollout(client, ns, name, current, manifest).await?;
+    Ok(said)
 }
 
 /// Runs a service's release Job (the new image, its env and secrets, the `release` command)
