@@ -693,3 +693,56 @@ async fn destroy_deletes_every_labelled_object_secrets_included_and_leaves_the_r
     assert!(k8s::api(&client, &f.ns, Kind::K8sNamespace).get_opt(&f.ns).await.unwrap().is_some(), "namespace stays");
     assert!(!lease_exists(&f.ns).await, "the lock is released");
 }
+
+/// Applies a failing change and checks what the error says: the reason, its likely fix, and
+/// that the previous template is back.
+fn assert_fails_and_rolls_back(out: &Output, reason: &str, fix: &str) -> String {
+    assert!(!out.status.success(), "{}", text(out));
+    let said = text(out);
+    assert!(said.contains("rollout of api failed: ") && said.contains(reason), "{said}");
+    assert!(said.contains(&format!("likely fix: {fix}")), "{said}");
+    assert!(said.contains("Rolled back to the template of revision 1"), "{said}");
+    said
+}
+
+#[tokio::test]
+async fn a_crashing_container_fails_the_rollout_with_crashloopbackoff_and_rolls_back() {
+    let f = fixture("k8sn", "", "").await;
+    f.applied(&[]);
+    let good = image_of(&deployment(&f.ns, "api").await);
+    f.rewrite(&format!("{}/testbed-crashloop/app:1", registry()), "", "");
+    let out = apply(f.dir.path(), &[]);
+    assert_fails_and_rolls_back(&out, "CrashLoopBackOff", "the container exits right after it starts");
+    assert_eq!(image_of(&deployment(&f.ns, "api").await), good);
+}
+
+#[tokio::test]
+async fn a_pod_no_node_has_room_for_fails_the_rollout_as_unschedulable_and_rolls_back() {
+    let f = fixture("k8so", "", "").await;
+    f.applied(&[]);
+    // 8 vCPU and 16 GiB: a valid Fargate size, more than a test-bed node's 4 CPUs.
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();
+    write(f.dir.path(), "capsule.toml", &toml.replace("cpu = 256\nmemory = 512", "cpu = 8192\nmemory = 16384"));
+    let out = apply(f.dir.path(), &[]);
+    let said = assert_fails_and_rolls_back(&out, "Unschedulable", "no node has room for the pod's cpu and memory");
+    assert!(said.contains("Insufficient cpu"), "the scheduler's message: {said}");
+    let d = deployment(&f.ns, "api").await;
+    let limits = serde_json::to_value(&d.spec.template.spec.unwrap().containers[0].resources).unwrap();
+    assert_eq!(limits["limits"]["cpu"], "250m", "the previous template is back");
+}
+
+#[tokio::test]
+async fn pods_that_never_become_ready_fail_the_rollout_at_its_deadline_and_roll_back() {
+    let f = fixture("k8sp", "", "").await;
+    f.applied(&[]);
+    let good = image_of(&deployment(&f.ns, "api").await);
+    f.rewrite(&format!("{}/testbed-unready/app:1", registry()), "", "");
+    let out = capsule_with(f.dir.path(), &["apply"], &[("CAPSULE_ROLLOUT_TIMEOUT", "4s")]);
+    let said = assert_fails_and_rolls_back(
+        &out,
+        "ProgressDeadlineExceeded",
+        "the new pods never became ready: check the health path",
+    );
+    assert!(said.contains("containers with unready status: [api]"), "which pods, and why: {said}");
+    assert_eq!(image_of(&deployment(&f.ns, "api").await), good);
+}

@@ -93,6 +93,23 @@ async fn failing_pod(client: &Client, ns: &str, rs: &ReplicaSet) -> Result<Optio
     Ok(None)
 }
 
+/// Why the pods of a ReplicaSet are not ready (their `Ready` condition), as `; pod P: …`.
+async fn unready_pods(client: &Client, ns: &str, rs: &ReplicaSet) -> Result<String, kube::Error> {
+    let Some(hash) = rs.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) else {
+        return Ok(String::new());
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut out = String::new();
+    for p in pods.list(&ListParams::default().labels(&format!("pod-template-hash={hash}"))).await?.items {
+        let conditions = p.status.and_then(|s| s.conditions).unwrap_or_default();
+        if let Some(c) = conditions.iter().find(|c| c.type_ == "Ready" && c.status != "True") {
+            let why = c.message.clone().or_else(|| c.reason.clone()).unwrap_or_else(|| "not ready".into());
+            out.push_str(&format!("; pod {}: not ready: {why}", p.metadata.name.unwrap_or_default()));
+        }
+    }
+    Ok(out)
+}
+
 /// The ReplicaSets of a Deployment, newest revision last.
 async fn replica_sets(client: &Client, ns: &str, d: &Deployment) -> Result<Vec<ReplicaSet>, kube::Error> {
     let api: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
@@ -170,14 +187,23 @@ pub async fn watch_rollout(
             break f;
         }
         if Instant::now() > until {
+            let limit = duration_env("CAPSULE_ROLLOUT_TIMEOUT", Duration::from_secs(10 * 60));
             break (
                 "ProgressDeadlineExceeded".into(),
-                "the rollout did not finish before CAPSULE_ROLLOUT_TIMEOUT".to_string(),
+                format!(
+                    "ProgressDeadlineExceeded: the rollout did not finish within CAPSULE_ROLLOUT_TIMEOUT ({})",
+                    humantime::format_duration(limit)
+                ),
             );
         }
         tokio::time::sleep(poll()).await;
     };
-    let (reason, detail) = failure;
+    let (reason, mut detail) = failure;
+    if reason == "ProgressDeadlineExceeded"
+        && let Some(newest) = replica_sets(client, ns, &api.get(name).await?).await?.pop()
+    {
+        detail.push_str(&unready_pods(client, ns, &newest).await?);
+    }
     print_events(client, ns, name).await?;
     let undo = rollback(client, ns, name, previous, manifest).await?;
     Err(RolloutError::Failed { name: name.to_string(), reason: detail, fix: likely_fix(&reason).to_string(), undo })
