@@ -410,8 +410,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 runtime()?.block_on(engine::online_plan(&project, &on_aws))?.capsules
             };
             if offline {
-                let envs = on_k8s.iter().filter_map(|(i, env)| project.capsules[*i].environment(env));
-                capsules.extend(envs.map(k8s::offline_plan));
+                for (i, env) in &on_k8s {
+                    let c = &project.capsules[*i];
+                    capsules.extend(c.environment(env).map(|e| k8s::offline_plan(c, e)));
+                }
             } else if !on_k8s.is_empty() {
                 capsules.extend(runtime()?.block_on(k8s::plan(&project, &on_k8s))?);
             }

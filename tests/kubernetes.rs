@@ -567,6 +567,12 @@ async fn a_built_image_is_pushed_to_the_registry_and_the_deployment_pins_its_dig
     let tag = a["tag"].as_str().unwrap().to_string();
     assert!(tag.starts_with("ctx-"), "{a:#}");
     let repo = format!("{name}/api");
+    let offline = success_json(&capsule(f.dir.path(), &["plan", "--offline", "--format", "json"], None));
+    assert_eq!(artifact(&offline, "api")["tag"], tag.as_str(), "{offline:#}");
+    let created = common::change(&offline, &format!("{name}.production.k8s_deployment.api"));
+    let image =
+        created["attributes"].as_array().unwrap().iter().find(|a| a["path"].as_str().unwrap().ends_with(".image"));
+    assert_eq!(image.unwrap()["after"], format!("{}/{repo}:{tag}", registry()).as_str(), "{created:#}");
     assert_eq!(registry_digest(&repo, &tag).await, None, "plan pushes nothing");
 
     f.applied(&[]);
@@ -648,6 +654,13 @@ async fn rollback_returns_a_service_to_the_previous_template_and_the_next_apply_
     let rev = |d: &Deployment| d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"].clone();
     assert_eq!(mode(&deployment(&f.ns, "api").await), "test");
 
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    hold_lock(&f.name, &f.ns, json!({ "owner": "octocat", "acquired_at": now, "token": "t3" })).await;
+    let out = capsule(f.dir.path(), &["rollback", &f.name, "production", "api"], None);
+    assert!(!out.status.success() && text(&out).contains("is locked"), "under the apply lock: {}", text(&out));
+    assert_eq!(mode(&deployment(&f.ns, "api").await), "test", "nothing moved");
+    assert!(capsule(f.dir.path(), &["unlock", &f.name, "production"], None).status.success());
+
     let out = capsule(f.dir.path(), &["rollback", &f.name, "production", "api"], None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Rolled back to the template of revision 1"), "{}", text(&out));
@@ -692,6 +705,14 @@ async fn destroy_deletes_every_labelled_object_secrets_included_and_leaves_the_r
     }
     assert!(k8s::api(&client, &f.ns, Kind::K8sNamespace).get_opt(&f.ns).await.unwrap().is_some(), "namespace stays");
     assert!(!lease_exists(&f.ns).await, "the lock is released");
+
+    // An environment never applied: nothing to destroy, and no namespace is made for the lock.
+    let (gone, other) = (tempfile::tempdir().unwrap(), unique("k8sq"));
+    write(gone.path(), "capsule.toml", &capsule_toml(&other, &f.image, "", ""));
+    let out = capsule(gone.path(), &["destroy", "--capsule", &other, "--env", "production", "--confirm", &other], None);
+    assert!(out.status.success() && text(&out).contains("nothing to destroy"), "{}", text(&out));
+    let ns = format!("{other}-production");
+    assert!(k8s::api(&client, &ns, Kind::K8sNamespace).get_opt(&ns).await.unwrap().is_none(), "no namespace made");
 }
 
 /// Applies a failing change and checks what the error says: the reason, its likely fix, and

@@ -33,6 +33,43 @@ pub fn repository_name(registry: &str, capsule: &str, service: &str) -> String {
     }
 }
 
+/// `capsule plan --offline`: built images named by their registry repository and context
+/// hash (read from the files; no registry is asked), prebuilt ones as written.
+pub fn offline(capsule: &Capsule, env: &Environment) -> Images {
+    let mut out = Images::default();
+    let registry = env.config.kubernetes.as_ref().and_then(|k| k.registry.clone()).unwrap_or_default();
+    for (sname, s) in &env.config.services {
+        if let Some(written) = &s.image {
+            out.artifacts.push(ArtifactPlan::Image {
+                name: sname.clone(),
+                action: "prebuilt".into(),
+                tag: Some(written.clone()),
+                reason: Some("offline: pinned by digest when planned against the cluster".into()),
+                pushed: None,
+                digest: None,
+            });
+            continue;
+        }
+        let Some(build) = &s.build else { continue };
+        let repo = format!("{}/{}", split_registry(&registry).0, repository_name(&registry, &capsule.name, sname));
+        let tag = image::context_tag(&capsule.dir.join(build), &s.dockerfile).map(|t| t.tag);
+        let reference = format!("{repo}:{}", tag.as_deref().unwrap_or("<context hash>"));
+        out.pinned.insert(built_image_key(sname), reference);
+        out.artifacts.push(ArtifactPlan::Image {
+            name: sname.clone(),
+            action: "build".into(),
+            tag: tag.as_ref().ok().cloned(),
+            reason: Some(match tag {
+                Ok(_) => "offline: built and pushed at apply when the registry lacks the tag".into(),
+                Err(e) => e.to_string(),
+            }),
+            pushed: None,
+            digest: None,
+        });
+    }
+    out
+}
+
 /// Pins prebuilt images; tags and looks up built ones; with `ship`, builds and pushes what the
 /// registry lacks (an apply), so that every built image is pinned by its pushed digest.
 pub async fn images(capsule: &Capsule, env: &Environment, ship: bool) -> Images {

@@ -301,9 +301,11 @@ pub async fn plan_env(client: &Client, d: &Desired, obs: &Observation, artifacts
 }
 
 /// `capsule plan --offline` of a Kubernetes capsule environment: every desired object as a
-/// create, images as written. Pure: no cluster, no registry.
-pub fn offline_plan(env: &crate::config::Environment) -> CapsulePlan {
-    let d = k8s::desired(env, &BTreeMap::new());
+/// create, prebuilt images as written, built ones by their context hash. No cluster, no
+/// registry.
+pub fn offline_plan(capsule: &crate::config::Capsule, env: &crate::config::Environment) -> CapsulePlan {
+    let imgs = images::offline(capsule, env);
+    let d = k8s::desired(env, &imgs.pinned);
     let changes = d
         .objects
         .iter()
@@ -318,24 +320,12 @@ pub fn offline_plan(env: &crate::config::Environment) -> CapsulePlan {
             error: None,
         })
         .collect();
-    let artifacts = d
-        .images
-        .iter()
-        .map(|(name, image)| ArtifactPlan::Image {
-            name: name.clone(),
-            action: "prebuilt".into(),
-            tag: Some(image.clone()),
-            reason: Some("offline: pinned by digest when planned against the cluster".into()),
-            pushed: None,
-            digest: None,
-        })
-        .collect();
     CapsulePlan {
         capsule: d.capsule,
         environment: d.env,
         region: format!("kubernetes {}/{}", d.context.as_deref().unwrap_or("current-context"), d.namespace),
         changes,
-        artifacts,
+        artifacts: imgs.artifacts,
         errors: vec![],
         notes: vec![],
     }

@@ -334,6 +334,10 @@ pub async fn destroy(
 ) -> anyhow::Result<bool> {
     let (d, client) = env_client(project, capsule, env).await?;
     let human = format != PlanFormat::Json;
+    if super::api(&client, &d.namespace, Kind::K8sNamespace).get_opt(&d.namespace).await?.is_none() {
+        println!("{}/{env} has no namespace {} on the cluster: there is nothing to destroy.", d.capsule, d.namespace);
+        return Ok(true);
+    }
     let nothing = Desired { objects: vec![], releases: Default::default(), ..d.clone() };
     let (plan, ok) = lock::with_lock(&client, &d, async {
         let obs = super::observe(&client, &nothing).await?;
