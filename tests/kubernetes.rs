@@ -767,3 +767,37 @@ async fn pods_that_never_become_ready_fail_the_rollout_at_its_deadline_and_roll_
     assert!(said.contains("containers with unready status: [api]"), "which pods, and why: {said}");
     assert_eq!(image_of(&deployment(&f.ns, "api").await), good);
 }
+
+#[tokio::test]
+async fn a_second_apply_during_a_rollout_is_refused_naming_the_first() {
+    let f = fixture("k8sr", "", "").await;
+    f.applied(&[]);
+    // The first apply waits on pods that never become ready, holding the lock meanwhile.
+    f.rewrite(&format!("{}/testbed-unready/app:1", registry()), "", "");
+    let first = Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .arg("apply")
+        .current_dir(f.dir.path())
+        .env("NO_COLOR", "1")
+        .env("CAPSULE_ROLLOUT_POLL", "200ms")
+        .env("CAPSULE_ROLLOUT_TIMEOUT", "8s")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = first.id();
+    let started = std::time::Instant::now();
+    while !lease_exists(&f.ns).await {
+        assert!(started.elapsed().as_secs() < 20, "the first apply never took the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = apply(f.dir.path(), &[]);
+    assert!(!second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("is locked") && text(&second).contains(&format!("(pid {pid})")),
+        "{}",
+        text(&second)
+    );
+    let first = first.wait_with_output().unwrap();
+    assert!(!first.status.success() && text(&first).contains("ProgressDeadlineExceeded"), "{}", text(&first));
+    assert!(!lease_exists(&f.ns).await, "released after a failed apply too");
+}
