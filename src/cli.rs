@@ -535,11 +535,11 @@ fn day_two_kubernetes(command: &Command) -> anyhow::Result<Option<ExitCode>> {
             let q = k8s::ops::LogQuery { since: *since, follow: *follow, pod: task.clone() };
             runtime()?.block_on(k8s::ops::logs(&project, i, env, service, &q))?;
         }
-        _ => anyhow::bail!(
-            "`capsule run` does not work on Kubernetes capsules yet ({capsule} runs on Kubernetes): \
-             use `kubectl run` in namespace {}",
-            k8s::desired_as_written(&project, i, env)?.namespace
-        ),
+        Command::Run { service, command, detach, .. } => {
+            let code = runtime()?.block_on(k8s::run::run(&project, i, env, service, command, *detach))?;
+            return Ok(Some(ExitCode::from(u8::try_from(code).unwrap_or(1))));
+        }
+        _ => unreachable!("only the day-two commands get here"),
     }
     Ok(Some(ExitCode::SUCCESS))
 }

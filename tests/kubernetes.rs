@@ -801,3 +801,32 @@ async fn a_second_apply_during_a_rollout_is_refused_naming_the_first() {
     assert!(!first.status.success() && text(&first).contains("ProgressDeadlineExceeded"), "{}", text(&first));
     assert!(!lease_exists(&f.ns).await, "released after a failed apply too");
 }
+
+#[tokio::test]
+async fn run_starts_a_job_from_the_live_template_and_exits_with_its_code() {
+    use k8s_openapi::api::batch::v1::Job;
+    let f = fixture("k8ss", "", "").await;
+    f.applied(&[]);
+    let out = capsule(f.dir.path(), &["run", &f.name, "production", "api", "--", "/app/manage", "check"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("exited with code 0"), "{}", text(&out));
+    let out =
+        capsule(f.dir.path(), &["run", &f.name, "production", "api", "--", "/app/manage", "testbed:exit=4"], None);
+    assert_eq!(out.status.code(), Some(4), "the command's exit code: {}", text(&out));
+
+    let jobs: Vec<Job> =
+        Api::<Job>::namespaced(client().await, &f.ns).list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(jobs.len(), 2);
+    let d = deployment(&f.ns, "api").await;
+    for j in &jobs {
+        let c = &j.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+        assert_eq!(c.image, Some(image_of(&d)), "the live, pinned image");
+        assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "STRIPE_KEY" && e.value_from.is_some()));
+        let labels = j.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().labels.clone().unwrap();
+        assert_eq!(labels["capsule/component"], "api-run", "the Service never selects a run's pod");
+    }
+    let revision = &d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"];
+    assert_eq!(revision, "1", "the Deployment's template is untouched");
+    let out = capsule(f.dir.path(), &["run", &f.name, "production", "api", "--detach", "--", "/app/manage", "x"], None);
+    assert!(out.status.success() && text(&out).contains("job api-run-"), "{}", text(&out));
+}

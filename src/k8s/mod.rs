@@ -8,6 +8,7 @@ mod images;
 pub mod lock;
 pub mod ops;
 mod rollout;
+pub mod run;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -323,7 +323,7 @@ pub async fn rollback(
 }
 
 /// `capsule destroy` of a Kubernetes capsule environment (the caller checked `--confirm`):
-/// every object with its labels is deleted, Secrets and release Jobs included, under the apply
+/// every object with its labels is deleted, Secrets and release and run Jobs included, under the apply
 /// lock. The namespace stays: it may hold what is not capsule's. `Ok(false)` when a delete failed.
 pub async fn destroy(
     project: &Project,
@@ -347,9 +347,8 @@ pub async fn destroy(
         }
         let ok = super::apply(&client, &nothing, &mut planned).await;
         let jobs: Api<Job> = Api::namespaced(client.clone(), &d.namespace);
-        let selector = format!("{},{LABEL_RELEASE}", k8s::owned_selector(&d.capsule, &d.env));
-        let releases = ListParams::default().labels(&selector);
-        jobs.delete_collection(&DeleteParams::background(), &releases).await?;
+        // Release and run Jobs (a CronJob's own go with it).
+        jobs.delete_collection(&DeleteParams::background(), &list_owned(&d)).await?;
         Ok((planned.plan, ok))
     })
     .await?;
