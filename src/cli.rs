@@ -353,13 +353,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift { select, format } => {
             let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
-            let plan = runtime()?.block_on(engine::online_plan(&project, &targets))?;
+            let plan = crate::plan::Plan::new(runtime()?.block_on(online_plans(&project, targets))?, false);
             emit(&plan, format, None)?;
             if plan.has_errors() {
                 return Ok(ExitCode::from(1));
             }
             if plan.has_changes() {
-                eprintln!("Drift: live AWS differs from the configuration (above).");
+                eprintln!("Drift: live state differs from the configuration (above).");
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)
@@ -399,26 +399,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { select, format, out, detailed_exitcode, offline } => {
             let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
-            let order: Vec<(String, String)> =
-                targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
-            let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
-            let mut capsules = if offline {
-                engine::offline_plan(&project, &on_aws, &engine::default_region())?.capsules
-            } else if on_aws.is_empty() {
-                vec![]
+            let capsules = if offline {
+                offline_plans(&project, targets)?
             } else {
-                runtime()?.block_on(engine::online_plan(&project, &on_aws))?.capsules
+                runtime()?.block_on(online_plans(&project, targets))?
             };
-            if offline {
-                for (i, env) in &on_k8s {
-                    let c = &project.capsules[*i];
-                    capsules.extend(c.environment(env).map(|e| k8s::offline_plan(c, e)));
-                }
-            } else if !on_k8s.is_empty() {
-                capsules.extend(runtime()?.block_on(k8s::plan(&project, &on_k8s))?);
-            }
-            // Selection order, whichever runtime planned each.
-            capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
             let plan = crate::plan::Plan::new(capsules, offline);
             emit(&plan, format, out.as_deref())?;
             if plan.has_errors() {
@@ -542,6 +527,40 @@ fn day_two_kubernetes(command: &Command) -> anyhow::Result<Option<ExitCode>> {
         _ => unreachable!("only the day-two commands get here"),
     }
     Ok(Some(ExitCode::SUCCESS))
+}
+
+/// The plans of the selected capsule environments against live state, whichever runtime
+/// each runs on, in selection order.
+async fn online_plans(
+    project: &Project,
+    targets: Vec<(usize, String)>,
+) -> anyhow::Result<Vec<crate::plan::CapsulePlan>> {
+    let order: Vec<(String, String)> =
+        targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
+    let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(project, t));
+    let mut capsules = vec![];
+    if !on_aws.is_empty() {
+        capsules = engine::online_plan(project, &on_aws).await?.capsules;
+    }
+    if !on_k8s.is_empty() {
+        capsules.extend(k8s::plan(project, &on_k8s).await?);
+    }
+    capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
+    Ok(capsules)
+}
+
+/// `plan --offline` of the selected capsule environments, in selection order.
+fn offline_plans(project: &Project, targets: Vec<(usize, String)>) -> anyhow::Result<Vec<crate::plan::CapsulePlan>> {
+    let order: Vec<(String, String)> =
+        targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
+    let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(project, t));
+    let mut capsules = engine::offline_plan(project, &on_aws, &engine::default_region())?.capsules;
+    for (i, env) in &on_k8s {
+        let c = &project.capsules[*i];
+        capsules.extend(c.environment(env).map(|e| k8s::offline_plan(c, e)));
+    }
+    capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
+    Ok(capsules)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

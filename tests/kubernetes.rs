@@ -830,3 +830,22 @@ async fn run_starts_a_job_from_the_live_template_and_exits_with_its_code() {
     let out = capsule(f.dir.path(), &["run", &f.name, "production", "api", "--detach", "--", "/app/manage", "x"], None);
     assert!(out.status.success() && text(&out).contains("job api-run-"), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn drift_is_a_plan_against_the_cluster_exit_2_when_someone_changed_a_live_object() {
+    let f = fixture("k8st", "", "").await;
+    f.applied(&[]);
+    let out = capsule(f.dir.path(), &["drift"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let kubectl = common::root().join(".testbed/kube/bin/kubectl");
+    let set =
+        Command::new(kubectl).args(["-n", &f.ns, "set", "env", "deployment/api", "MODE=hand-edited"]).output().unwrap();
+    assert!(set.status.success(), "{}", text(&set));
+    let out = capsule(f.dir.path(), &["drift", "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let api = format!("{}.production.k8s_deployment.api", f.name);
+    assert_eq!(changes(&doc), vec![(api.clone(), "update".to_string())], "{doc:#}");
+    let c = common::change(&doc, &api);
+    assert_eq!(c["attributes"][0]["before"], "hand-edited", "{c:#}");
+}
