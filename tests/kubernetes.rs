@@ -849,3 +849,43 @@ async fn drift_is_a_plan_against_the_cluster_exit_2_when_someone_changed_a_live_
     let c = common::change(&doc, &api);
     assert_eq!(c["attributes"][0]["before"], "hand-edited", "{c:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_plan_plans_a_changed_kubernetes_capsule_against_its_cluster() {
+    let f = fixture("k8su", "", "").await;
+    f.applied(&[]);
+    let repo = git2::Repository::init(f.dir.path()).unwrap();
+    let base = common::commit(&repo, "base");
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();
+    write(f.dir.path(), "capsule.toml", &toml.replace("MODE = \"live\"", "MODE = \"test\""));
+    let head = common::commit(&repo, "change MODE");
+
+    let gh = common::github::FakeGitHub::start();
+    let run = tempfile::tempdir().unwrap();
+    let event = run.path().join("event.json");
+    let pr = json!({ "pull_request": { "number": 7, "base": { "sha": base, "repo": { "full_name": "o/r" } },
+                                       "head": { "sha": head, "repo": { "full_name": "o/r" } } } });
+    std::fs::write(&event, pr.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(["github", "plan", "--root"])
+        .arg(f.dir.path())
+        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_GRAPHQL_URL", &gh.graphql)
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_TOKEN", common::github::TOKEN)
+        .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_STEP_SUMMARY", run.path().join("summary.md"))
+        .env("GITHUB_OUTPUT", run.path().join("output"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let comments = gh.comments(7);
+    let body = &comments.iter().find(|(_, b)| b.starts_with("<!-- capsule:plan -->")).expect("a plan comment").1;
+    assert!(body.contains("k8s_deployment.api") && body.contains("MODE"), "only the changed env var: {body}");
+    assert!(!body.contains("k8s_service"), "a no-op is not listed as a change: {body}");
+    let outputs = std::fs::read_to_string(run.path().join("output")).unwrap();
+    assert!(outputs.contains("has_changes=true"), "{outputs}");
+}
