@@ -850,6 +850,30 @@ async fn drift_is_a_plan_against_the_cluster_exit_2_when_someone_changed_a_live_
     assert_eq!(c["attributes"][0]["before"], "hand-edited", "{c:#}");
 }
 
+/// `capsule github COMMAND` as GitHub Actions runs it on `event`, against the stand-in.
+fn github_on(gh: &common::github::FakeGitHub, run: &Path, root: &Path, command: &str, event: &Value) -> Output {
+    let path = run.join("event.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_capsule"))
+        .args(["github", command, "--root"])
+        .arg(root)
+        .env("NO_COLOR", "1")
+        .env("CAPSULE_ROLLOUT_POLL", "200ms")
+        .env("CAPSULE_GITHUB_PR_WAIT", "5")
+        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_GRAPHQL_URL", &gh.graphql)
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_TOKEN", common::github::TOKEN)
+        .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_EVENT_PATH", &path)
+        .env("GITHUB_STEP_SUMMARY", run.join("summary.md"))
+        .env("GITHUB_OUTPUT", run.join("output"))
+        .output()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_plan_plans_a_changed_kubernetes_capsule_against_its_cluster() {
     let f = fixture("k8su", "", "").await;
@@ -862,25 +886,9 @@ async fn github_plan_plans_a_changed_kubernetes_capsule_against_its_cluster() {
 
     let gh = common::github::FakeGitHub::start();
     let run = tempfile::tempdir().unwrap();
-    let event = run.path().join("event.json");
     let pr = json!({ "pull_request": { "number": 7, "base": { "sha": base, "repo": { "full_name": "o/r" } },
                                        "head": { "sha": head, "repo": { "full_name": "o/r" } } } });
-    std::fs::write(&event, pr.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_capsule"))
-        .args(["github", "plan", "--root"])
-        .arg(f.dir.path())
-        .env("GITHUB_API_URL", &gh.url)
-        .env("GITHUB_GRAPHQL_URL", &gh.graphql)
-        .env("GITHUB_REPOSITORY", "o/r")
-        .env("GITHUB_TOKEN", common::github::TOKEN)
-        .env("GITHUB_RUN_ID", "42")
-        .env("GITHUB_RUN_ATTEMPT", "1")
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_STEP_SUMMARY", run.path().join("summary.md"))
-        .env("GITHUB_OUTPUT", run.path().join("output"))
-        .output()
-        .unwrap();
+    let out = github_on(&gh, run.path(), f.dir.path(), "plan", &pr);
     assert!(out.status.success(), "{}", text(&out));
     let comments = gh.comments(7);
     let body = &comments.iter().find(|(_, b)| b.starts_with("<!-- capsule:plan -->")).expect("a plan comment").1;
@@ -888,4 +896,31 @@ async fn github_plan_plans_a_changed_kubernetes_capsule_against_its_cluster() {
     assert!(!body.contains("k8s_service"), "a no-op is not listed as a change: {body}");
     let outputs = std::fs::read_to_string(run.path().join("output")).unwrap();
     assert!(outputs.contains("has_changes=true"), "{outputs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_apply_applies_a_pushed_kubernetes_capsule_and_comments_how_to_roll_back() {
+    let f = fixture("k8sv", "", "").await;
+    f.applied(&[]);
+    let repo = git2::Repository::init(f.dir.path()).unwrap();
+    let base = common::commit(&repo, "base");
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();
+    write(f.dir.path(), "capsule.toml", &toml.replace("MODE = \"live\"", "MODE = \"test\""));
+    let head = common::commit(&repo, "change MODE");
+    let gh = common::github::FakeGitHub::start();
+    gh.seed_pull(json!({ "number": 9, "merged": true, "merge_commit_sha": head }));
+    let run = tempfile::tempdir().unwrap();
+    let push = json!({ "ref": "refs/heads/main", "before": base, "after": head, "repository": { "full_name": "o/r" },
+                       "head_commit": { "id": head, "message": "change MODE" } });
+    let out = github_on(&gh, run.path(), f.dir.path(), "apply", &push);
+    assert!(out.status.success(), "{}", text(&out));
+    let d = deployment(&f.ns, "api").await;
+    let rev = &d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"];
+    assert_eq!(rev, "2", "the push rolled out: {}", text(&out));
+    let marker = format!("<!-- capsule:apply {head} -->");
+    let comments = gh.comments(9);
+    let body = &comments.iter().find(|(_, b)| b.starts_with(&marker)).expect("an apply comment").1;
+    assert!(body.contains(":white_check_mark: applied"), "{body}");
+    assert!(body.contains(&format!("`capsule rollback {} production api`", f.name)), "{body}");
+    assert!(!lease_exists(&f.ns).await, "the lock was taken and released");
 }

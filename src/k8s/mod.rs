@@ -410,8 +410,8 @@ pub fn desired_as_written(project: &Project, capsule: usize, env: &str) -> anyho
     Ok(k8s::desired(e, &BTreeMap::new()))
 }
 
-/// `capsule apply` of Kubernetes capsule environments, in order, each under its apply lock
-/// (`lock`); stops at the first failure.
+/// `capsule apply` of Kubernetes capsule environments (see [`apply_all`]); prints the
+/// outcome, or the JSON document. `Ok(false)` when an apply failed or was refused.
 pub async fn run_apply(
     project: &Project,
     targets: &[(usize, String)],
@@ -420,43 +420,81 @@ pub async fn run_apply(
     out: Option<&Path>,
 ) -> anyhow::Result<bool> {
     let human = format != PlanFormat::Json;
-    let mut done = Vec::new();
-    let mut ok = true;
-    for (i, env) in targets {
-        let d = desired_as_written(project, *i, env)?;
-        let client = connect(d.context.as_deref()).await?;
-        let (plan, applied) = lock::with_lock(&client, &d, apply_env(project, *i, env, allow_destroy, human)).await?;
-        done.push(plan);
-        if !applied {
-            ok = false;
-            break;
-        }
+    let run = apply_all(project, targets, allow_destroy, human).await;
+    if let Some(e) = &run.error {
+        anyhow::bail!("{e}");
     }
-    let mut doc = Plan::new(done, false);
-    doc.ok = Some(ok);
     if human {
-        let s = doc.summary;
+        let s = run.doc.summary;
         let line = format!("{} created, {} updated, {} replaced, {} deleted.", s.create, s.update, s.replace, s.delete);
-        if ok {
+        if run.ok {
             println!("Apply complete: {line}");
         } else {
             println!("Apply FAILED or refused (see above). The next apply continues from live state.");
         }
     } else {
-        output::emit(&doc, PlanFormat::Json, out)?;
+        output::emit(&run.doc, PlanFormat::Json, out)?;
     }
-    Ok(ok)
+    Ok(run.ok)
+}
+
+/// Applies Kubernetes capsule environments in order, each under its apply lock (`lock`);
+/// stops at the first failure, refusal (plan errors, destroying a Secret without
+/// `allow_destroy`, a held lock) or error.
+pub async fn apply_all(
+    project: &Project,
+    targets: &[(usize, String)],
+    allow_destroy: bool,
+    human: bool,
+) -> crate::deploy::Applied {
+    let (mut done, mut refused, mut error, mut attempted) = (Vec::new(), None, None, 0);
+    for (i, env) in targets {
+        attempted += 1;
+        let step = async {
+            let d = desired_as_written(project, *i, env)?;
+            let client = connect(d.context.as_deref()).await?;
+            lock::with_lock(&client, &d, apply_env(project, *i, env, allow_destroy, human)).await
+        };
+        match step.await {
+            Ok((plan, None)) => {
+                let failed = plan.changes.iter().any(|c| c.outcome == Some(Outcome::Failed));
+                done.push(plan);
+                if failed {
+                    break;
+                }
+            }
+            Ok((plan, Some(refusal))) => {
+                done.push(plan);
+                refused = Some(refusal);
+                break;
+            }
+            Err(e) if e.downcast_ref::<crate::lock::LockError>().is_some() => {
+                eprintln!("{e}");
+                refused = Some(e.to_string());
+                break;
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let failed = done.iter().any(|p| p.changes.iter().any(|c| c.outcome == Some(Outcome::Failed)));
+    let ok = refused.is_none() && error.is_none() && !failed;
+    let mut doc = Plan::new(done, false);
+    doc.ok = Some(ok);
+    crate::deploy::Applied { doc, ok, refused, attempted, error }
 }
 
 /// Plans and applies one environment (the caller holds its lock): its plan with outcomes,
-/// and whether everything applied (`false` also when refused).
+/// and why it was refused, if it was.
 async fn apply_env(
     project: &Project,
     capsule: usize,
     env: &str,
     allow_destroy: bool,
     human: bool,
-) -> anyhow::Result<(CapsulePlan, bool)> {
+) -> anyhow::Result<(CapsulePlan, Option<String>)> {
     let mut r = reconcile(project, capsule, env, true).await?;
     if human {
         print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), output::color_for(None)));
@@ -482,10 +520,10 @@ async fn apply_env(
     };
     if let Some(msg) = refusal {
         eprintln!("{msg}");
-        return Ok((r.planned.plan, false));
+        return Ok((r.planned.plan, Some(msg)));
     }
-    let applied = apply(&r.client, &r.desired, &mut r.planned).await;
-    Ok((r.planned.plan, applied))
+    apply(&r.client, &r.desired, &mut r.planned).await;
+    Ok((r.planned.plan, None))
 }
 
 /// Applies a planned capsule environment in order; after the first failure the rest is
