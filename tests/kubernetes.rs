@@ -870,6 +870,11 @@ fn github_on(gh: &common::github::FakeGitHub, run: &Path, root: &Path, command: 
         .env("GITHUB_EVENT_PATH", &path)
         .env("GITHUB_STEP_SUMMARY", run.join("summary.md"))
         .env("GITHUB_OUTPUT", run.join("output"))
+        .envs(if command == "reconcile" {
+            vec![("GITHUB_EVENT_NAME", "schedule"), ("GITHUB_SHA", "0123456789abcdef")]
+        } else {
+            vec![]
+        })
         .output()
         .unwrap()
 }
@@ -923,4 +928,31 @@ async fn github_apply_applies_a_pushed_kubernetes_capsule_and_comments_how_to_ro
     assert!(body.contains(":white_check_mark: applied"), "{body}");
     assert!(body.contains(&format!("`capsule rollback {} production api`", f.name)), "{body}");
     assert!(!lease_exists(&f.ns).await, "the lock was taken and released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_reconcile_heals_a_hand_edited_deployment_of_a_kubernetes_capsule() {
+    let f = fixture("k8sw", "", "").await;
+    let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();
+    write(
+        f.dir.path(),
+        "capsule.toml",
+        &toml.replace("runtime = \"kubernetes\"", "runtime = \"kubernetes\"\non_drift = \"heal\""),
+    );
+    f.applied(&[]);
+    let kubectl = common::root().join(".testbed/kube/bin/kubectl");
+    let set =
+        Command::new(kubectl).args(["-n", &f.ns, "set", "env", "deployment/api", "MODE=hand-edited"]).output().unwrap();
+    assert!(set.status.success(), "{}", text(&set));
+    let gh = common::github::FakeGitHub::start();
+    let run = tempfile::tempdir().unwrap();
+    let out = github_on(&gh, run.path(), f.dir.path(), "reconcile", &json!({ "schedule": "17 6 * * 1-5" }));
+    assert!(out.status.success(), "{}", text(&out));
+    let outputs = std::fs::read_to_string(run.path().join("output")).unwrap();
+    assert!(outputs.contains(&format!("healed=[\"{}/production\"]", f.name)), "{outputs}\n{}", text(&out));
+    let d = deployment(&f.ns, "api").await;
+    let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
+    let mode = c.env.as_ref().unwrap().iter().find(|e| e.name == "MODE").unwrap().value.clone();
+    assert_eq!(mode.as_deref(), Some("live"), "put back");
+    assert_eq!(changes(&plan(f.dir.path())), vec![]);
 }
