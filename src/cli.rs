@@ -364,6 +364,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy { capsule, env, confirm, root, format, out } => {
             deploy::confirm_destroy(&capsule, &env, confirm.as_deref())?;
             let project = load_for(&root, Some(&env))?;
+            if let Some(i) = k8s::kubernetes_target(&project, &capsule, &env) {
+                return Ok(exit_code(runtime()?.block_on(k8s::ops::destroy(
+                    &project,
+                    i,
+                    &env,
+                    format,
+                    out.as_deref(),
+                ))?));
+            }
             let targets = engine::select(
                 &project,
                 &Targets { root: root.clone(), capsules: vec![capsule.clone()], env: Some(env.clone()) },
@@ -372,6 +381,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Unlock { capsule, env, root } => {
             let project = load_for(&root, Some(&env))?;
+            if let Some(i) = k8s::kubernetes_target(&project, &capsule, &env) {
+                runtime()?.block_on(k8s::run_unlock(&project, i, &env))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             runtime()?.block_on(lock::run_unlock(&project, &capsule, &env))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -389,13 +402,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift { select, format } => {
             let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
-            let plan = runtime()?.block_on(engine::online_plan(&project, &targets))?;
+            let plan = crate::plan::Plan::new(runtime()?.block_on(online_plans(&project, targets))?, false);
             emit(&plan, format, None)?;
             if plan.has_errors() {
                 return Ok(ExitCode::from(1));
             }
             if plan.has_changes() {
-                eprintln!("Drift: live AWS differs from the configuration (above).");
+                eprintln!("Drift: live state differs from the configuration (above).");
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)
@@ -435,24 +448,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { select, format, out, detailed_exitcode, offline } => {
             let project = load_for(&select.root, select.env.as_deref())?;
             let targets = engine::select(&project, &select.targets())?;
-            let order: Vec<(String, String)> =
-                targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
-            let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(&project, t));
-            let mut capsules = if offline {
-                engine::offline_plan(&project, &on_aws, &engine::default_region())?.capsules
-            } else if on_aws.is_empty() {
-                vec![]
+            let capsules = if offline {
+                offline_plans(&project, targets)?
             } else {
-                runtime()?.block_on(engine::online_plan(&project, &on_aws))?.capsules
+                runtime()?.block_on(online_plans(&project, targets))?
             };
-            if offline {
-                let envs = on_k8s.iter().filter_map(|(i, env)| project.capsules[*i].environment(env));
-                capsules.extend(envs.map(k8s::offline_plan));
-            } else if !on_k8s.is_empty() {
-                capsules.extend(runtime()?.block_on(k8s::plan(&project, &on_k8s))?);
-            }
-            // Selection order, whichever runtime planned each.
-            capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
             let plan = crate::plan::Plan::new(capsules, offline);
             emit(&plan, format, out.as_deref())?;
             if plan.has_errors() {
@@ -495,6 +495,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The day-two commands (`run`, `status`, `rollback`, `logs`): each connects, finds what it
 /// names in the model and acts on live AWS (src/ops/).
 fn day_two(command: Command) -> anyhow::Result<ExitCode> {
+    if let Some(code) = day_two_kubernetes(&command)? {
+        return Ok(code);
+    }
     match command {
         Command::Run { capsule, env, service, command, detach, root } => {
             let project = load(&root)?;
@@ -537,6 +540,76 @@ fn day_two(command: Command) -> anyhow::Result<ExitCode> {
         }
         _ => unreachable!("dispatch hands only the day-two commands here"),
     }
+}
+
+/// The day-two commands of a Kubernetes capsule environment (src/k8s/ops.rs); `None` when
+/// the command names an AWS one.
+fn day_two_kubernetes(command: &Command) -> anyhow::Result<Option<ExitCode>> {
+    let (capsule, env, root) = match command {
+        Command::Run { capsule, env, root, .. }
+        | Command::Status { capsule, env, root, .. }
+        | Command::Rollback { capsule, env, root, .. }
+        | Command::Logs { capsule, env, root, .. } => (capsule, env, root),
+        _ => return Ok(None),
+    };
+    let project = load(root)?;
+    let Some(i) = k8s::kubernetes_target(&project, capsule, env) else { return Ok(None) };
+    match command {
+        Command::Status { format, .. } => {
+            let doc = runtime()?.block_on(k8s::ops::status(&project, i, env))?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+                OutputFormat::Text => print!("{}", k8s::ops::status_text(&doc)),
+            }
+        }
+        Command::Rollback { service, to, .. } => {
+            runtime()?.block_on(k8s::ops::rollback(&project, i, env, service, *to))?;
+        }
+        Command::Logs { service, since, follow, task, .. } => {
+            let q = k8s::ops::LogQuery { since: *since, follow: *follow, pod: task.clone() };
+            runtime()?.block_on(k8s::ops::logs(&project, i, env, service, &q))?;
+        }
+        Command::Run { service, command, detach, .. } => {
+            let code = runtime()?.block_on(k8s::run::run(&project, i, env, service, command, *detach))?;
+            return Ok(Some(ExitCode::from(u8::try_from(code).unwrap_or(1))));
+        }
+        _ => unreachable!("only the day-two commands get here"),
+    }
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// The plans of the selected capsule environments against live state, whichever runtime
+/// each runs on, in selection order.
+async fn online_plans(
+    project: &Project,
+    targets: Vec<(usize, String)>,
+) -> anyhow::Result<Vec<crate::plan::CapsulePlan>> {
+    let order: Vec<(String, String)> =
+        targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
+    let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(project, t));
+    let mut capsules = vec![];
+    if !on_aws.is_empty() {
+        capsules = engine::online_plan(project, &on_aws).await?.capsules;
+    }
+    if !on_k8s.is_empty() {
+        capsules.extend(k8s::plan(project, &on_k8s).await?);
+    }
+    capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
+    Ok(capsules)
+}
+
+/// `plan --offline` of the selected capsule environments, in selection order.
+fn offline_plans(project: &Project, targets: Vec<(usize, String)>) -> anyhow::Result<Vec<crate::plan::CapsulePlan>> {
+    let order: Vec<(String, String)> =
+        targets.iter().map(|(i, env)| (project.capsules[*i].name.clone(), env.clone())).collect();
+    let (on_k8s, on_aws): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| k8s::is_kubernetes(project, t));
+    let mut capsules = engine::offline_plan(project, &on_aws, &engine::default_region())?.capsules;
+    for (i, env) in &on_k8s {
+        let c = &project.capsules[*i];
+        capsules.extend(c.environment(env).map(|e| k8s::offline_plan(c, e)));
+    }
+    capsules.sort_by_key(|c| order.iter().position(|(n, e)| *n == c.capsule && *e == c.environment));
+    Ok(capsules)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

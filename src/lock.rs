@@ -105,7 +105,8 @@ impl Holder {
         None
     }
 
-    fn unknown(owner: &str) -> Holder {
+    /// A holder whose record could not be read.
+    pub fn unknown(owner: &str) -> Holder {
         Holder {
             owner: owner.into(),
             run_url: None,

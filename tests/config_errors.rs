@@ -351,9 +351,9 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &["capsule.toml:3:2: `[kubernetes]` is set but the capsule runs on ECS"],
     ),
     (
-        "kubernetes: a service that builds its image",
+        "kubernetes: a service that builds its image without a registry",
         "runtime = \"kubernetes\"\n[services.api]\nbuild = \".\"\n",
-        &["capsule.toml:5:1: service `api` builds its image, which the Kubernetes runtime cannot push yet"],
+        &["capsule.toml:5:1: service `api` builds its image, but `[kubernetes]` names no `registry` to push it to"],
     ),
     (
         "kubernetes: a namespace that is not a DNS label",

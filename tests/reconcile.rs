@@ -324,17 +324,23 @@ async fn reconcile_refuses_events_that_are_not_the_default_branch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kubernetes_capsule_is_reported_as_not_reconciled_never_planned_as_ecs() {
+async fn a_kubernetes_capsule_is_reconciled_against_its_cluster_never_planned_as_ecs() {
     testbed();
     let gh = FakeGitHub::start();
     let dir = tempfile::tempdir().unwrap();
     let k8s = std::fs::read_to_string(common::root().join("examples/k8s/capsule.toml")).unwrap();
+    // Its own name and namespace, never applied: everything it declares is missing.
+    let name = unique("rk8s");
+    let k8s = k8s
+        .replace("name    = \"demo\"", &format!("name    = \"{name}\""))
+        .replace("demo-${env.name}", &format!("{name}-${{env.name}}"));
     write(dir.path(), "capsule.toml", &k8s);
     let (out, outputs) = reconcile(&gh, dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(outputs.contains("drifted=[]\n"), "no ECS drift is invented: {outputs}");
+    assert!(outputs.contains(&format!("drifted=[\"{name}/production\"]\n")), "{outputs}");
     let issues = gh.issues();
     assert_eq!(issues.len(), 1, "{issues:#?}");
-    assert_eq!(issues[0]["labels"], json!(["capsule:plan-error"]));
-    assert!(issues[0]["body"].as_str().unwrap().contains("runs on Kubernetes"), "{issues:#?}");
+    assert_eq!(issues[0]["labels"], json!(["capsule:drift"]));
+    let body = issues[0]["body"].as_str().unwrap();
+    assert!(body.contains("k8s_deployment.api") && !body.contains("ecs_service"), "{body}");
 }

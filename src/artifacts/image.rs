@@ -188,6 +188,22 @@ impl Registry {
         Ok(Registry { base: endpoint, host, auth: data.authorization_token().map(str::to_string), http })
     }
 
+    /// A registry named by its host, read anonymously (the Kubernetes runtime's
+    /// `[kubernetes] registry`): plain HTTP for the test bed's `CAPSULE_REGISTRY` and loopback
+    /// hosts, HTTPS otherwise. The builder pushes with the user's own registry login.
+    pub fn anonymous(host: &str) -> Result<Registry, ImageError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("capsule/", env!("CARGO_PKG_VERSION")))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| ImageError::Registry { registry: host.into(), message: e.to_string() })?;
+        let local = std::env::var("CAPSULE_REGISTRY").ok().as_deref() == Some(host)
+            || host.starts_with("127.0.0.1")
+            || host.starts_with("localhost");
+        let base = if local { format!("http://{host}") } else { format!("https://{host}") };
+        Ok(Registry { base, host: host.to_string(), auth: None, http })
+    }
+
     /// `host/repository`, as image references name a repository.
     pub fn repository_ref(&self, repository: &str) -> String {
         format!("{}/{repository}", self.host)

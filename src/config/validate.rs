@@ -213,12 +213,13 @@ fn check_kubernetes(k: &mut Check, c: &CapsuleFile, env: &str) {
             "the cluster's network is the cluster's own: remove `[network]`".to_string(),
         );
     }
+    let registry = c.kubernetes.as_ref().and_then(|k| k.registry.as_deref()).is_some_and(|r| !r.trim().is_empty());
     for (sname, s) in &c.services {
-        if s.build.is_some() {
+        if s.build.is_some() && !registry {
             k.at_key(
                 &format!("services.{sname}.build"),
-                format!("service `{sname}` builds its image, which the Kubernetes runtime cannot push yet"),
-                "build and push the image yourself and give it as `image = \"registry/repo@sha256:...\"` (or `repo:tag`, pinned at plan)".to_string(),
+                format!("service `{sname}` builds its image, but `[kubernetes]` names no `registry` to push it to"),
+                "add `registry = \"host/prefix\"` to `[kubernetes]` (images go to <registry>/<capsule>/<service>), or give a prebuilt `image`".to_string(),
             );
         }
     }

@@ -37,9 +37,7 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
         env.append_output("has_changes=false\ndestroy=false\ncapsules=[]\n")?;
         return Ok(true);
     }
-    let session = engine::Session::connect().await?;
-    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false, head: None };
-    let run = deploy::apply_all(&session, &project, &targets, &opts).await;
+    let run = apply_both_runtimes(&project, &targets, allow_destroy).await?;
     // Environments not reached after a failure are listed, so nobody thinks they deployed.
     let not_reached: Vec<String> =
         targets.iter().skip(run.attempted).map(|(i, e)| format!("`{}` · {e}", project.capsules[*i].name)).collect();
@@ -66,15 +64,46 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
     Ok(run.ok)
 }
 
+/// Applies the Kubernetes environments among `targets` (src/k8s), then, if they all applied,
+/// the AWS ones; one outcome over both, `attempted` counted in that order.
+async fn apply_both_runtimes(
+    project: &config::Project,
+    targets: &[(usize, String)],
+    allow_destroy: bool,
+) -> anyhow::Result<Applied> {
+    let (on_k8s, on_aws): (Vec<_>, Vec<_>) =
+        targets.iter().cloned().partition(|t| crate::k8s::is_kubernetes(project, t));
+    let k8s =
+        if on_k8s.is_empty() { None } else { Some(crate::k8s::apply_all(project, &on_k8s, allow_destroy, true).await) };
+    let k8s = match k8s {
+        Some(run) if on_aws.is_empty() || !run.ok => return Ok(run),
+        other => other,
+    };
+    let session = engine::Session::connect().await?;
+    let opts = deploy::Options { allow_destroy, goal: engine::Goal::Declared, human: true, color: false, head: None };
+    let aws = deploy::apply_all(&session, project, &on_aws, &opts).await;
+    let Some(k8s) = k8s else { return Ok(aws) };
+    let mut capsules = k8s.doc.capsules;
+    capsules.extend(aws.doc.capsules);
+    let mut doc = crate::plan::Plan::new(capsules, false);
+    doc.ok = Some(aws.ok);
+    Ok(Applied { doc, ok: aws.ok, refused: aws.refused, attempted: k8s.attempted + aws.attempted, error: aws.error })
+}
+
 /// How to undo each service rollout the apply made: `capsule rollback` per service it
-/// moved to another task definition.
+/// moved to another task definition (ECS) or pod template (Kubernetes).
 pub fn rollback_commands(plan: &crate::plan::Plan) -> Vec<String> {
     use crate::plan::{Action, Outcome};
     let mut out = Vec::new();
     for c in &plan.capsules {
         for ch in &c.changes {
-            let moved = ch.action == Action::Update && ch.attributes.iter().any(|a| a.path == "task_definition");
-            if ch.kind == "ecs_service" && moved && ch.outcome == Some(Outcome::Applied) {
+            let moved = ch.action == Action::Update
+                && ch.attributes.iter().any(|a| match ch.kind.as_str() {
+                    "ecs_service" => a.path == "task_definition",
+                    "k8s_deployment" => a.path.starts_with("spec.template"),
+                    _ => false,
+                });
+            if moved && ch.outcome == Some(Outcome::Applied) {
                 let service = ch.address.rsplit('.').next().unwrap_or_default();
                 out.push(format!("`capsule rollback {} {} {service}`", c.capsule, c.environment));
             }

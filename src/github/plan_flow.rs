@@ -94,12 +94,31 @@ fn aws_unreadable(env: &Env, reason: &str) -> anyhow::Result<Outcome> {
 
 /// The plan of `targets`: against live AWS, or offline for a fork (which gets no
 /// credentials); `Err` with the reason when a same-repository plan cannot read AWS.
+/// Kubernetes environments are planned against their cluster (offline for a fork).
 async fn pull_request_plan(project: &Project, targets: &[(usize, String)], pr: &PullRequest) -> Result<Plan, String> {
+    let (on_k8s, on_aws): (Vec<_>, Vec<_>) =
+        targets.iter().cloned().partition(|t| crate::k8s::is_kubernetes(project, t));
+    let mut capsules = if pr.from_fork {
+        engine::offline_plan(project, &on_aws, &engine::default_region()).map_err(|e| e.to_string())?.capsules
+    } else if on_aws.is_empty() {
+        vec![]
+    } else {
+        let session = engine::Session::connect().await.map_err(|e| e.to_string())?;
+        engine::plan_targets(&session, project, &on_aws).await.map_err(|e| e.to_string())?.capsules
+    };
     if pr.from_fork {
-        return engine::offline_plan(project, targets, &engine::default_region()).map_err(|e| e.to_string());
+        for (i, env) in &on_k8s {
+            let c = &project.capsules[*i];
+            capsules.extend(c.environment(env).map(|e| crate::k8s::offline_plan(c, e)));
+        }
+    } else if !on_k8s.is_empty() {
+        capsules.extend(crate::k8s::plan(project, &on_k8s).await.map_err(|e| e.to_string())?);
     }
-    let session = engine::Session::connect().await.map_err(|e| e.to_string())?;
-    engine::plan_targets(&session, project, targets).await.map_err(|e| e.to_string())
+    let position = |c: &crate::plan::CapsulePlan| {
+        targets.iter().position(|(i, e)| project.capsules[*i].name == c.capsule && *e == c.environment)
+    };
+    capsules.sort_by_key(position);
+    Ok(Plan::new(capsules, pr.from_fork))
 }
 
 /// When this job's comment is for an older head commit, says so before planning.

@@ -42,8 +42,8 @@ pub async fn run_reconcile(select: &Selection) -> anyhow::Result<bool> {
     let mut rows = invalid_files(&select.root, &diags);
     let targets = engine::select(&project, select)?;
     let (mut planned, mut ok) = plan_all(&project, &targets).await;
-    if let Some(session) = &planned.session {
-        ok &= heal_all(session, &project, &targets, &mut planned.findings).await;
+    if planned.reachable {
+        ok &= heal_all(planned.session.as_ref(), &project, &targets, &mut planned.findings).await;
     }
     rows.extend(planned.findings.into_iter().map(|(subject, finding)| Row { subject, finding, issue: None }));
     let whole = select.capsules.is_empty() && select.env.is_none() && diags.is_empty();
@@ -86,16 +86,21 @@ fn invalid_files(root: &std::path::Path, diags: &Diagnostics) -> Vec<Row> {
 }
 
 struct Planned {
+    /// `None` when every target runs on Kubernetes (AWS is not asked).
     session: Option<Session>,
+    /// AWS (when needed) could be reached: heals may run.
+    reachable: bool,
     findings: Vec<(Subject, Finding)>,
 }
 
-/// Plans every target against AWS, a few at a time; an environment that cannot be planned
-/// is an `Error` finding. `false` when AWS could not be reached at all.
+/// Plans every target against AWS (Kubernetes ones against their cluster, and AWS is not
+/// connected when all are), a few at a time; an environment that cannot be planned is an
+/// `Error` finding. `false` when AWS could not be reached at all.
 async fn plan_all(project: &Project, targets: &[(usize, String)]) -> (Planned, bool) {
     let subject =
         |i: usize, env: &str| Subject::Environment { capsule: project.capsules[i].name.clone(), env: env.into() };
-    let session = match Session::connect().await {
+    let needs_aws = targets.iter().any(|t| !crate::k8s::is_kubernetes(project, t));
+    let session = match if needs_aws { Session::connect().await.map(Some) } else { Ok(None) } {
         Ok(s) => s,
         Err(e) => {
             let message = format!("AWS could not be reached: {e:#}");
@@ -104,25 +109,33 @@ async fn plan_all(project: &Project, targets: &[(usize, String)]) -> (Planned, b
                 .iter()
                 .map(|(i, env)| (subject(*i, env), Finding::Error { message: message.clone(), plan: None }))
                 .collect();
-            return (Planned { session: None, findings }, false);
+            return (Planned { session: None, reachable: false, findings }, false);
         }
     };
     let findings = futures::stream::iter(targets)
         .map(|(i, env)| {
-            let session = &session;
+            let session = session.as_ref();
             async move { (subject(*i, env), plan_one(session, project, *i, env).await) }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    (Planned { session: Some(session), findings }, true)
+    (Planned { session, reachable: true, findings }, true)
 }
 
-async fn plan_one(session: &Session, project: &Project, capsule: usize, env: &str) -> Finding {
-    match engine::reconcile(session, project, capsule, env, false).await {
+/// The plan of one environment, against its cluster when it runs on Kubernetes.
+async fn plan_one(session: Option<&Session>, project: &Project, capsule: usize, env: &str) -> Finding {
+    let target = (capsule, env.to_string());
+    let planned = match session {
+        _ if crate::k8s::is_kubernetes(project, &target) => {
+            crate::k8s::reconcile(project, capsule, env, false).await.map(|r| r.planned.plan)
+        }
+        Some(session) => engine::reconcile(session, project, capsule, env, false).await.map(|r| r.planned.plan),
+        None => Err(anyhow::anyhow!("AWS was not connected")),
+    };
+    match planned {
         Err(e) => Finding::Error { message: format!("{e:#}"), plan: None },
-        Ok(r) => {
-            let plan = r.planned.plan;
+        Ok(plan) => {
             if !plan.errors.is_empty() {
                 let message = plan.errors.iter().map(|e| format!("{}: {}", e.address, e.message)).collect::<Vec<_>>();
                 Finding::Error { message: message.join("\n"), plan: Some(Box::new(plan)) }
@@ -138,7 +151,7 @@ async fn plan_one(session: &Session, project: &Project, capsule: usize, env: &st
 /// Applies back each drifted environment whose capsule says `on_drift = "heal"`, one at a
 /// time under its lock. `false` when a heal failed.
 async fn heal_all(
-    session: &Session,
+    session: Option<&Session>,
     project: &Project,
     targets: &[(usize, String)],
     findings: &mut [(Subject, Finding)],
@@ -182,11 +195,17 @@ enum Healed {
 
 /// Applies one environment back (without `--allow-destroy`), then plans it again: healed
 /// only when the new plan is clean.
-async fn heal_one(session: &Session, project: &Project, capsule: usize, env: &str) -> Healed {
+async fn heal_one(session: Option<&Session>, project: &Project, capsule: usize, env: &str) -> Healed {
     let opts =
         deploy::Options { allow_destroy: false, goal: engine::Goal::Declared, human: true, color: false, head: None };
     let target = [(capsule, env.to_string())];
-    let run = deploy::apply_all(session, project, &target, &opts).await;
+    let run = match session {
+        _ if crate::k8s::is_kubernetes(project, &target[0]) => {
+            crate::k8s::apply_all(project, &target, false, true).await
+        }
+        Some(session) => deploy::apply_all(session, project, &target, &opts).await,
+        None => return Healed::Failed(Finding::Error { message: "AWS was not connected".into(), plan: None }),
+    };
     let doc = run.doc.capsules.into_iter().next();
     if let Some(reason) = run.refused {
         let plan = doc.map(Box::new);

@@ -4,7 +4,11 @@
 //! applying with server-side apply (field manager `capsule`) and watching rollouts.
 //! Decides nothing about what is desired; never touches an object without capsule's labels.
 
+mod images;
+pub mod lock;
+pub mod ops;
 mod rollout;
+pub mod run;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +27,7 @@ use crate::output::{self, PlanFormat};
 use crate::plan::{Action, ArtifactPlan, AttributeChange, CapsulePlan, Change, Outcome, Plan, PlanError};
 use crate::render;
 
-pub use rollout::{RolloutError, watch_rollout};
+pub use rollout::{RolloutError, roll_back_to, watch_rollout};
 
 /// The field manager of everything capsule applies.
 pub const FIELD_MANAGER: &str = "capsule";
@@ -199,7 +203,7 @@ pub struct Planned {
     pub targets: Vec<Target>,
 }
 
-fn server_side(dry_run: bool, force: bool) -> PatchParams {
+pub(crate) fn server_side(dry_run: bool, force: bool) -> PatchParams {
     let mut p = PatchParams::apply(FIELD_MANAGER);
     if force {
         p = p.force();
@@ -298,9 +302,11 @@ pub async fn plan_env(client: &Client, d: &Desired, obs: &Observation, artifacts
 }
 
 /// `capsule plan --offline` of a Kubernetes capsule environment: every desired object as a
-/// create, images as written. Pure: no cluster, no registry.
-pub fn offline_plan(env: &crate::config::Environment) -> CapsulePlan {
-    let d = k8s::desired(env, &BTreeMap::new());
+/// create, prebuilt images as written, built ones by their context hash. No cluster, no
+/// registry.
+pub fn offline_plan(capsule: &crate::config::Capsule, env: &crate::config::Environment) -> CapsulePlan {
+    let imgs = images::offline(capsule, env);
+    let d = k8s::desired(env, &imgs.pinned);
     let changes = d
         .objects
         .iter()
@@ -315,24 +321,12 @@ pub fn offline_plan(env: &crate::config::Environment) -> CapsulePlan {
             error: None,
         })
         .collect();
-    let artifacts = d
-        .images
-        .iter()
-        .map(|(name, image)| ArtifactPlan::Image {
-            name: name.clone(),
-            action: "prebuilt".into(),
-            tag: Some(image.clone()),
-            reason: Some("offline: pinned by digest when planned against the cluster".into()),
-            pushed: None,
-            digest: None,
-        })
-        .collect();
     CapsulePlan {
         capsule: d.capsule,
         environment: d.env,
         region: format!("kubernetes {}/{}", d.context.as_deref().unwrap_or("current-context"), d.namespace),
         changes,
-        artifacts,
+        artifacts: imgs.artifacts,
         errors: vec![],
         notes: vec![],
     }
@@ -372,28 +366,52 @@ pub struct Reconcile {
     pub planned: Planned,
 }
 
-/// Pins, observes and plans one Kubernetes capsule environment.
-pub async fn reconcile(project: &Project, capsule: usize, env: &str) -> anyhow::Result<Reconcile> {
+/// Pins, observes and plans one Kubernetes capsule environment; with `ship` (an apply), the
+/// images it builds are built and pushed first, so that the plan pins their digests.
+pub async fn reconcile(project: &Project, capsule: usize, env: &str, ship: bool) -> anyhow::Result<Reconcile> {
     let c = &project.capsules[capsule];
     let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", c.name))?;
-    let (pinned, artifacts) = pin_images(e).await;
-    let desired = k8s::desired(e, &pinned);
+    let imgs = images::images(c, e, ship).await;
+    let desired = k8s::desired(e, &imgs.pinned);
     let client = connect(desired.context.as_deref()).await?;
     let obs = observe(&client, &desired).await?;
-    let planned = plan_env(&client, &desired, &obs, artifacts).await;
+    let mut planned = plan_env(&client, &desired, &obs, imgs.artifacts).await;
+    planned.plan.errors.extend(imgs.errors);
     Ok(Reconcile { client, desired, planned })
+}
+
+/// The index of a declared Kubernetes capsule environment named on the command line, or
+/// `None` when it is not on Kubernetes (or not declared: the AWS path says so).
+pub fn kubernetes_target(project: &Project, capsule: &str, env: &str) -> Option<usize> {
+    let i = project.capsules.iter().position(|c| c.name == capsule)?;
+    is_kubernetes(project, &(i, env.to_string())).then_some(i)
+}
+
+/// `capsule unlock` of a Kubernetes capsule environment.
+pub async fn run_unlock(project: &Project, capsule: usize, env: &str) -> anyhow::Result<()> {
+    let d = desired_as_written(project, capsule, env)?;
+    lock::run_unlock(&connect(d.context.as_deref()).await?, &d).await
 }
 
 /// `capsule plan` of the Kubernetes capsule environments among `targets`.
 pub async fn plan(project: &Project, targets: &[(usize, String)]) -> anyhow::Result<Vec<CapsulePlan>> {
     let mut out = Vec::new();
     for (i, env) in targets {
-        out.push(reconcile(project, *i, env).await?.planned.plan);
+        out.push(reconcile(project, *i, env, false).await?.planned.plan);
     }
     Ok(out)
 }
 
-/// `capsule apply` of Kubernetes capsule environments, in order; stops at the first failure.
+/// The desired objects of a declared environment, images as written (enough to find its
+/// namespace and cluster).
+pub fn desired_as_written(project: &Project, capsule: usize, env: &str) -> anyhow::Result<Desired> {
+    let c = &project.capsules[capsule];
+    let e = c.environment(env).ok_or_else(|| anyhow::anyhow!("capsule {} has no environment {env}", c.name))?;
+    Ok(k8s::desired(e, &BTreeMap::new()))
+}
+
+/// `capsule apply` of Kubernetes capsule environments (see [`apply_all`]); prints the
+/// outcome, or the JSON document. `Ok(false)` when an apply failed or was refused.
 pub async fn run_apply(
     project: &Project,
     targets: &[(usize, String)],
@@ -402,59 +420,110 @@ pub async fn run_apply(
     out: Option<&Path>,
 ) -> anyhow::Result<bool> {
     let human = format != PlanFormat::Json;
-    let mut done = Vec::new();
-    let mut ok = true;
-    for (i, env) in targets {
-        let mut r = reconcile(project, *i, env).await?;
-        if human {
-            print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), output::color_for(None)));
-        }
-        let name = format!("{}/{env}", r.desired.capsule);
-        let refusal = if !r.planned.plan.errors.is_empty() {
-            Some(format!("Refusing to apply {name}: the plan has errors (above). Nothing was changed."))
-        } else {
-            let destructive: Vec<String> = r
-                .planned
-                .plan
-                .changes
-                .iter()
-                .filter(|c| c.stateful && c.is_destructive())
-                .map(|c| format!("  {} (delete)", c.address))
-                .collect();
-            (!allow_destroy && !destructive.is_empty()).then(|| {
-                format!(
-                    "Refusing to apply {name}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
-                    destructive.join("\n")
-                )
-            })
-        };
-        if let Some(msg) = refusal {
-            eprintln!("{msg}");
-            done.push(r.planned.plan);
-            ok = false;
-            break;
-        }
-        let applied = apply(&r.client, &r.desired, &mut r.planned).await;
-        done.push(r.planned.plan);
-        if !applied {
-            ok = false;
-            break;
-        }
+    let run = apply_all(project, targets, allow_destroy, human).await;
+    if let Some(e) = &run.error {
+        anyhow::bail!("{e}");
     }
-    let mut doc = Plan::new(done, false);
-    doc.ok = Some(ok);
     if human {
-        let s = doc.summary;
+        let s = run.doc.summary;
         let line = format!("{} created, {} updated, {} replaced, {} deleted.", s.create, s.update, s.replace, s.delete);
-        if ok {
+        if run.ok {
             println!("Apply complete: {line}");
         } else {
             println!("Apply FAILED or refused (see above). The next apply continues from live state.");
         }
     } else {
-        output::emit(&doc, PlanFormat::Json, out)?;
+        output::emit(&run.doc, PlanFormat::Json, out)?;
     }
-    Ok(ok)
+    Ok(run.ok)
+}
+
+/// Applies Kubernetes capsule environments in order, each under its apply lock (`lock`);
+/// stops at the first failure, refusal (plan errors, destroying a Secret without
+/// `allow_destroy`, a held lock) or error.
+pub async fn apply_all(
+    project: &Project,
+    targets: &[(usize, String)],
+    allow_destroy: bool,
+    human: bool,
+) -> crate::deploy::Applied {
+    let (mut done, mut refused, mut error, mut attempted) = (Vec::new(), None, None, 0);
+    for (i, env) in targets {
+        attempted += 1;
+        let step = async {
+            let d = desired_as_written(project, *i, env)?;
+            let client = connect(d.context.as_deref()).await?;
+            lock::with_lock(&client, &d, apply_env(project, *i, env, allow_destroy, human)).await
+        };
+        match step.await {
+            Ok((plan, None)) => {
+                let failed = plan.changes.iter().any(|c| c.outcome == Some(Outcome::Failed));
+                done.push(plan);
+                if failed {
+                    break;
+                }
+            }
+            Ok((plan, Some(refusal))) => {
+                done.push(plan);
+                refused = Some(refusal);
+                break;
+            }
+            Err(e) if e.downcast_ref::<crate::lock::LockError>().is_some() => {
+                eprintln!("{e}");
+                refused = Some(e.to_string());
+                break;
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let failed = done.iter().any(|p| p.changes.iter().any(|c| c.outcome == Some(Outcome::Failed)));
+    let ok = refused.is_none() && error.is_none() && !failed;
+    let mut doc = Plan::new(done, false);
+    doc.ok = Some(ok);
+    crate::deploy::Applied { doc, ok, refused, attempted, error }
+}
+
+/// Plans and applies one environment (the caller holds its lock): its plan with outcomes,
+/// and why it was refused, if it was.
+async fn apply_env(
+    project: &Project,
+    capsule: usize,
+    env: &str,
+    allow_destroy: bool,
+    human: bool,
+) -> anyhow::Result<(CapsulePlan, Option<String>)> {
+    let mut r = reconcile(project, capsule, env, true).await?;
+    if human {
+        print!("{}", render::text(&Plan::new(vec![r.planned.plan.clone()], false), output::color_for(None)));
+    }
+    let name = format!("{}/{env}", r.desired.capsule);
+    let refusal = if !r.planned.plan.errors.is_empty() {
+        Some(format!("Refusing to apply {name}: the plan has errors (above). Nothing was changed."))
+    } else {
+        let destructive: Vec<String> = r
+            .planned
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.stateful && c.is_destructive())
+            .map(|c| format!("  {} (delete)", c.address))
+            .collect();
+        (!allow_destroy && !destructive.is_empty()).then(|| {
+            format!(
+                "Refusing to apply {name}: it would destroy data in\n{}\nRe-run with --allow-destroy if that is intended. Nothing was changed.",
+                destructive.join("\n")
+            )
+        })
+    };
+    if let Some(msg) = refusal {
+        eprintln!("{msg}");
+        return Ok((r.planned.plan, Some(msg)));
+    }
+    apply(&r.client, &r.desired, &mut r.planned).await;
+    Ok((r.planned.plan, None))
 }
 
 /// Applies a planned capsule environment in order; after the first failure the rest is
@@ -535,10 +604,7 @@ pub async fn set_secret(project: &Project, capsule: usize, env: &str, name: &str
     let d = k8s::desired(e, &BTreeMap::new());
     let o = d.object(Kind::K8sSecret, name).ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
     let client = connect(d.context.as_deref()).await?;
-    let ns = &d.objects[0];
-    api(&client, &d.namespace, Kind::K8sNamespace)
-        .patch(&ns.name, &server_side(false, false), &Patch::Apply(&ns.manifest))
-        .await?;
+    lock::ensure_namespace(&client, &d).await?;
     let api = api(&client, &d.namespace, Kind::K8sSecret);
     match api.get_opt(&o.name).await? {
         Some(live) if !is_owned(&to_json(&live), &d.capsule, &d.env) => {

@@ -35,6 +35,8 @@ pub enum RolloutError {
     #[error("release of {service} failed: {reason}. The rollout stopped: the Deployment was not changed")]
     Release { service: String, reason: String },
     #[error("{0}")]
+    Nothing(String),
+    #[error("{0}")]
     Api(#[from] kube::Error),
 }
 
@@ -89,6 +91,23 @@ async fn failing_pod(client: &Client, ns: &str, rs: &ReplicaSet) -> Result<Optio
         }
     }
     Ok(None)
+}
+
+/// Why the pods of a ReplicaSet are not ready (their `Ready` condition), as `; pod P: …`.
+async fn unready_pods(client: &Client, ns: &str, rs: &ReplicaSet) -> Result<String, kube::Error> {
+    let Some(hash) = rs.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) else {
+        return Ok(String::new());
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut out = String::new();
+    for p in pods.list(&ListParams::default().labels(&format!("pod-template-hash={hash}"))).await?.items {
+        let conditions = p.status.and_then(|s| s.conditions).unwrap_or_default();
+        if let Some(c) = conditions.iter().find(|c| c.type_ == "Ready" && c.status != "True") {
+            let why = c.message.clone().or_else(|| c.reason.clone()).unwrap_or_else(|| "not ready".into());
+            out.push_str(&format!("; pod {}: not ready: {why}", p.metadata.name.unwrap_or_default()));
+        }
+    }
+    Ok(out)
 }
 
 /// The ReplicaSets of a Deployment, newest revision last.
@@ -168,14 +187,23 @@ pub async fn watch_rollout(
             break f;
         }
         if Instant::now() > until {
+            let limit = duration_env("CAPSULE_ROLLOUT_TIMEOUT", Duration::from_secs(10 * 60));
             break (
                 "ProgressDeadlineExceeded".into(),
-                "the rollout did not finish before CAPSULE_ROLLOUT_TIMEOUT".to_string(),
+                format!(
+                    "ProgressDeadlineExceeded: the rollout did not finish within CAPSULE_ROLLOUT_TIMEOUT ({})",
+                    humantime::format_duration(limit)
+                ),
             );
         }
         tokio::time::sleep(poll()).await;
     };
-    let (reason, detail) = failure;
+    let (reason, mut detail) = failure;
+    if reason == "ProgressDeadlineExceeded"
+        && let Some(newest) = replica_sets(client, ns, &api.get(name).await?).await?.pop()
+    {
+        detail.push_str(&unready_pods(client, ns, &newest).await?);
+    }
     print_events(client, ns, name).await?;
     let undo = rollback(client, ns, name, previous, manifest).await?;
     Err(RolloutError::Failed { name: name.to_string(), reason: detail, fix: likely_fix(&reason).to_string(), undo })
@@ -239,6 +267,40 @@ async fn rollback(
         .and_then(|c| c.image.clone())
         .unwrap_or_default();
     Ok(format!("Rolled back to the template of revision {previous} (image {image})."))
+}
+
+/// `capsule rollback`: the Deployment goes back to the template of revision `to` (default:
+/// the newest revision before the current one), applied as capsule's, and the rollout is
+/// watched like an apply's (a failure rolls forward again to the current template).
+pub async fn roll_back_to(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    to: Option<u64>,
+    manifest: &Value,
+) -> Result<String, RolloutError> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let d = api.get(name).await?;
+    let current = revision_of(&d.metadata);
+    let sets = replica_sets(client, ns, &d).await?;
+    let kept: Vec<u64> = sets.iter().filter_map(|rs| revision_of(&rs.metadata)).collect();
+    let target = match to {
+        Some(r) => r,
+        None => kept.iter().copied().filter(|r| Some(*r) < current).max().ok_or_else(|| {
+            RolloutError::Nothing(format!("{name} has no revision before {} to go back to", current.unwrap_or(0)))
+        })?,
+    };
+    if Some(target) == current {
+        return Err(RolloutError::Nothing(format!("{name} already runs revision {target}")));
+    }
+    if !kept.contains(&target) {
+        let list = kept.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        return Err(RolloutError::Nothing(format!("{name} has no ReplicaSet of revision {target} (kept: {list})")));
+    }
+    let said = rollback(client, ns, name, Some(target), manifest).await?;
+    eprintln!("    {said}");
+    watch_rollout(client, ns, name, current, manifest).await?;
+    Ok(said)
 }
 
 /// Runs a service's release Job (the new image, its env and secrets, the `release` command)

@@ -96,6 +96,11 @@ pub fn owned_selector(capsule: &str, env: &str) -> String {
     format!("{LABEL_MANAGED_BY}=capsule,{LABEL_NAME}={capsule},{LABEL_ENV}={env}")
 }
 
+/// How `pinned` names the image a service builds (`build`): `build:<service>`.
+pub fn built_image_key(service: &str) -> String {
+    format!("build:{service}")
+}
+
 /// `secret-<name>`.
 pub fn secret_name(secret: &str) -> String {
     format!("secret-{secret}")
@@ -148,8 +153,8 @@ pub fn desired(env: &Environment, pinned: &BTreeMap<String, String>) -> Desired 
     }
     let mut releases = BTreeMap::new();
     let mut images = BTreeMap::new();
-    let image_of = |s: &Service| {
-        let written = s.image.clone().unwrap_or_default();
+    let image_of = |sname: &str, s: &Service| {
+        let written = s.image.clone().unwrap_or_else(|| built_image_key(sname));
         pinned.get(&written).cloned().unwrap_or(written)
     };
     let mut later = Vec::new();
@@ -158,7 +163,7 @@ pub fn desired(env: &Environment, pinned: &BTreeMap<String, String>) -> Desired 
             images.insert(sname.clone(), i.clone());
         }
         let selector = json!({ LABEL_NAME: name, LABEL_ENV: envname, LABEL_COMPONENT: sname });
-        let mut c = container(sname, s, &image_of(s), s.command.as_ref());
+        let mut c = container(sname, s, &image_of(sname, s), s.command.as_ref());
         if let Some(port) = s.port {
             c["ports"] = json!([{ "name": "http", "containerPort": port, "protocol": "TCP" }]);
             let grace = humantime::parse_duration(&s.health.grace).map(|d| d.as_secs()).unwrap_or(30);
@@ -180,7 +185,7 @@ pub fn desired(env: &Environment, pinned: &BTreeMap<String, String>) -> Desired 
             manifest: json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(sname, sname), "spec": spec }),
         });
         if let Some(release) = &s.release {
-            let mut rc = container(sname, s, &image_of(s), Some(release));
+            let mut rc = container(sname, s, &image_of(sname, s), Some(release));
             rc["name"] = json!("release");
             let mut rlabels = labels(name, envname, sname);
             rlabels.insert(LABEL_RELEASE.to_string(), sname.clone());
@@ -228,7 +233,7 @@ pub fn desired(env: &Environment, pinned: &BTreeMap<String, String>) -> Desired 
         let Some(s) = cfg.services.get(&j.service) else { continue };
         // Validation refuses schedules that do not convert; this is never empty then.
         let cron = schedule::to_kubernetes(&j.schedule).unwrap_or_default();
-        let c = container(jname, s, &image_of(s), j.command.as_ref().or(s.command.as_ref()));
+        let c = container(jname, s, &image_of(&j.service, s), j.command.as_ref().or(s.command.as_ref()));
         later.push(Object {
             address: address(Kind::K8sCronjob, jname),
             name: jname.clone(),

@@ -135,6 +135,23 @@ def test_crashing_container_is_in_crashloopbackoff(ns):
     assert get(ns, "deployment", "worker")["status"].get("availableReplicas", 0) == 0
 
 
+def test_unready_container_runs_and_the_rollout_hits_its_progress_deadline(ns):
+    """Marker: an image name containing `testbed-unready`."""
+    apply(ns, deployment("web", "registry.invalid/web:testbed-unready", replicas=1, progressDeadlineSeconds=5))
+
+    def stuck():
+        d = get(ns, "deployment", "web")
+        return d if condition(d, "Progressing").get("status") == "False" else None
+
+    d = eventually(stuck, timeout=90, what="Progressing=False")
+    assert condition(d, "Progressing")["reason"] == "ProgressDeadlineExceeded"
+    [pod] = get(ns, "pods", selector="app=web")
+    assert pod["status"]["phase"] == "Running"
+    assert condition(pod, "Ready")["status"] == "False"
+    [status] = pod["status"]["containerStatuses"]
+    assert status["ready"] is False and "running" in status["state"] and "waiting" not in status["state"]
+
+
 def job(name, args=None, backoff_limit=6):
     return {
         "apiVersion": "batch/v1",
