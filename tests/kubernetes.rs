@@ -931,6 +931,37 @@ async fn github_apply_applies_a_pushed_kubernetes_capsule_and_comments_how_to_ro
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_kubernetes_apply_names_the_aws_environments_it_left_unapplied() {
+    let f = fixture("k8sx", "", "").await;
+    f.applied(&[]);
+    // An AWS capsule declared before the Kubernetes one (aws/ sorts before capsule.toml).
+    let aws = unique("k8sy");
+    let secrets = |extra: &str| format!("[capsule]\nname = \"{aws}\"\n[secrets]\nkey = {{}}\n{extra}");
+    write(f.dir.path(), "aws/capsule.toml", &secrets(""));
+    let repo = git2::Repository::init(f.dir.path()).unwrap();
+    let base = common::commit(&repo, "base");
+    write(f.dir.path(), "aws/capsule.toml", &secrets("token = {}\n"));
+    f.rewrite(&format!("{}/testbed-unpullable/app:1", registry()), "", "");
+    let head = common::commit(&repo, "both runtimes");
+    let gh = common::github::FakeGitHub::start();
+    gh.seed_pull(json!({ "number": 10, "merged": true, "merge_commit_sha": head }));
+    let run = tempfile::tempdir().unwrap();
+    let push = json!({ "ref": "refs/heads/main", "before": base, "after": head, "repository": { "full_name": "o/r" },
+                       "head_commit": { "id": head, "message": "both runtimes" } });
+    let out = github_on(&gh, run.path(), f.dir.path(), "apply", &push);
+    assert!(!out.status.success(), "the rollout fails: {}", text(&out));
+    let marker = format!("<!-- capsule:apply {head} -->");
+    let comments = gh.comments(10);
+    let body = &comments.iter().find(|(_, b)| b.starts_with(&marker)).expect("an apply comment").1;
+    assert!(
+        body.contains(&format!("Not applied after the failure: `{aws}` · production")),
+        "the AWS capsule, applied after the Kubernetes one, is the one not reached: {body}"
+    );
+    let line = body.lines().find(|l| l.contains("Not applied after the failure")).unwrap();
+    assert!(!line.contains(&f.name), "the Kubernetes one was attempted: {line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_reconcile_heals_a_hand_edited_deployment_of_a_kubernetes_capsule() {
     let f = fixture("k8sw", "", "").await;
     let toml = std::fs::read_to_string(f.dir.path().join("capsule.toml")).unwrap();

@@ -37,6 +37,11 @@ pub async fn run_apply(select: &Selection, allow_destroy: bool) -> anyhow::Resul
         env.append_output("has_changes=false\ndestroy=false\ncapsules=[]\n")?;
         return Ok(true);
     }
+    // Kubernetes environments go first (apply_both_runtimes); in that order, the ones after
+    // `attempted` are those never reached.
+    let (mut targets, on_aws): (Vec<_>, Vec<_>) =
+        targets.into_iter().partition(|t| crate::k8s::is_kubernetes(&project, t));
+    targets.extend(on_aws);
     let run = apply_both_runtimes(&project, &targets, allow_destroy).await?;
     // Environments not reached after a failure are listed, so nobody thinks they deployed.
     let not_reached: Vec<String> =
