@@ -234,8 +234,8 @@ async fn links(session: &Session, project: &Project, capsule: &str, env: &str) -
     out
 }
 
-/// Deletes `pr-<N>` of every capsule that has one: those the project declares a template for
-/// and those AWS has a record of.
+/// Deletes `pr-<N>` of every capsule AWS has a preview record of (every preview has one from
+/// before its first resource); a record whose capsule has no template here is reported.
 async fn teardown(
     gh: &GitHub,
     select: &Selection,
