@@ -283,8 +283,12 @@ pub async fn run_unlock(project: &Project, capsule: &str, env: &str) -> anyhow::
     Ok(())
 }
 
-/// The lock object's holder and ETag, if the object exists.
-async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<(Holder, String)>, AwsError> {
+/// An object of the lock bucket (a lock, a preview record): its bytes and ETag, if it exists.
+pub(crate) async fn get_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(bytes::Bytes, String)>, AwsError> {
     let Some(out) = s3.get_object().bucket(bucket).key(key).send().await.aws("s3:GetObject").found()? else {
         return Ok(None);
     };
@@ -295,6 +299,12 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option
         .await
         .map_err(|e| AwsError::new(ErrorKind::Transient, "s3:GetObject", e.to_string()))?
         .into_bytes();
+    Ok(Some((bytes, etag)))
+}
+
+/// The lock object's holder and ETag, if the object exists.
+async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<(Holder, String)>, AwsError> {
+    let Some((bytes, etag)) = get_object(s3, bucket, key).await? else { return Ok(None) };
     let holder = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Holder::unknown(&format!("(unreadable lock object s3://{bucket}/{key})")));
     Ok(Some((holder, etag)))

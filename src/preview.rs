@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Aws, AwsError, AwsResultExt, ErrorKind, FoundExt};
+use crate::aws::{Aws, AwsError, AwsResultExt, ErrorKind};
 use crate::config::Project;
 use crate::deploy::{self, Options};
 use crate::engine::Goal;
@@ -86,15 +86,7 @@ pub async fn forget(aws: &Aws, account: &str, region: &str, capsule: &str, env: 
 }
 
 async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Record>, AwsError> {
-    let Some(out) = s3.get_object().bucket(bucket).key(key).send().await.aws("s3:GetObject").found()? else {
-        return Ok(None);
-    };
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| AwsError::new(ErrorKind::Transient, "s3:GetObject", e.to_string()))?
-        .into_bytes();
+    let Some((bytes, _)) = lock::get_object(s3, bucket, key).await? else { return Ok(None) };
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         AwsError::new(ErrorKind::Invalid, "s3:GetObject", format!("s3://{bucket}/{key} is not a preview record: {e}"))
     })
@@ -157,7 +149,8 @@ pub async fn destroy(session: &Session, project: &Project, i: usize, env: &str) 
     Ok(run.doc.summary.delete == 0)
 }
 
-fn short(d: Duration) -> String {
+/// A duration for people, to the minute (`2h 14m`, `3days`).
+pub fn rounded(d: Duration) -> String {
     let secs = d.as_secs();
     humantime::format_duration(Duration::from_secs(secs - secs % 60)).to_string()
 }
@@ -182,8 +175,8 @@ pub async fn run_list(project: &Project, json: bool) -> anyhow::Result<()> {
             r.capsule,
             r.environment,
             format!("#{}", r.pull_request),
-            short(r.age()),
-            short(r.ttl()),
+            rounded(r.age()),
+            rounded(r.ttl()),
             r.region,
             r.head_sha.as_deref().map(|h| &h[..h.len().min(7)]).unwrap_or("-"),
         );
@@ -195,7 +188,7 @@ pub async fn run_list(project: &Project, json: bool) -> anyhow::Result<()> {
 async fn sweep_reason(r: &Record, older_than: Option<Duration>) -> Option<String> {
     let limit = older_than.unwrap_or(r.ttl());
     if r.age() >= limit {
-        return Some(format!("{} old, limit {}", short(r.age()), short(limit)));
+        return Some(format!("{} old, limit {}", rounded(r.age()), rounded(limit)));
     }
     let repo = r.repository.as_deref()?;
     match crate::github::pull_request_closed(repo, r.pull_request).await {

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use crate::aws::adapters::adapter;
 use crate::config::Project;
-use crate::model::{Address, Kind};
+use crate::model::{self, Address, Desired, ExpandContext, Kind};
 
 use super::{Reconcile, Session, reconcile};
 
@@ -100,18 +100,17 @@ pub async fn fill_preview_secrets(
         return Ok(Vec::new());
     }
     let r = reconcile(session, project, capsule, env, false).await?;
-    let source = match from {
-        Some(f) => Some(reconcile(session, project, capsule, f, false).await?),
-        None => None,
-    };
+    // The source's secret names only: its desired model, not a plan against AWS.
+    let ctx = ExpandContext { account: session.account.clone(), default_region: session.default_region.clone() };
+    let source = from.and_then(|f| c.environment(f)).map(|e| model::expand(c, e, &ctx));
     let mut empty = Vec::new();
     for name in declared {
-        let aws_name = |r: &Reconcile| {
+        let aws_name = |desired: &Desired| {
             let a =
-                Address { capsule: c.name.clone(), env: r.desired.env.clone(), kind: Kind::Secret, name: name.clone() };
-            r.desired.get(&a).map(|res| (res.region.clone(), res.aws_name.clone()))
+                Address { capsule: c.name.clone(), env: desired.env.clone(), kind: Kind::Secret, name: name.clone() };
+            desired.get(&a).map(|res| (res.region.clone(), res.aws_name.clone()))
         };
-        let Some((region, mine)) = aws_name(&r) else { continue };
+        let Some((region, mine)) = aws_name(&r.desired) else { continue };
         if current_value(session, &region, &mine).await?.is_some() {
             continue;
         }

@@ -159,8 +159,10 @@ async fn deploy_one(session: &Session, project: &Project, i: usize, pr: &PullReq
     };
     let others: Vec<&Record> = existing.iter().filter(|r| r.environment != name).collect();
     if others.len() >= settings.max_previews as usize {
-        let list: Vec<String> =
-            others.iter().map(|r| format!("`{}` (#{}, {} old)", r.environment, r.pull_request, age(r))).collect();
+        let list: Vec<String> = others
+            .iter()
+            .map(|r| format!("`{}` (#{}, {} old)", r.environment, r.pull_request, preview::rounded(r.age())))
+            .collect();
         row.state = State::Refused(format!(
             "{} previews of `{}` exist, and `max_previews` is {}: {}. Close one of those pull requests, or run `capsule preview sweep`.",
             others.len(),
@@ -338,11 +340,6 @@ fn first_link(rows: &[Row]) -> Option<String> {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(7)]
-}
-
-fn age(r: &Record) -> String {
-    let secs = r.age().as_secs();
-    humantime::format_duration(std::time::Duration::from_secs(secs - secs % 60)).to_string()
 }
 
 /// The comment (and step summary) for the rows.
